@@ -1,0 +1,173 @@
+# libsupervise - plain GNU make.  See README.md.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+MAJOR   = 1
+MINOR   = 0
+PATCH   = 0
+VERSION = $(MAJOR).$(MINOR).$(PATCH)
+
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR      ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR     ?=
+
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+CXX ?= c++
+
+# SAN=address or SAN=thread builds everything with that sanitizer, in its
+# own build directory, so switching needs no clean.
+SAN ?=
+B := build$(if $(SAN),-$(SAN))
+
+SAN_address := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_thread  := -fsanitize=thread
+SANFLAGS := $(SAN_$(SAN))
+
+BSD_CFLAGS   := $(shell $(PKG_CONFIG) --cflags libbsd-overlay 2>/dev/null)
+BSD_LIBS     := $(shell $(PKG_CONFIG) --libs libbsd-overlay 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+OPT ?= -O2 -g
+WARN := -Wall -Wextra
+# The user's CFLAGS, CPPFLAGS and LDFLAGS are added last, never replaced.
+XCFLAGS  := -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) -Iinclude $(BSD_CFLAGS)
+LIBFLAGS := -fPIC -fvisibility=hidden
+XLDFLAGS := -pthread $(SANFLAGS)
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
+STATIC   := $(B)/libsupervise.a
+SONAME   := libsupervise.so.$(MAJOR)
+SHARED   := $(B)/libsupervise.so.$(VERSION)
+
+TEST_SRCS := $(wildcard test/check_*.c)
+TEST_OBJS := $(TEST_SRCS:test/%.c=$(B)/test/%.o) $(B)/test/runner.o $(B)/test/helpers.o
+RUNNER    := $(B)/test/runner
+
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLES     := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
+BENCH_SRCS   := $(wildcard bench/*.c)
+BENCHES      := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
+
+MANPAGES := $(wildcard man/man3/*.3 man/man7/*.7)
+
+DEB_PACKAGES := pkg-config libbsd-dev check mandoc
+
+.PHONY: all check check-run deps need-deps install uninstall clean examples \
+	bench demo demo-run soak lint
+
+all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so
+
+$(B)/lib/%.o: lib/%.c lib/supervise_internal.h include/supervise.h
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(LIBFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(STATIC): $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED): $(LIB_OBJS) $(B)/supervise.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script,$(B)/supervise.map \
+		-Wl,--no-undefined $(XLDFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJS) $(BSD_LIBS)
+
+$(B)/$(SONAME): $(SHARED)
+	ln -sf $(notdir $<) $@
+$(B)/libsupervise.so: $(B)/$(SONAME)
+	ln -sf $(notdir $<) $@
+
+# The version script is made from the list of documented symbols.
+$(B)/supervise.map: lib/supervise.sym
+	@mkdir -p $(@D)
+	{ echo 'SUPERVISE_$(MAJOR) {'; echo '  global:'; \
+	  sed 's/.*/    &;/' $<; echo '  local: *;'; echo '};'; } > $@
+
+supervise.pc: supervise.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tests, examples and benchmarks link the static library.
+$(B)/test/%.o: test/%.c test/tests.h include/supervise.h
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(RUNNER): $(TEST_OBJS) $(STATIC)
+	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(BSD_LIBS) $(CHECK_LIBS)
+
+$(B)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
+
+$(B)/bench/%: bench/%.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS) -lm
+
+examples: $(EXAMPLES)
+
+# make deps: the Debian packages the build and the tests need.
+deps:
+	@set -e; missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	echo "deps: installing$$missing"; \
+	$$SUDO apt-get update; \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing
+
+# Installs what is missing; the targets that need it re-read the flags
+# in a sub-make afterwards.
+need-deps:
+	@if ! command -v $(PKG_CONFIG) >/dev/null 2>&1 || \
+	    ! $(PKG_CONFIG) --exists libbsd-overlay check || \
+	    ! command -v mandoc >/dev/null 2>&1; then $(MAKE) --no-print-directory deps; fi
+
+check: need-deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(RUNNER) $(EXAMPLES)
+	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)) =="
+	CK_DEFAULT_TIMEOUT=60 $(RUNNER)
+	@echo "== exported symbols =="
+	sh test/symbols.sh $(B)/$(SONAME) lib/supervise.sym
+	@echo "== header compiles alone =="
+	sh test/header.sh "$(CC)" "$(CXX)"
+	@echo "== man pages =="
+	sh test/manlint.sh
+	@echo "== examples (smoke) =="
+	sh test/examples.sh $(B)/examples
+
+demo: need-deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all $(B)/examples/demo
+	$(B)/examples/demo
+
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+install: all supervise.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 include/supervise.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsupervise.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsupervise.so
+	install -m 644 supervise.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	for m in man/man3/*.3; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done
+	for m in man/man7/*.7; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/supervise.h $(DESTDIR)$(LIBDIR)/libsupervise.a \
+		$(DESTDIR)$(LIBDIR)/libsupervise.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/libsupervise.so $(DESTDIR)$(PKGCONFIGDIR)/supervise.pc
+	for m in man/man3/*.3; do rm -f $(DESTDIR)$(MANDIR)/man3/$${m##*/}; done
+	for m in man/man7/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${m##*/}; done
+
+clean:
+	rm -rf build build-address build-thread supervise.pc

@@ -1,0 +1,171 @@
+/*
+ * supervise.h - Erlang/OTP-style supervision trees of threads for C.
+ *
+ * Copyright (c) 2026 The libsupervise authors.  See COPYING (ISC licence).
+ *
+ * Every function that can fail returns 0 or a positive errno value, as
+ * pthreads does; errno itself is left unspecified.  A failed call changes
+ * nothing.  See supervise(7) for the model and the thread-safety rules.
+ */
+#ifndef SUPERVISE_H
+#define SUPERVISE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SUPV_VERSION_MAJOR 1
+#define SUPV_VERSION_MINOR 0
+
+#define SUPV_ID_MAX   63
+#define SUPV_INFINITY UINT_MAX         /* no limit */
+#define SUPV_ZERO     (UINT_MAX - 1)   /* a real zero where 0 means "default" */
+
+struct supv;          /* a supervisor */
+struct supv_worker;   /* one run of a worker, as the worker sees itself */
+struct supv_event;
+struct supv_counts;
+
+/*
+ * A worker's body.  Return 0 for a normal exit, anything else for a failure
+ * (the value is reported as the exit code).
+ */
+typedef int  supv_work_fn(struct supv_worker *self, void *arg);
+typedef void supv_event_fn(const struct supv_event *ev, void *arg);
+
+enum supv_strategy      { SUPV_ONE_FOR_ONE = 0, SUPV_ONE_FOR_ALL, SUPV_REST_FOR_ONE };
+enum supv_restart       { SUPV_PERMANENT = 0, SUPV_TRANSIENT, SUPV_TEMPORARY };
+enum supv_auto_shutdown { SUPV_AUTO_NEVER = 0, SUPV_AUTO_ANY, SUPV_AUTO_ALL };
+/* What happens to a worker still running when its shutdown_ms grace runs out. */
+enum supv_on_timeout    { SUPV_TIMEOUT_ABANDON = 0, SUPV_TIMEOUT_CANCEL, SUPV_TIMEOUT_ABORT };
+
+enum supv_exit_kind {
+	SUPV_EXIT_NORMAL = 0,    /* the worker returned 0 on its own */
+	SUPV_EXIT_FAILURE,       /* the worker returned non-zero on its own */
+	SUPV_EXIT_SHUTDOWN,      /* it ended after its supervisor asked it to stop */
+	SUPV_EXIT_HUNG,          /* it missed its heartbeat deadline */
+	SUPV_EXIT_CANCELLED,     /* it called pthread_exit() or was cancelled by the application */
+	SUPV_EXIT_START_FAILED,  /* it could not be started (no thread; ready_ms missed) */
+	SUPV_EXIT_GAVE_UP        /* a supervisor exceeded its restart intensity */
+};
+
+enum supv_event_kind {
+	SUPV_EV_START,           /* a child started */
+	SUPV_EV_EXIT,            /* a child ended: .exit and .code say how */
+	SUPV_EV_RESTART,         /* a child is being restarted now */
+	SUPV_EV_HUNG,            /* a child missed its heartbeat deadline */
+	SUPV_EV_STOP_TIMEOUT,    /* a child outlived its shutdown_ms grace */
+	SUPV_EV_BACKOFF,         /* a restart is delayed by .delay_ms */
+	SUPV_EV_GIVE_UP,         /* the supervisor exceeded its restart intensity */
+	SUPV_EV_SUP_EXIT         /* the supervisor itself terminated */
+};
+
+struct supv_event {
+	enum supv_event_kind kind;
+	const char          *sup;       /* the supervisor's name */
+	const char          *child;     /* the child's id; NULL for GIVE_UP and SUP_EXIT */
+	enum supv_exit_kind  exit;      /* EXIT, SUP_EXIT: how it ended */
+	int                  code;      /* EXIT: the worker's return value, 0 if it never returned */
+	unsigned             restarts;  /* restarts inside the current intensity window */
+	unsigned             delay_ms;  /* BACKOFF */
+	uint64_t             at_ns;     /* CLOCK_MONOTONIC */
+	/* Extensions (may grow at the end). */
+	bool                 spinning;  /* HUNG: the thread used CPU during its last
+	                                   heartbeat interval (a busy loop), rather
+	                                   than being blocked */
+};
+
+struct supv_opts {
+	const char             *name;          /* default "supervisor" */
+	enum supv_strategy      strategy;
+	unsigned                intensity;     /* most restarts allowed ...  (default 1; SUPV_ZERO: none;
+	                                          SUPV_INFINITY: never give up) */
+	unsigned                period_ms;     /* ... within this sliding window (default 5000) */
+	enum supv_auto_shutdown auto_shutdown;
+	supv_event_fn          *on_event;      /* may be NULL */
+	void                   *event_arg;
+};
+
+struct supv_child_opts {
+	const char          *id;             /* required; unique among its siblings */
+	enum supv_restart    restart;
+	unsigned             shutdown_ms;    /* grace after a stop request: default 5000 for a
+	                                        worker, SUPV_INFINITY for a supervisor;
+	                                        SUPV_ZERO: no grace */
+	enum supv_on_timeout on_timeout;     /* when the grace runs out */
+	unsigned             heartbeat_ms;   /* 0: not monitored; else the longest time allowed
+	                                        without supv_heartbeat() */
+	unsigned             ready_ms;       /* 0: started once its thread is created; else a
+	                                        start waits up to this long for supv_ready() */
+	unsigned             backoff_ms;     /* 0: restart at once; else the first delay ... */
+	unsigned             backoff_max_ms; /* ... doubling per consecutive failure up to this
+	                                        (0: same as backoff_ms; less than it: EINVAL) */
+	bool                 significant;    /* counts for auto_shutdown */
+	size_t               stack_size;     /* 0: the system's default */
+	void               (*arg_free)(void *arg); /* called once, when the spec is gone and
+	                                        every run of it has returned; may be NULL */
+};
+
+struct supv_counts { unsigned specs, active, supervisors, workers; };
+
+/* One child, as supv_which_children() reports it. */
+struct supv_child_info {
+	char              id[SUPV_ID_MAX + 1];
+	bool              is_sup;     /* a child supervisor rather than a worker */
+	bool              running;    /* a run of it is alive (starting, running or stopping) */
+	bool              pending;    /* waiting for a backoff delay before a restart */
+	enum supv_restart restart;
+	unsigned          restarts;   /* times it was restarted since its spec was added */
+};
+
+/* Building and running a tree */
+int  supv_new(struct supv **out, const struct supv_opts *opts);   /* opts may be NULL */
+int  supv_add_worker(struct supv *sup, const struct supv_child_opts *opts,
+                     supv_work_fn *fn, void *arg);
+int  supv_add_sup(struct supv *parent, const struct supv_child_opts *opts, struct supv *child);
+int  supv_start(struct supv *root);
+int  supv_stop(struct supv *root);
+int  supv_wait(struct supv *root, enum supv_exit_kind *why);      /* why may be NULL */
+void supv_free(struct supv *sup);
+
+/* Children of a running or stopped supervisor */
+int  supv_terminate_child(struct supv *sup, const char *id);
+int  supv_restart_child(struct supv *sup, const char *id);
+int  supv_delete_child(struct supv *sup, const char *id);
+int  supv_count_children(struct supv *sup, struct supv_counts *out);
+/*
+ * Lists the children in start order: fills up to n entries of out (out may
+ * be NULL when n is 0) and stores the number of children in *total.
+ */
+int  supv_which_children(struct supv *sup, struct supv_child_info *out, size_t n,
+                         size_t *total);
+
+/* Inside a worker */
+void        supv_heartbeat(struct supv_worker *self);
+bool        supv_stopping(const struct supv_worker *self);
+int         supv_sleep(struct supv_worker *self, unsigned ms);
+int         supv_stop_fd(struct supv_worker *self);
+void        supv_ready(struct supv_worker *self);
+const char *supv_worker_id(const struct supv_worker *self);
+/*
+ * Suspends hang detection for this run for up to ms milliseconds (a slow
+ * but healthy phase); the next supv_heartbeat() ends the extension early.
+ * SUPV_INFINITY suspends it until the next supv_heartbeat().
+ */
+int         supv_extend(struct supv_worker *self, unsigned ms);
+
+/* Names */
+const char *supv_name(const struct supv *sup);
+const char *supv_exit_kind_name(enum supv_exit_kind kind);
+const char *supv_event_kind_name(enum supv_event_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SUPERVISE_H */

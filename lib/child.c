@@ -1,0 +1,291 @@
+/*
+ * child.c - runs of a worker: the thread trampoline, exit capture, and
+ * what a worker calls on itself (stop signalling, sleep, readiness).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "supervise_internal.h"
+
+struct argbox *
+argbox_new(void *arg, void (*free_fn)(void *))
+{
+	struct argbox *b;
+
+	if ((b = malloc(sizeof(*b))) == NULL)
+		return NULL;
+	b->arg = arg;
+	b->free_fn = free_fn;
+	atomic_init(&b->refs, 1);
+	return b;
+}
+
+/* Called without supv_mu: the last reference runs arg_free. */
+void
+argbox_unref(struct argbox *b)
+{
+	if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1)
+		return;
+	if (b->free_fn != NULL)
+		b->free_fn(b->arg);
+	free(b);
+}
+
+struct supv_worker *
+run_new(struct child *c)
+{
+	struct supv_worker *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	if (cond_init(&r->cv) != 0) {
+		free(r);
+		return NULL;
+	}
+	atomic_init(&r->refs, 1);
+	r->stop_fd = -1;
+	r->fn = c->fn;
+	r->sup = c->sup;
+	r->arg = c->arg;
+	if (r->arg != NULL)
+		atomic_fetch_add(&r->arg->refs, 1);
+	memcpy(r->id, c->id, sizeof(r->id));
+	return r;
+}
+
+/*
+ * Drops a reference.  The last one frees the run; it may run arg_free, so
+ * it is dropped without supv_mu, or where the arg cannot be the last one.
+ */
+void
+run_unref(struct supv_worker *r)
+{
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	if (r->stop_fd >= 0)
+		close(r->stop_fd);
+	pthread_cond_destroy(&r->cv);
+	argbox_unref(r->arg);
+	free(r);
+}
+
+/*
+ * Makes c->run a fresh run for the next start, reusing the last one when
+ * nothing else holds it, so that restarting allocates nothing.  Called
+ * with supv_mu held.
+ */
+int
+run_prepare(struct child *c)
+{
+	struct supv_worker *r = c->run;
+
+	if (r != NULL && atomic_load(&r->refs) == 1) {
+		if (r->stop_fd >= 0) {
+			close(r->stop_fd);
+			r->stop_fd = -1;
+		}
+		atomic_store(&r->stopping, false);
+		atomic_store(&r->beat, 0);
+		r->beat_local = 0;
+		atomic_store(&r->ext_until, 0);
+		atomic_store(&r->ext_beat, 0);
+		r->ready = r->exited = r->cancelled = r->stop_asked = false;
+		r->code = 0;
+		r->has_cpuclock = false;
+		r->child = c;
+		return 0;
+	}
+	if (r != NULL) {
+		/* Still held by an abandoned thread: let it keep it. */
+		r->child = NULL;
+		c->run = NULL;
+		run_unref(r);
+	}
+	if ((r = run_new(c)) == NULL)
+		return ENOMEM;
+	r->child = c;
+	c->run = r;
+	return 0;
+}
+
+/* Ends the run: queues it for its supervisor unless it was abandoned. */
+static void
+run_finish(struct supv_worker *r, int code, bool cancelled)
+{
+	struct child *c;
+
+	lock();
+	r->code = code;
+	r->cancelled = cancelled;
+	r->exited = true;
+	if ((c = r->child) != NULL) {
+		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
+		pthread_cond_signal(&c->owner->cv);
+	}
+	unlock();
+	run_unref(r);
+}
+
+static void
+run_cancelled(void *arg)
+{
+	run_finish(arg, 0, true);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct supv_worker *r = arg;
+	int code;
+
+	tls_run = r;
+	thread_name(r->id);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
+	pthread_cleanup_push(run_cancelled, r);
+	code = r->fn(r, r->arg->arg);
+	pthread_cleanup_pop(0);
+	run_finish(r, code, false);
+	return NULL;
+}
+
+/*
+ * Starts the thread of c's prepared run.  The thread holds its own
+ * reference.  Called with supv_mu held.
+ */
+int
+run_spawn_worker(struct child *c)
+{
+	struct supv_worker *r = c->run;
+	int rc;
+
+	atomic_fetch_add(&r->refs, 1);
+	r->started_ns = now_ns();
+	rc = thread_spawn(&r->thread, c->stack_size, worker_main, r);
+	if (rc != 0) {
+		atomic_fetch_sub(&r->refs, 1);
+		return rc;
+	}
+	r->has_cpuclock = pthread_getcpuclockid(r->thread, &r->cpuclock) == 0;
+	return 0;
+}
+
+/*
+ * Asks a worker run to stop: supv_stopping() turns true, supv_sleep()
+ * wakes, the stop descriptor becomes readable.  Called with supv_mu held.
+ */
+void
+run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
+{
+	uint64_t one = 1;
+
+	r->stop_asked = true;
+	r->stop_reason = why;
+	atomic_store_explicit(&r->stopping, true, memory_order_release);
+	pthread_cond_broadcast(&r->cv);
+	if (r->stop_fd >= 0 && write(r->stop_fd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow from one write: nothing to do. */
+	}
+	/* A worker waiting for a call it made gives the call up. */
+	pthread_cond_broadcast(&supv_reply_cv);
+}
+
+/*
+ * The transitions a child may make.  Anything else is a bug in the
+ * library, caught here in debug builds.
+ */
+void
+child_set_state(struct child *c, enum child_state to)
+{
+	static const bool allowed[4][4] = {
+		/* from \ to      IDLE   RUNNING STOPPING PENDING */
+		[CH_IDLE]     = { true,  true,   false,   true },
+		[CH_RUNNING]  = { true,  false,  true,    false },
+		[CH_STOPPING] = { true,  false,  false,   false },
+		[CH_PENDING]  = { true,  true,   false,   true },
+	};
+
+	if (!allowed[c->state][to])
+		abort();
+	c->state = to;
+}
+
+SUPV_EXPORT bool
+supv_stopping(const struct supv_worker *self)
+{
+	if (self == NULL)
+		return false;
+	return atomic_load_explicit(&self->stopping, memory_order_relaxed);
+}
+
+static void
+unlock_cleanup(void *arg)
+{
+	(void)arg;
+	unlock();
+}
+
+SUPV_EXPORT int
+supv_sleep(struct supv_worker *self, unsigned ms)
+{
+	uint64_t deadline;
+	int stopping;
+
+	if (self == NULL)
+		return EINVAL;
+	if (supv_stopping(self))
+		return ECANCELED;
+	if (ms == 0 || ms == SUPV_ZERO)
+		return 0;
+	deadline = deadline_after_ms(now_ns(), ms);
+	lock();
+	pthread_cleanup_push(unlock_cleanup, NULL);
+	while (!atomic_load(&self->stopping) &&
+	    cond_wait_until(&self->cv, deadline))
+		;
+	stopping = atomic_load(&self->stopping);
+	pthread_cleanup_pop(1);
+	return stopping ? ECANCELED : 0;
+}
+
+SUPV_EXPORT int
+supv_stop_fd(struct supv_worker *self)
+{
+	uint64_t one = 1;
+	int fd;
+
+	if (self == NULL)
+		return -1;
+	lock();
+	if (self->stop_fd < 0) {
+		self->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (self->stop_fd >= 0 && atomic_load(&self->stopping) &&
+		    write(self->stop_fd, &one, sizeof(one)) < 0) {
+			/* Cannot fail on a fresh counter. */
+		}
+	}
+	fd = self->stop_fd;
+	unlock();
+	return fd;
+}
+
+SUPV_EXPORT void
+supv_ready(struct supv_worker *self)
+{
+	if (self == NULL)
+		return;
+	lock();
+	if (!self->ready && self->child != NULL) {
+		self->ready = true;
+		pthread_cond_signal(&self->child->owner->cv);
+	}
+	unlock();
+}
+
+SUPV_EXPORT const char *
+supv_worker_id(const struct supv_worker *self)
+{
+	return self != NULL ? self->id : NULL;
+}

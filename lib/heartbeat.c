@@ -1,0 +1,148 @@
+/*
+ * heartbeat.c - hang detection.
+ *
+ * supv_heartbeat() is one relaxed store of a counter the worker alone
+ * writes: no lock, no system call, no read-modify-write, no clock.  The
+ * supervisor samples the counters of its monitored children at a quarter
+ * of their heartbeat_ms, on a grid shared by every child with the same
+ * period, so a thousand monitored workers cost the supervisor one timer
+ * (and a tree with none never wakes).  A child is hung once a sample finds
+ * its counter unchanged since the sample that first saw the current
+ * value, and that sample is heartbeat_ms or more ago: the last beat came
+ * no later than that sample, so a child is never declared hung early, and
+ * at most about half a period late.
+ */
+#include <errno.h>
+
+#include "supervise_internal.h"
+
+#define HB_SAMPLES 4
+
+static int
+child_cmp_hb(struct child *a, struct child *b)
+{
+	if (a->hb_at != b->hb_at)
+		return a->hb_at < b->hb_at ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+RB_GENERATE(child_hb, child, hbnode, child_cmp_hb)
+
+static uint64_t
+hb_step(const struct child *c)
+{
+	uint64_t q = (uint64_t)c->heartbeat_ms * NS_PER_MS / HB_SAMPLES;
+
+	return q < NS_PER_MS ? NS_PER_MS : q;
+}
+
+/* The next sample after now, on the child's grid.  Called with supv_mu held. */
+static void
+hb_schedule(struct supv *s, struct child *c, uint64_t now)
+{
+	uint64_t q = hb_step(c);
+
+	c->hb_at = (now / q + 1) * q;
+	RB_INSERT(child_hb, &s->hb, c);
+	c->monitored = true;
+}
+
+static uint64_t
+thread_cpu_ns(const struct supv_worker *r)
+{
+	struct timespec ts;
+
+	if (!r->has_cpuclock || clock_gettime(r->cpuclock, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Starts monitoring c from now.  Called on s's loop with supv_mu held. */
+void
+hb_watch(struct supv *s, struct child *c, uint64_t now)
+{
+	if (c->heartbeat_ms == 0 || c->run == NULL || c->monitored)
+		return;
+	c->hb_seen = atomic_load_explicit(&c->run->beat, memory_order_relaxed);
+	c->hb_last = now;
+	c->hb_cpu = thread_cpu_ns(c->run);
+	c->hb_cpu_at = now;
+	hb_schedule(s, c, now);
+}
+
+void
+hb_unwatch(struct supv *s, struct child *c)
+{
+	if (!c->monitored)
+		return;
+	RB_REMOVE(child_hb, &s->hb, c);
+	c->monitored = false;
+}
+
+uint64_t
+hb_next(struct supv *s)
+{
+	struct child *c = RB_MIN(child_hb, &s->hb);
+
+	return c != NULL ? c->hb_at : NO_DEADLINE;
+}
+
+/*
+ * Samples the children whose time has come.  Returns the first one found
+ * hung (no longer monitored), for the loop to stop, or NULL.  Called on
+ * s's loop with supv_mu held.
+ */
+struct child *
+hb_check_due(struct supv *s, uint64_t now, bool *spinning)
+{
+	struct child *c;
+
+	while ((c = RB_MIN(child_hb, &s->hb)) != NULL && c->hb_at <= now) {
+		struct supv_worker *r = c->run;
+		unsigned long v;
+		uint64_t cpu, until;
+
+		hb_unwatch(s, c);
+		if (r->exited)
+			continue;	/* its exit is handled instead */
+		v = atomic_load_explicit(&r->beat, memory_order_relaxed);
+		cpu = thread_cpu_ns(r);
+		if (v != c->hb_seen) {
+			c->hb_seen = v;
+			c->hb_last = now;
+		} else if (now - c->hb_last >= (uint64_t)c->heartbeat_ms * NS_PER_MS) {
+			until = atomic_load_explicit(&r->ext_until, memory_order_acquire);
+			if (until <= now ||
+			    atomic_load_explicit(&r->ext_beat, memory_order_relaxed) != v) {
+				*spinning = now > c->hb_cpu_at &&
+				    (cpu - c->hb_cpu) * 2 > now - c->hb_cpu_at;
+				return c;
+			}
+		}
+		c->hb_cpu = cpu;
+		c->hb_cpu_at = now;
+		hb_schedule(s, c, now);
+	}
+	return NULL;
+}
+
+SUPV_EXPORT void
+supv_heartbeat(struct supv_worker *self)
+{
+	/* Only this worker writes beat: a plain increment, then one store. */
+	atomic_store_explicit(&self->beat, ++self->beat_local, memory_order_relaxed);
+}
+
+SUPV_EXPORT int
+supv_extend(struct supv_worker *self, unsigned ms)
+{
+	uint64_t until;
+
+	if (self == NULL || ms == 0)
+		return EINVAL;
+	until = ms == SUPV_INFINITY ? NO_DEADLINE : deadline_after_ms(now_ns(),
+	    ms == SUPV_ZERO ? 0 : ms);
+	atomic_store_explicit(&self->ext_beat, self->beat_local, memory_order_relaxed);
+	atomic_store_explicit(&self->ext_until, until, memory_order_release);
+	return 0;
+}

@@ -1,0 +1,674 @@
+/*
+ * loop.c - a supervisor's own thread: it starts the children, handles
+ * their exits (restart decisions, strategies, intensity, backoff), carries
+ * out the calls posted to it, samples heartbeats, and stops the children
+ * when it terminates.  Everything here runs with supv_mu held, on the
+ * supervisor's loop, unless a comment says otherwise; only emit() and the
+ * freeing of deleted specs drop the lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervise_internal.h"
+
+static int
+child_cmp_id(struct child *a, struct child *b)
+{
+	return strcmp(a->id, b->id);
+}
+
+RB_GENERATE(child_ids, child, byid, child_cmp_id)
+
+static void terminate(struct supv *s, enum supv_exit_kind why);
+
+/* Whether the graces of s's subtree have run out (an ancestor forced it). */
+static bool
+forced(const struct supv *s)
+{
+	for (; s != NULL; s = s->parent)
+		if (s->force)
+			return true;
+	return false;
+}
+
+/* Wakes every loop below s, so that they see s->force. */
+static void
+wake_subtree(struct supv *s)
+{
+	struct child *c;
+
+	pthread_cond_signal(&s->cv);
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->sup != NULL)
+			wake_subtree(c->sup);
+}
+
+/* Takes an ended run off the exit queue and joins its thread. */
+static void
+reap(struct supv *s, struct supv_worker *r)
+{
+	pthread_t t = r->thread;
+
+	TAILQ_REMOVE(&s->exitq, r, exitq);
+	unlock();
+	pthread_join(t, NULL);
+	lock();
+}
+
+static enum supv_exit_kind
+exit_kind(const struct supv_worker *r)
+{
+	if (r->stop_asked)
+		return r->stop_reason;
+	if (r->sup != NULL)
+		return r->sup_why;
+	if (r->cancelled)
+		return SUPV_EXIT_CANCELLED;
+	return r->code == 0 ? SUPV_EXIT_NORMAL : SUPV_EXIT_FAILURE;
+}
+
+static int
+exit_code(const struct supv_worker *r)
+{
+	return r->sup != NULL || r->cancelled ? 0 : r->code;
+}
+
+void
+sup_spec_link(struct supv *s, struct child *c)
+{
+	c->owner = s;
+	TAILQ_INSERT_TAIL(&s->children, c, order);
+	RB_INSERT(child_ids, &s->byid, c);
+	s->nchildren++;
+}
+
+void
+sup_spec_unlink(struct supv *s, struct child *c)
+{
+	if (c->monitored)
+		hb_unwatch(s, c);
+	TAILQ_REMOVE(&s->children, c, order);
+	RB_REMOVE(child_ids, &s->byid, c);
+	s->nchildren--;
+}
+
+/*
+ * Frees a spec that no list holds any more, with the subtree of a child
+ * supervisor.  Called without supv_mu: it may run arg_free.
+ */
+void
+spec_destroy(struct child *c)
+{
+	if (c->sup != NULL)
+		sup_destroy(c->sup);
+	run_unref(c->run);
+	argbox_unref(c->arg);
+	free(c);
+}
+
+/* Frees a supervisor that no thread uses any more.  Called without supv_mu. */
+void
+sup_destroy(struct supv *s)
+{
+	struct child *c;
+
+	while ((c = TAILQ_FIRST(&s->children)) != NULL) {
+		TAILQ_REMOVE(&s->children, c, order);
+		spec_destroy(c);
+	}
+	window_free(&s->win);
+	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->done_cv);
+	free(s);
+}
+
+/* Deletes a spec from the loop (a temporary child that ended, a delete). */
+static void
+delete_spec(struct supv *s, struct child *c)
+{
+	sup_spec_unlink(s, c);
+	unlock();
+	spec_destroy(c);
+	lock();
+}
+
+/* Gives up on a run that outlived its grace: it runs on, detached. */
+static void
+abandon(struct child *c, struct supv_worker *r)
+{
+	pthread_detach(r->thread);
+	r->child = NULL;	/* its end will queue nothing */
+	c->run = NULL;
+	/* The thread still holds a reference, so this cannot be the last. */
+	run_unref(r);
+}
+
+/*
+ * Asks c's running run to stop, waits for it within its grace, and
+ * applies on_timeout when the grace runs out.  Emits the EXIT and leaves c
+ * idle; makes no restart decision.  Returns how the run ended (the kind of
+ * a run that had already ended on its own is kept) and, in *ran, how long
+ * it ran.
+ */
+enum supv_exit_kind
+loop_stop_child(struct supv *s, struct child *c, enum supv_exit_kind why,
+    uint64_t *ran)
+{
+	struct supv_worker *r = c->run;
+	uint64_t grace = c->shutdown_ns, deadline;
+	enum supv_exit_kind kind;
+	bool cancelled = false, timed_out = false;
+
+	hb_unwatch(s, c);
+	child_set_state(c, CH_STOPPING);
+	if (!r->exited) {
+		if (r->sup != NULL) {
+			r->stop_asked = true;
+			r->stop_reason = why;
+			r->sup->stop_req = true;
+			pthread_cond_signal(&r->sup->cv);
+		} else {
+			run_signal_stop(r, why);
+		}
+	}
+	deadline = grace == NO_DEADLINE ? NO_DEADLINE : now_ns() + grace;
+	while (!r->exited) {
+		if (!cancelled && !timed_out && forced(s))
+			deadline = 0;
+		if (cond_wait_until(&s->cv, deadline) || r->exited)
+			continue;
+		/* The grace ran out. */
+		emit(s, SUPV_EV_STOP_TIMEOUT, c, 0, 0, 0);
+		if (r->exited)
+			break;
+		if (r->sup != NULL) {
+			/* Every worker below gets its own on_timeout at once. */
+			r->sup->force = true;
+			wake_subtree(r->sup);
+			timed_out = true;
+			deadline = NO_DEADLINE;
+			continue;
+		}
+		if (c->on_timeout == SUPV_TIMEOUT_ABORT)
+			abort();
+		if (c->on_timeout == SUPV_TIMEOUT_CANCEL && !cancelled) {
+			cancelled = true;
+			pthread_cancel(r->thread);
+			deadline = grace == NO_DEADLINE ? NO_DEADLINE :
+			    now_ns() + grace;
+			continue;
+		}
+		*ran = now_ns() - r->started_ns;
+		kind = r->stop_reason;
+		abandon(c, r);
+		child_set_state(c, CH_IDLE);
+		emit(s, SUPV_EV_EXIT, c, kind, 0, 0);
+		return kind;
+	}
+	*ran = now_ns() - r->started_ns;
+	reap(s, r);
+	kind = exit_kind(r);
+	child_set_state(c, CH_IDLE);
+	emit(s, SUPV_EV_EXIT, c, kind, exit_code(r), 0);
+	return kind;
+}
+
+/* Starts a worker run; waits for supv_ready() when the child wants it. */
+static int
+start_worker(struct supv *s, struct child *c)
+{
+	struct supv_worker *r = c->run;
+	uint64_t deadline, ran;
+
+	if (run_spawn_worker(c) != 0) {
+		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, 0, 0);
+		return ECHILD;
+	}
+	child_set_state(c, CH_RUNNING);
+	if (c->ready_ms != 0) {
+		deadline = deadline_after_ms(r->started_ns, c->ready_ms);
+		while (!r->ready && !r->exited && cond_wait_until(&s->cv, deadline))
+			;
+		if (!r->ready && r->exited) {
+			/* It returned before it was ready. */
+			reap(s, r);
+			child_set_state(c, CH_IDLE);
+			emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, exit_code(r), 0);
+			return ECHILD;
+		}
+		if (!r->ready) {
+			loop_stop_child(s, c, SUPV_EXIT_START_FAILED, &ran);
+			return ECHILD;
+		}
+	}
+	hb_watch(s, c, now_ns());
+	emit(s, SUPV_EV_START, c, 0, 0, 0);
+	return 0;
+}
+
+/* Starts a child supervisor's loop and waits until its children started. */
+static int
+start_sup(struct supv *s, struct child *c)
+{
+	struct supv *cs = c->sup;
+	struct supv_worker *r = c->run;
+	enum sup_state was = cs->state;
+	int rc;
+
+	cs->run = r;
+	cs->state = SUP_STARTING;
+	cs->stop_req = false;
+	cs->force = false;
+	r->started_ns = now_ns();
+	atomic_fetch_add(&r->refs, 1);
+	if ((rc = thread_spawn(&cs->thread, c->stack_size, sup_main, cs)) != 0) {
+		atomic_fetch_sub(&r->refs, 1);
+		cs->state = was;
+		cs->run = NULL;
+		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, 0, 0);
+		return ECHILD;
+	}
+	r->thread = cs->thread;
+	child_set_state(c, CH_RUNNING);
+	while (!r->ready && !r->exited)
+		cond_wait_until(&s->cv, NO_DEADLINE);
+	if (!r->ready) {
+		reap(s, r);
+		child_set_state(c, CH_IDLE);
+		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, 0, 0);
+		return ECHILD;
+	}
+	emit(s, SUPV_EV_START, c, 0, 0, 0);
+	return 0;
+}
+
+/*
+ * Starts one child.  On failure the child is idle again, its EXIT (kind
+ * START_FAILED) has been emitted, and ECHILD is returned.
+ */
+static int
+start_child(struct supv *s, struct child *c)
+{
+	if (run_prepare(c) != 0) {
+		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, 0, 0);
+		return ECHILD;
+	}
+	return c->sup != NULL ? start_sup(s, c) : start_worker(s, c);
+}
+
+static bool
+auto_shutdown_due(struct supv *s)
+{
+	struct child *c;
+
+	if (s->auto_shutdown == SUPV_AUTO_ANY)
+		return true;
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->significant && c->state != CH_IDLE)
+			return false;
+	return true;
+}
+
+static void
+set_pending(struct supv *s, struct child *c, uint64_t at)
+{
+	if (c->state != CH_PENDING)
+		s->npending++;
+	child_set_state(c, CH_PENDING);
+	c->restart_at = at;
+}
+
+static void
+clear_pending(struct supv *s, struct child *c)
+{
+	s->npending--;
+	child_set_state(c, CH_IDLE);
+}
+
+/*
+ * Restarts, in start order, the pending children whose time has come.
+ * A failed start is an exit of kind START_FAILED and decided as one.
+ */
+static void
+run_pending(struct supv *s)
+{
+	struct child *c;
+	uint64_t now = now_ns();
+
+	TAILQ_FOREACH(c, &s->children, order) {
+		if (s->state != SUP_RUNNING || s->stop_req)
+			return;
+		if (c->state != CH_PENDING || c->restart_at > now)
+			continue;
+		clear_pending(s, c);
+		c->restarts++;
+		emit(s, SUPV_EV_RESTART, c, 0, 0, 0);
+		if (start_child(s, c) != 0) {
+			/* Decided as an exit; the loop comes back for the rest. */
+			loop_decide(s, c, SUPV_EXIT_START_FAILED, 0);
+			return;
+		}
+	}
+}
+
+static uint64_t
+pending_next(struct supv *s)
+{
+	struct child *c;
+	uint64_t next = NO_DEADLINE;
+
+	if (s->npending == 0)
+		return NO_DEADLINE;
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->state == CH_PENDING && c->restart_at < next)
+			next = c->restart_at;
+	return next;
+}
+
+/*
+ * Decides what c's exit (of the given kind, after running ran_ns) means:
+ * nothing, a restart of c or of its group, an auto-shutdown, or giving up.
+ */
+void
+loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
+    uint64_t ran_ns)
+{
+	struct child *first, *last, *x, *prev;
+	uint64_t now, at;
+	unsigned delay;
+	bool restart, significant;
+
+	restart = c->restart == SUPV_PERMANENT ||
+	    (c->restart == SUPV_TRANSIENT && kind != SUPV_EXIT_NORMAL &&
+	    kind != SUPV_EXIT_SHUTDOWN);
+	if (!restart) {
+		significant = c->significant;
+		if (c->restart == SUPV_TEMPORARY)
+			delete_spec(s, c);
+		if (significant && auto_shutdown_due(s))
+			terminate(s, SUPV_EXIT_NORMAL);
+		return;
+	}
+	now = now_ns();
+	if (window_add(&s->win, now / NS_PER_MS)) {
+		emit(s, SUPV_EV_GIVE_UP, NULL, 0, 0, 0);
+		terminate(s, SUPV_EXIT_GAVE_UP);
+		return;
+	}
+	delay = backoff_delay(c, ran_ns);
+	at = now + (uint64_t)delay * NS_PER_MS;
+	if (delay != 0)
+		emit(s, SUPV_EV_BACKOFF, c, 0, 0, delay);
+
+	first = last = c;
+	if (s->strategy == SUPV_ONE_FOR_ALL)
+		first = TAILQ_FIRST(&s->children);
+	if (s->strategy != SUPV_ONE_FOR_ONE)
+		last = TAILQ_LAST(&s->children, child_list);
+	/* Stop the rest of the group in reverse start order ... */
+	for (x = last; x != NULL; x = prev) {
+		prev = x == first ? NULL : TAILQ_PREV(x, child_list, order);
+		if (x == c)
+			continue;
+		if (x->state == CH_RUNNING) {
+			uint64_t ran;
+
+			loop_stop_child(s, x, SUPV_EXIT_SHUTDOWN, &ran);
+		}
+		/* ... dropping temporary siblings, as OTP does. */
+		if (x->restart == SUPV_TEMPORARY && x->state == CH_IDLE)
+			delete_spec(s, x);
+	}
+	/* ... then restart it in start order, once the delay is over. */
+	if (s->strategy == SUPV_ONE_FOR_ALL)
+		first = TAILQ_FIRST(&s->children);
+	if (s->strategy != SUPV_ONE_FOR_ONE)
+		last = TAILQ_LAST(&s->children, child_list);
+	for (x = first; x != NULL; x = TAILQ_NEXT(x, order)) {
+		if (x->state == CH_IDLE || x->state == CH_PENDING)
+			set_pending(s, x, at);
+		if (x == last)
+			break;
+	}
+	if (delay == 0)
+		run_pending(s);
+}
+
+static void
+handle_exit(struct supv *s, struct supv_worker *r)
+{
+	struct child *c = r->child;
+	enum supv_exit_kind kind;
+	uint64_t ran;
+
+	ran = now_ns() - r->started_ns;
+	hb_unwatch(s, c);
+	reap(s, r);
+	kind = exit_kind(r);
+	child_set_state(c, CH_IDLE);
+	emit(s, SUPV_EV_EXIT, c, kind, exit_code(r), 0);
+	loop_decide(s, c, kind, ran);
+}
+
+static void
+handle_hung(struct supv *s, struct child *c, bool spinning)
+{
+	enum supv_exit_kind kind;
+	uint64_t ran;
+
+	emit_hung(s, c, spinning);
+	kind = loop_stop_child(s, c, SUPV_EXIT_HUNG, &ran);
+	loop_decide(s, c, kind, ran);
+}
+
+static struct child *
+find(struct supv *s, const char *id)
+{
+	struct child key;
+
+	memcpy(key.id, id, strlen(id) + 1);
+	return RB_FIND(child_ids, &s->byid, &key);
+}
+
+static void
+reply(struct request *q, int rc)
+{
+	q->rc = rc;
+	q->done = true;
+	pthread_cond_broadcast(&supv_reply_cv);
+}
+
+static void
+fail_requests(struct supv *s)
+{
+	struct request *q;
+
+	while ((q = TAILQ_FIRST(&s->reqq)) != NULL) {
+		TAILQ_REMOVE(&s->reqq, q, link);
+		q->taken = true;
+		reply(q, ECANCELED);
+	}
+}
+
+static int
+do_add(struct supv *s, struct child *c)
+{
+	if (RB_FIND(child_ids, &s->byid, c) != NULL)
+		return EEXIST;
+	sup_spec_link(s, c);
+	if (start_child(s, c) != 0) {
+		sup_spec_unlink(s, c);
+		return ECHILD;
+	}
+	return 0;
+}
+
+static int
+do_terminate(struct supv *s, struct child *c)
+{
+	uint64_t ran;
+
+	if (c->state == CH_PENDING)
+		clear_pending(s, c);
+	if (c->state == CH_RUNNING)
+		loop_stop_child(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+	if (c->restart == SUPV_TEMPORARY)
+		delete_spec(s, c);
+	return 0;
+}
+
+static void
+handle_request(struct supv *s, struct request *q)
+{
+	struct child *c = NULL;
+	int rc = 0;
+
+	if (q->op != REQ_ADD && (c = find(s, q->id)) == NULL) {
+		reply(q, ENOENT);
+		return;
+	}
+	switch (q->op) {
+	case REQ_ADD:
+		rc = do_add(s, q->spec);
+		break;
+	case REQ_TERMINATE:
+		rc = do_terminate(s, c);
+		break;
+	case REQ_RESTART:
+		if (c->state != CH_IDLE)
+			rc = EBUSY;
+		else
+			rc = start_child(s, c);
+		break;
+	case REQ_DELETE:
+		if (c->state != CH_IDLE)
+			rc = EBUSY;
+		else
+			delete_spec(s, c);
+		break;
+	}
+	reply(q, rc);
+}
+
+/*
+ * Stops every child in reverse start order and ends the run: the parent
+ * sees the run end with why, a root's waiters are woken.
+ */
+static void
+terminate(struct supv *s, enum supv_exit_kind why)
+{
+	struct child *c, *prev;
+	struct supv_worker *r;
+	uint64_t ran;
+
+	s->state = SUP_STOPPING;
+	fail_requests(s);
+	for (c = TAILQ_LAST(&s->children, child_list); c != NULL; c = prev) {
+		prev = TAILQ_PREV(c, child_list, order);
+		if (c->state == CH_PENDING)
+			clear_pending(s, c);
+		if (c->state == CH_RUNNING) {
+			loop_stop_child(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+			if (c->restart == SUPV_TEMPORARY)
+				delete_spec(s, c);
+		}
+	}
+	emit(s, SUPV_EV_SUP_EXIT, NULL, why, 0, 0);
+	fail_requests(s);
+	s->why = why;
+	s->state = SUP_TERMINATED;
+	if ((r = s->run) != NULL) {
+		r->sup_why = why;
+		r->exited = true;
+		TAILQ_INSERT_TAIL(&s->parent->exitq, r, exitq);
+		pthread_cond_signal(&s->parent->cv);
+	} else {
+		s->end_seq = s->run_seq;
+		if (!s->start_done) {
+			s->start_done = true;
+			s->start_rc = why == SUPV_EXIT_START_FAILED ? ECHILD :
+			    ECANCELED;
+		}
+		pthread_cond_broadcast(&s->done_cv);
+	}
+}
+
+static void
+serve(struct supv *s)
+{
+	struct supv_worker *r;
+	struct request *q;
+	struct child *c;
+	uint64_t now, next;
+	bool spinning;
+
+	while (s->state == SUP_RUNNING) {
+		if (s->stop_req) {
+			terminate(s, SUPV_EXIT_SHUTDOWN);
+		} else if ((r = TAILQ_FIRST(&s->exitq)) != NULL) {
+			handle_exit(s, r);
+		} else if ((q = TAILQ_FIRST(&s->reqq)) != NULL) {
+			TAILQ_REMOVE(&s->reqq, q, link);
+			q->taken = true;
+			handle_request(s, q);
+		} else {
+			now = now_ns();
+			if ((c = hb_check_due(s, now, &spinning)) != NULL) {
+				handle_hung(s, c, spinning);
+				continue;
+			}
+			next = pending_next(s);
+			if (next <= now) {
+				run_pending(s);
+				continue;
+			}
+			if (hb_next(s) < next)
+				next = hb_next(s);
+			cond_wait_until(&s->cv, next);
+		}
+	}
+}
+
+/* The thread of a running supervisor. */
+void *
+sup_main(void *arg)
+{
+	struct supv *s = arg;
+	struct supv_worker *run;
+	struct child *c;
+	int rc = 0;
+
+	tls_sup = s;
+	thread_name(s->name);
+	lock();
+	run = s->run;
+	window_reset(&s->win);
+	TAILQ_FOREACH(c, &s->children, order) {
+		if (s->stop_req) {
+			rc = ECANCELED;
+			break;
+		}
+		if ((rc = start_child(s, c)) != 0)
+			break;
+	}
+	if (rc == 0) {
+		s->state = SUP_RUNNING;
+		if (run != NULL) {
+			run->ready = true;
+			pthread_cond_signal(&s->parent->cv);
+		} else {
+			s->start_done = true;
+			s->start_rc = 0;
+			pthread_cond_broadcast(&s->done_cv);
+		}
+		serve(s);
+	} else {
+		terminate(s, rc == ECANCELED ? SUPV_EXIT_SHUTDOWN :
+		    SUPV_EXIT_START_FAILED);
+	}
+	unlock();
+	/* A child supervisor's thread held a reference to its run. */
+	run_unref(run);
+	return NULL;
+}

@@ -1,0 +1,106 @@
+/*
+ * restart.c - the restart intensity window and backoff delays.
+ *
+ * The window keeps the times of the restarts that may still be inside it,
+ * oldest first, in a ring of intensity + 1 slots.  Adding a restart drops
+ * the entries that have left the window (each entry is dropped once, so
+ * that is O(1) amortized) and pushes the new one: the supervisor gives up
+ * when the ring then holds more than intensity entries.  Nothing is
+ * allocated after window_init().
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "supervise_internal.h"
+
+int
+window_init(struct window *w, unsigned intensity, unsigned period_ms)
+{
+	w->ts = NULL;
+	w->cap = w->head = w->len = 0;
+	w->intensity = intensity;
+	w->period_ms = period_ms == SUPV_INFINITY ? UINT64_MAX : period_ms;
+	if (intensity == SUPV_INFINITY)
+		return 0;
+	w->cap = intensity + 1;
+	if ((w->ts = calloc(w->cap, sizeof(*w->ts))) == NULL)
+		return ENOMEM;
+	return 0;
+}
+
+void
+window_reset(struct window *w)
+{
+	w->head = w->len = 0;
+}
+
+void
+window_free(struct window *w)
+{
+	free(w->ts);
+	w->ts = NULL;
+}
+
+static void
+window_expire(struct window *w, uint64_t now_ms)
+{
+	while (w->len > 0) {
+		uint64_t t = w->ts[w->head];
+
+		/* A restart at t counts while now - t < period. */
+		if (now_ms - t < w->period_ms)
+			break;
+		w->head = (w->head + 1) % w->cap;
+		w->len--;
+	}
+}
+
+unsigned
+window_count(struct window *w, uint64_t now_ms)
+{
+	if (w->intensity == SUPV_INFINITY)
+		return 0;
+	window_expire(w, now_ms);
+	return w->len;
+}
+
+/* Counts one restart at now_ms; true when that exceeds the intensity. */
+bool
+window_add(struct window *w, uint64_t now_ms)
+{
+	if (w->intensity == SUPV_INFINITY)
+		return false;
+	window_expire(w, now_ms);
+	w->ts[(w->head + w->len) % w->cap] = now_ms;
+	w->len++;
+	return w->len > w->intensity;
+}
+
+/*
+ * The delay before restarting c after a counted failure: the k-th
+ * consecutive failure waits min(backoff_ms * 2^(k-1), backoff_max_ms),
+ * scaled by a random factor in [0.5, 1.0] ("equal jitter", so the cap
+ * holds).  A run longer than backoff_max_ms resets the count.
+ */
+unsigned
+backoff_delay(struct child *c, uint64_t ran_ns)
+{
+	uint64_t d;
+	unsigned max, k;
+
+	if (c->backoff_ms == 0)
+		return 0;
+	max = c->backoff_max_ms;
+	if (ran_ns > (uint64_t)max * NS_PER_MS)
+		c->streak = 0;
+	if (c->streak < 64)
+		c->streak++;
+	d = c->backoff_ms;
+	for (k = 1; k < c->streak && d < max; k++)
+		d *= 2;
+	if (d > max)
+		d = max;
+	/* d/2 + uniform[0, d - d/2]: from half of d to all of it. */
+	d = d / 2 + arc4random_uniform((uint32_t)(d - d / 2 + 1));
+	return (unsigned)d;
+}

@@ -1,0 +1,266 @@
+/*
+ * supervise_internal.h - what the library's files share.
+ *
+ * Locking model.  One process-wide mutex, supv_mu, guards every field
+ * marked "mu" below, in every tree.  Supervision work is rare next to the
+ * work it supervises (a worker's hot path, supv_heartbeat() and
+ * supv_stopping(), takes no lock), and a single lock makes operations that
+ * span levels of a tree (adding a subtree, terminating a child supervisor,
+ * an abandoned worker that outlives its tree) simple to get right.  No lock
+ * is ever held while user code runs: emit() and argbox_unref() drop it.
+ *
+ * Threads.  Each running supervisor has one thread of its own (its "loop"),
+ * and it alone changes its children's state while it runs: API calls on a
+ * running supervisor are posted to it as requests and answered.  A stopped
+ * supervisor has no thread, and API calls change it directly under supv_mu.
+ */
+#ifndef SUPERVISE_INTERNAL_H
+#define SUPERVISE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <time.h>
+
+#include "supervise.h"
+
+#define SUPV_EXPORT __attribute__((visibility("default")))
+
+#define NS_PER_MS 1000000ULL
+#define NO_DEADLINE UINT64_MAX
+
+#define DEFAULT_NAME        "supervisor"
+#define DEFAULT_INTENSITY   1
+#define DEFAULT_PERIOD_MS   5000
+#define DEFAULT_SHUTDOWN_MS 5000
+/* Largest finite intensity: the window keeps one timestamp per restart. */
+#define SUPV_INTENSITY_LIMIT 65535
+
+extern pthread_mutex_t supv_mu;
+/* Broadcast whenever a request is answered or a worker is asked to stop. */
+extern pthread_cond_t supv_reply_cv;
+
+/* The supervisor this thread runs the loop of, if any. */
+extern _Thread_local struct supv *tls_sup;
+/* The run this thread is the worker of, if any. */
+extern _Thread_local struct supv_worker *tls_run;
+
+/*
+ * A spec's argument, shared by the spec and every run of it; arg_free runs
+ * when the last of them lets go.
+ */
+struct argbox {
+	void       *arg;
+	void      (*free_fn)(void *);
+	atomic_uint refs;
+};
+
+/*
+ * One run of a child, as the worker sees itself (struct supv_worker).  A
+ * child supervisor's run is one too: its thread is the supervisor's loop.
+ * Reference counted: the child that owns it holds one reference, the
+ * thread another while it runs, so an abandoned thread keeps it alive.
+ */
+struct supv_worker {
+	atomic_uint         refs;
+	atomic_bool         stopping;     /* asked to stop; read without a lock */
+	atomic_ulong        beat;         /* heartbeat count, stored by the worker only */
+	unsigned long       beat_local;   /* the worker's own copy: touched by it alone */
+	_Atomic uint64_t    ext_until;    /* supv_extend(): no hang before this (ns) ... */
+	atomic_ulong        ext_beat;     /* ... while beat still equals this */
+
+	/* Set before the thread starts, constant while it runs. */
+	pthread_t           thread;
+	supv_work_fn       *fn;           /* NULL for a child supervisor's run */
+	struct argbox      *arg;
+	struct supv        *sup;          /* the child supervisor this run is, or NULL */
+	char                id[SUPV_ID_MAX + 1];
+	uint64_t            started_ns;
+	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
+	bool                has_cpuclock;
+
+	/* Guarded by supv_mu. */
+	struct child       *child;        /* mu: owner spec; NULL once abandoned */
+	pthread_cond_t      cv;           /* mu: supv_sleep() waits here */
+	int                 stop_fd;      /* mu: -1 until supv_stop_fd() */
+	bool                ready;        /* mu: supv_ready() was called */
+	bool                exited;       /* mu: the thread has finished the body */
+	bool                cancelled;    /* mu: ... by pthread_exit or cancellation */
+	int                 code;         /* mu: its return value */
+	enum supv_exit_kind sup_why;      /* mu: how a child supervisor's run ended */
+	bool                stop_asked;   /* mu: the supervisor asked it to stop */
+	enum supv_exit_kind stop_reason;  /* mu: SHUTDOWN, HUNG or START_FAILED */
+	TAILQ_ENTRY(supv_worker) exitq;   /* mu: in the owner's exit queue */
+};
+
+/* A child's state; the allowed transitions are in child_set_state(). */
+enum child_state {
+	CH_IDLE,        /* no run: never started, ended, or terminated */
+	CH_RUNNING,     /* a run is alive (starting or started) */
+	CH_STOPPING,    /* its run was asked to stop and has not ended yet */
+	CH_PENDING      /* waiting for its restart time (backoff) */
+};
+
+/* A child spec.  Every field is guarded by supv_mu. */
+struct child {
+	TAILQ_ENTRY(child)   order;      /* in owner->children, start order */
+	RB_ENTRY(child)      byid;       /* in owner->byid */
+	RB_ENTRY(child)      hbnode;     /* in owner->hb while monitored */
+	struct supv         *owner;
+	char                 id[SUPV_ID_MAX + 1];
+	enum supv_restart    restart;
+	uint64_t             shutdown_ns;  /* NO_DEADLINE: wait for ever */
+	enum supv_on_timeout on_timeout;
+	unsigned             heartbeat_ms;
+	unsigned             ready_ms;
+	unsigned             backoff_ms, backoff_max_ms;
+	bool                 significant;
+	size_t               stack_size;
+	supv_work_fn        *fn;
+	struct argbox       *arg;
+	struct supv         *sup;          /* a child supervisor, or NULL */
+
+	enum child_state     state;
+	struct supv_worker  *run;          /* current or last run; NULL if none */
+	unsigned             restarts;     /* restarts since the spec was added */
+	unsigned             streak;       /* consecutive failures, for backoff */
+	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
+	bool                 monitored;    /* in owner->hb */
+	uint64_t             hb_at;        /* next heartbeat check (ns) */
+	unsigned long        hb_seen;      /* beat count at the last check */
+	uint64_t             hb_last;      /* the check that first saw hb_seen */
+	uint64_t             hb_cpu;       /* thread CPU time at the last check */
+	uint64_t             hb_cpu_at;    /* when hb_cpu was read */
+};
+
+RB_HEAD(child_ids, child);
+RB_PROTOTYPE(child_ids, child, byid, child_cmp_id)
+RB_HEAD(child_hb, child);
+RB_PROTOTYPE(child_hb, child, hbnode, child_cmp_hb)
+
+/* A supervisor's state. */
+enum sup_state {
+	SUP_IDLE,        /* never started */
+	SUP_STARTING,    /* its loop is starting the children */
+	SUP_RUNNING,
+	SUP_STOPPING,    /* terminating: stopping the children */
+	SUP_TERMINATED   /* its last run is over (loop thread finished) */
+};
+
+/* A call on a running supervisor, carried out by its loop. */
+enum req_op { REQ_ADD, REQ_TERMINATE, REQ_RESTART, REQ_DELETE };
+
+struct request {
+	TAILQ_ENTRY(request) link;      /* mu */
+	enum req_op          op;
+	struct child        *spec;      /* REQ_ADD: the new spec */
+	const char          *id;        /* the others: the child's id */
+	struct supv_worker  *from;      /* the calling worker's run, or NULL */
+	bool                 taken;     /* mu: the loop has begun it */
+	bool                 done;      /* mu */
+	int                  rc;        /* mu */
+};
+
+/* Restart intensity: the times (ms) of the restarts in the window. */
+struct window {
+	uint64_t *ts;                  /* ring of cap entries */
+	unsigned  cap, head, len;
+	unsigned  intensity;           /* SUPV_INFINITY: never give up */
+	uint64_t  period_ms;
+};
+
+struct supv {
+	char                 name[SUPV_ID_MAX + 1];
+	enum supv_strategy   strategy;
+	enum supv_auto_shutdown auto_shutdown;
+	supv_event_fn       *on_event;
+	void                *event_arg;
+
+	/* Guarded by supv_mu. */
+	struct supv         *parent;      /* mu */
+	struct child        *spec;        /* mu: this supervisor's spec in parent */
+	TAILQ_HEAD(child_list, child) children; /* mu: start order */
+	struct child_ids     byid;        /* mu */
+	struct child_hb      hb;          /* mu: monitored children by hb_at */
+	unsigned             nchildren;   /* mu */
+	unsigned             npending;    /* mu: children in CH_PENDING */
+	enum sup_state       state;       /* mu */
+	pthread_cond_t       cv;          /* mu: the loop waits here */
+	pthread_cond_t       done_cv;     /* mu: root: start/end waiters */
+	pthread_t            thread;      /* mu: the loop's thread ... */
+	bool                 joinable;    /* mu: ... not yet joined (root only) */
+	bool                 stop_req;    /* mu: terminate as SHUTDOWN */
+	bool                 force;       /* mu: graces in this subtree ran out */
+	TAILQ_HEAD(, supv_worker) exitq;  /* mu: runs that ended, to handle */
+	TAILQ_HEAD(, request) reqq;       /* mu: calls to carry out */
+	struct window        win;         /* mu (loop only) */
+	struct supv_worker  *run;         /* mu: our run as the parent sees it */
+	unsigned long        run_seq;     /* mu: root: runs started ... */
+	unsigned long        end_seq;     /* mu: ... and ended */
+	enum supv_exit_kind  why;         /* mu: how the last run ended */
+	bool                 start_done;  /* mu: root: supv_start may return */
+	int                  start_rc;    /* mu: root: what it returns */
+};
+
+/* util.c */
+uint64_t now_ns(void);
+void     lock(void);
+void     unlock(void);
+int      cond_init(pthread_cond_t *cv);
+/* Waits on cv with supv_mu held; false once deadline (ns) has passed. */
+bool     cond_wait_until(pthread_cond_t *cv, uint64_t deadline);
+uint64_t deadline_after_ms(uint64_t from, unsigned ms);
+int      thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
+int      check_id(const char *id);
+void     thread_name(const char *name);
+struct supv *root_of(struct supv *s);
+bool     in_subtree(const struct supv *top, const struct supv *s);
+bool     caller_is_loop_of(struct supv *target);
+struct supv *caller_worker_sup(struct supv *target);
+int      nocancel_begin(void);
+void     nocancel_end(int old);
+
+/* events.c */
+void emit(struct supv *s, enum supv_event_kind kind, const struct child *c,
+    enum supv_exit_kind exit, int code, unsigned delay_ms);
+void emit_hung(struct supv *s, const struct child *c, bool spinning);
+
+/* restart.c */
+int      window_init(struct window *w, unsigned intensity, unsigned period_ms);
+void     window_reset(struct window *w);
+void     window_free(struct window *w);
+unsigned window_count(struct window *w, uint64_t now_ms);
+bool     window_add(struct window *w, uint64_t now_ms);
+unsigned backoff_delay(struct child *c, uint64_t ran_ns);
+
+/* child.c */
+struct argbox *argbox_new(void *arg, void (*free_fn)(void *));
+void           argbox_unref(struct argbox *b);
+struct supv_worker *run_new(struct child *c);
+void           run_unref(struct supv_worker *r);
+int            run_prepare(struct child *c);
+int            run_spawn_worker(struct child *c);
+void           run_signal_stop(struct supv_worker *r, enum supv_exit_kind why);
+void           child_set_state(struct child *c, enum child_state to);
+
+/* heartbeat.c */
+void     hb_watch(struct supv *s, struct child *c, uint64_t now);
+void     hb_unwatch(struct supv *s, struct child *c);
+uint64_t hb_next(struct supv *s);
+struct child *hb_check_due(struct supv *s, uint64_t now, bool *spinning);
+
+/* loop.c */
+void *sup_main(void *arg);
+void  sup_spec_unlink(struct supv *s, struct child *c);
+void  spec_destroy(struct child *c);
+void  sup_destroy(struct supv *s);
+void  sup_spec_link(struct supv *s, struct child *c);
+enum supv_exit_kind loop_stop_child(struct supv *s, struct child *c,
+    enum supv_exit_kind why, uint64_t *ran);
+void  loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
+    uint64_t ran_ns);
+
+#endif /* SUPERVISE_INTERNAL_H */

@@ -1,0 +1,553 @@
+/*
+ * supervisor.c - the public calls that build, run and change a tree.
+ *
+ * A call on a running supervisor is posted to its loop (loop.c) and
+ * answered there; a call on a stopped one changes it here, under supv_mu.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervise_internal.h"
+
+static int
+copy_name(char *dst, const char *src, const char *dflt)
+{
+	int rc;
+
+	if (src == NULL)
+		src = dflt;
+	if ((rc = check_id(src)) != 0)
+		return rc;
+	strlcpy(dst, src, SUPV_ID_MAX + 1);
+	return 0;
+}
+
+SUPV_EXPORT int
+supv_new(struct supv **out, const struct supv_opts *opts)
+{
+	static const struct supv_opts dflt;
+	struct supv *s;
+	unsigned intensity, period;
+	int rc;
+
+	if (out == NULL)
+		return EINVAL;
+	if (opts == NULL)
+		opts = &dflt;
+	if ((unsigned)opts->strategy > SUPV_REST_FOR_ONE ||
+	    (unsigned)opts->auto_shutdown > SUPV_AUTO_ALL)
+		return EINVAL;
+	intensity = opts->intensity;
+	if (intensity == 0)
+		intensity = DEFAULT_INTENSITY;
+	else if (intensity == SUPV_ZERO)
+		intensity = 0;
+	else if (intensity != SUPV_INFINITY && intensity > SUPV_INTENSITY_LIMIT)
+		return EINVAL;
+	period = opts->period_ms;
+	if (period == 0)
+		period = DEFAULT_PERIOD_MS;
+	else if (period == SUPV_ZERO)
+		return EINVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return ENOMEM;
+	if ((rc = copy_name(s->name, opts->name, DEFAULT_NAME)) != 0)
+		goto fail;
+	s->strategy = opts->strategy;
+	s->auto_shutdown = opts->auto_shutdown;
+	s->on_event = opts->on_event;
+	s->event_arg = opts->event_arg;
+	TAILQ_INIT(&s->children);
+	RB_INIT(&s->byid);
+	RB_INIT(&s->hb);
+	TAILQ_INIT(&s->exitq);
+	TAILQ_INIT(&s->reqq);
+	if ((rc = window_init(&s->win, intensity, period)) != 0)
+		goto fail;
+	if ((rc = cond_init(&s->cv)) != 0)
+		goto fail_win;
+	if ((rc = cond_init(&s->done_cv)) != 0)
+		goto fail_cv;
+	*out = s;
+	return 0;
+fail_cv:
+	pthread_cond_destroy(&s->cv);
+fail_win:
+	window_free(&s->win);
+fail:
+	free(s);
+	return rc;
+}
+
+/* Builds a spec from opts; nothing is shared with the caller yet. */
+static int
+spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
+    struct child **out)
+{
+	struct child *c;
+	unsigned bmax;
+	int rc;
+
+	if ((rc = check_id(o->id)) != 0)
+		return rc;
+	if ((unsigned)o->restart > SUPV_TEMPORARY ||
+	    (unsigned)o->on_timeout > SUPV_TIMEOUT_ABORT)
+		return EINVAL;
+	if (is_sup && (o->heartbeat_ms != 0 || o->ready_ms != 0 ||
+	    o->on_timeout != SUPV_TIMEOUT_ABANDON))
+		return EINVAL;
+	if (o->heartbeat_ms == SUPV_ZERO || o->ready_ms == SUPV_ZERO ||
+	    o->backoff_ms == SUPV_INFINITY)
+		return EINVAL;
+	bmax = o->backoff_max_ms == 0 ? o->backoff_ms : o->backoff_max_ms;
+	if (bmax == SUPV_ZERO)
+		bmax = 0;
+	if (o->backoff_ms != SUPV_ZERO && bmax < o->backoff_ms)
+		return EINVAL;
+	if (o->significant && (o->restart == SUPV_PERMANENT ||
+	    sup->auto_shutdown == SUPV_AUTO_NEVER))
+		return EINVAL;
+	if (o->stack_size != 0 && o->stack_size < (size_t)PTHREAD_STACK_MIN)
+		return EINVAL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return ENOMEM;
+	strlcpy(c->id, o->id, sizeof(c->id));
+	c->restart = o->restart;
+	if (o->shutdown_ms == 0)
+		c->shutdown_ns = is_sup ? NO_DEADLINE :
+		    (uint64_t)DEFAULT_SHUTDOWN_MS * NS_PER_MS;
+	else if (o->shutdown_ms == SUPV_ZERO)
+		c->shutdown_ns = 0;
+	else if (o->shutdown_ms == SUPV_INFINITY)
+		c->shutdown_ns = NO_DEADLINE;
+	else
+		c->shutdown_ns = (uint64_t)o->shutdown_ms * NS_PER_MS;
+	c->on_timeout = o->on_timeout;
+	c->heartbeat_ms = o->heartbeat_ms == SUPV_INFINITY ? 0 : o->heartbeat_ms;
+	c->ready_ms = o->ready_ms;
+	c->backoff_ms = o->backoff_ms == SUPV_ZERO ? 0 : o->backoff_ms;
+	c->backoff_max_ms = bmax;
+	c->significant = o->significant;
+	c->stack_size = o->stack_size;
+	c->state = CH_IDLE;
+	*out = c;
+	return 0;
+}
+
+/* Frees a spec whose add failed: the caller keeps arg (no arg_free). */
+static void
+spec_discard(struct child *c)
+{
+	if (c->arg != NULL)
+		c->arg->free_fn = NULL;
+	c->sup = NULL;
+	spec_destroy(c);
+}
+
+/*
+ * Posts q to s's loop and waits for the answer.  A worker that is asked to
+ * stop meanwhile withdraws a call the loop has not begun.  Called with
+ * supv_mu held.
+ */
+static int
+post(struct supv *s, struct request *q)
+{
+	int old = nocancel_begin();
+
+	q->from = tls_run;
+	TAILQ_INSERT_TAIL(&s->reqq, q, link);
+	pthread_cond_signal(&s->cv);
+	while (!q->done) {
+		if (!q->taken && q->from != NULL &&
+		    atomic_load(&q->from->stopping)) {
+			TAILQ_REMOVE(&s->reqq, q, link);
+			q->rc = ECANCELED;
+			break;
+		}
+		pthread_cond_wait(&supv_reply_cv, &supv_mu);
+	}
+	nocancel_end(old);
+	return q->rc;
+}
+
+static bool
+has_loop(const struct supv *s)
+{
+	return s->state == SUP_STARTING || s->state == SUP_RUNNING;
+}
+
+/* Adds spec c to sup.  Called with supv_mu held. */
+static int
+add_spec(struct supv *sup, struct child *c)
+{
+	struct request q = { .op = REQ_ADD, .spec = c };
+
+	if (caller_is_loop_of(sup))
+		return EDEADLK;
+	if (RB_FIND(child_ids, &sup->byid, c) != NULL)
+		return EEXIST;
+	if (sup->state == SUP_STOPPING)
+		return ECANCELED;
+	if (has_loop(sup))
+		return post(sup, &q);
+	sup_spec_link(sup, c);
+	return 0;
+}
+
+SUPV_EXPORT int
+supv_add_worker(struct supv *sup, const struct supv_child_opts *opts,
+    supv_work_fn *fn, void *arg)
+{
+	struct child *c;
+	int rc;
+
+	if (sup == NULL || opts == NULL || fn == NULL)
+		return EINVAL;
+	if ((rc = spec_new(sup, opts, false, &c)) != 0)
+		return rc;
+	c->fn = fn;
+	if ((c->arg = argbox_new(arg, opts->arg_free)) == NULL) {
+		free(c);
+		return ENOMEM;
+	}
+	lock();
+	rc = add_spec(sup, c);
+	unlock();
+	if (rc != 0)
+		spec_discard(c);
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_add_sup(struct supv *parent, const struct supv_child_opts *opts,
+    struct supv *child)
+{
+	struct child *c;
+	int rc;
+
+	if (parent == NULL || opts == NULL || child == NULL)
+		return EINVAL;
+	if ((rc = spec_new(parent, opts, true, &c)) != 0)
+		return rc;
+	lock();
+	if (child == parent || child->parent != NULL ||
+	    child->state != SUP_IDLE || in_subtree(child, parent)) {
+		rc = EINVAL;
+	} else {
+		c->sup = child;
+		child->parent = parent;
+		child->spec = c;
+		if ((rc = add_spec(parent, c)) != 0) {
+			/* The caller owns child again, as it was. */
+			child->parent = NULL;
+			child->spec = NULL;
+			child->run = NULL;
+			child->state = SUP_IDLE;
+		}
+	}
+	unlock();
+	if (rc != 0)
+		spec_discard(c);
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_start(struct supv *root)
+{
+	enum sup_state was;
+	pthread_t old;
+	int rc, oldcancel;
+
+	if (root == NULL)
+		return EINVAL;
+	lock();
+	if (root->parent != NULL) {
+		unlock();
+		return EINVAL;
+	}
+	if (caller_is_loop_of(root)) {
+		unlock();
+		return EDEADLK;
+	}
+	if (root->state != SUP_IDLE && root->state != SUP_TERMINATED) {
+		unlock();
+		return EBUSY;
+	}
+	oldcancel = nocancel_begin();
+	if (root->joinable) {
+		root->joinable = false;
+		old = root->thread;
+		unlock();
+		pthread_join(old, NULL);
+		lock();
+	}
+	was = root->state;
+	root->state = SUP_STARTING;
+	root->stop_req = false;
+	root->force = false;
+	root->start_done = false;
+	root->run_seq++;
+	if ((rc = thread_spawn(&root->thread, 0, sup_main, root)) != 0) {
+		root->state = was;
+		root->run_seq--;
+		unlock();
+		nocancel_end(oldcancel);
+		return EAGAIN;
+	}
+	root->joinable = true;
+	while (!root->start_done)
+		pthread_cond_wait(&root->done_cv, &supv_mu);
+	rc = root->start_rc;
+	unlock();
+	nocancel_end(oldcancel);
+	return rc;
+}
+
+/* Checks shared by supv_stop and supv_wait.  Called with supv_mu held. */
+static int
+root_call_check(struct supv *root)
+{
+	if (root->parent != NULL)
+		return EINVAL;
+	if (caller_is_loop_of(root) || caller_worker_sup(root) != NULL)
+		return EDEADLK;
+	return 0;
+}
+
+/* Waits until the current run of root has ended.  Called with supv_mu held. */
+static void
+wait_end(struct supv *root)
+{
+	unsigned long seq = root->run_seq;
+	int old = nocancel_begin();
+
+	while (root->end_seq < seq)
+		pthread_cond_wait(&root->done_cv, &supv_mu);
+	nocancel_end(old);
+}
+
+SUPV_EXPORT int
+supv_stop(struct supv *root)
+{
+	int rc;
+
+	if (root == NULL)
+		return EINVAL;
+	lock();
+	if ((rc = root_call_check(root)) == 0 && root->state != SUP_IDLE) {
+		if (root->state != SUP_TERMINATED) {
+			root->stop_req = true;
+			pthread_cond_signal(&root->cv);
+		}
+		wait_end(root);
+	}
+	unlock();
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_wait(struct supv *root, enum supv_exit_kind *why)
+{
+	int rc;
+
+	if (root == NULL)
+		return EINVAL;
+	lock();
+	if ((rc = root_call_check(root)) == 0) {
+		if (root->state == SUP_IDLE) {
+			rc = ESRCH;
+		} else {
+			wait_end(root);
+			if (why != NULL)
+				*why = root->why;
+		}
+	}
+	unlock();
+	return rc;
+}
+
+SUPV_EXPORT void
+supv_free(struct supv *sup)
+{
+	pthread_t t;
+	bool join;
+
+	if (sup == NULL)
+		return;
+	lock();
+	if (sup->parent != NULL || root_call_check(sup) != 0) {
+		unlock();
+		return;
+	}
+	unlock();
+	supv_stop(sup);
+	lock();
+	join = sup->joinable;
+	sup->joinable = false;
+	t = sup->thread;
+	unlock();
+	if (join)
+		pthread_join(t, NULL);
+	sup_destroy(sup);
+}
+
+/* Finds the child id of sup.  Called with supv_mu held. */
+static struct child *
+find_child(struct supv *sup, const char *id)
+{
+	struct child key;
+
+	strlcpy(key.id, id, sizeof(key.id));
+	return RB_FIND(child_ids, &sup->byid, &key);
+}
+
+/*
+ * Common checks of the calls on a child: EDEADLK from the tree's own event
+ * callback, or from a worker on itself or an ancestor when self_ok is
+ * false.  Called with supv_mu held.
+ */
+static int
+child_call(struct supv *sup, const char *id, bool self_ok, struct child **out)
+{
+	struct supv *ws;
+	struct child *c;
+
+	if (caller_is_loop_of(sup))
+		return EDEADLK;
+	if ((c = find_child(sup, id)) == NULL)
+		return ENOENT;
+	if (!self_ok && (ws = caller_worker_sup(sup)) != NULL &&
+	    (tls_run->child == c || (c->sup != NULL && in_subtree(c->sup, ws))))
+		return EDEADLK;
+	if (sup->state == SUP_STOPPING)
+		return ECANCELED;
+	*out = c;
+	return 0;
+}
+
+static int
+check_child_args(const struct supv *sup, const char *id)
+{
+	if (sup == NULL)
+		return EINVAL;
+	return check_id(id);
+}
+
+SUPV_EXPORT int
+supv_terminate_child(struct supv *sup, const char *id)
+{
+	struct request q = { .op = REQ_TERMINATE, .id = id };
+	struct child *c;
+	int rc;
+
+	if ((rc = check_child_args(sup, id)) != 0)
+		return rc;
+	lock();
+	if ((rc = child_call(sup, id, false, &c)) == 0 && has_loop(sup))
+		rc = post(sup, &q);
+	/* A stopped supervisor has no running child: nothing to do. */
+	unlock();
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_restart_child(struct supv *sup, const char *id)
+{
+	struct request q = { .op = REQ_RESTART, .id = id };
+	struct child *c;
+	int rc;
+
+	if ((rc = check_child_args(sup, id)) != 0)
+		return rc;
+	lock();
+	if ((rc = child_call(sup, id, true, &c)) == 0)
+		rc = has_loop(sup) ? post(sup, &q) : ESRCH;
+	unlock();
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_delete_child(struct supv *sup, const char *id)
+{
+	struct request q = { .op = REQ_DELETE, .id = id };
+	struct child *c;
+	int rc;
+
+	if ((rc = check_child_args(sup, id)) != 0)
+		return rc;
+	lock();
+	if ((rc = child_call(sup, id, false, &c)) == 0) {
+		if (has_loop(sup)) {
+			rc = post(sup, &q);
+			c = NULL;
+		} else {
+			sup_spec_unlink(sup, c);
+		}
+	} else {
+		c = NULL;
+	}
+	unlock();
+	if (c != NULL)
+		spec_destroy(c);
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_count_children(struct supv *sup, struct supv_counts *out)
+{
+	struct child *c;
+
+	if (sup == NULL || out == NULL)
+		return EINVAL;
+	memset(out, 0, sizeof(*out));
+	lock();
+	TAILQ_FOREACH(c, &sup->children, order) {
+		out->specs++;
+		if (c->state == CH_RUNNING || c->state == CH_STOPPING)
+			out->active++;
+		if (c->sup != NULL)
+			out->supervisors++;
+		else
+			out->workers++;
+	}
+	unlock();
+	return 0;
+}
+
+SUPV_EXPORT int
+supv_which_children(struct supv *sup, struct supv_child_info *out, size_t n,
+    size_t *total)
+{
+	struct child *c;
+	size_t i = 0;
+
+	if (sup == NULL || total == NULL || (out == NULL && n != 0))
+		return EINVAL;
+	lock();
+	TAILQ_FOREACH(c, &sup->children, order) {
+		if (i < n) {
+			struct supv_child_info *ci = &out[i];
+
+			memset(ci, 0, sizeof(*ci));
+			strlcpy(ci->id, c->id, sizeof(ci->id));
+			ci->is_sup = c->sup != NULL;
+			ci->running = c->state == CH_RUNNING ||
+			    c->state == CH_STOPPING;
+			ci->pending = c->state == CH_PENDING;
+			ci->restart = c->restart;
+			ci->restarts = c->restarts;
+		}
+		i++;
+	}
+	*total = i;
+	unlock();
+	return 0;
+}
+
+SUPV_EXPORT const char *
+supv_name(const struct supv *sup)
+{
+	return sup != NULL ? sup->name : NULL;
+}

@@ -1,0 +1,200 @@
+/*
+ * util.c - the lock, monotonic time, thread creation and caller checks.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "supervise_internal.h"
+
+pthread_mutex_t supv_mu = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t  supv_reply_cv;
+_Thread_local struct supv *tls_sup;
+_Thread_local struct supv_worker *tls_run;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void) { pthread_mutex_lock(&supv_mu); }
+static void atfork_release(void) { pthread_mutex_unlock(&supv_mu); }
+
+/*
+ * The fork handlers keep a child process able to build new trees: the
+ * lock is never inherited held.  Trees made before the fork stay unusable
+ * there, as supervise(7) says.
+ */
+static void
+global_init(void)
+{
+	cond_init(&supv_reply_cv);
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
+void
+lock(void)
+{
+	pthread_once(&init_once, global_init);
+	pthread_mutex_lock(&supv_mu);
+}
+
+void
+unlock(void)
+{
+	pthread_mutex_unlock(&supv_mu);
+}
+
+uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+deadline_after_ms(uint64_t from, unsigned ms)
+{
+	if (ms == SUPV_INFINITY)
+		return NO_DEADLINE;
+	return from + (uint64_t)ms * NS_PER_MS;
+}
+
+int
+cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+	int rc;
+
+	if ((rc = pthread_condattr_init(&a)) != 0)
+		return rc;
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+	return rc;
+}
+
+bool
+cond_wait_until(pthread_cond_t *cv, uint64_t deadline)
+{
+	struct timespec ts;
+
+	if (deadline == NO_DEADLINE) {
+		pthread_cond_wait(cv, &supv_mu);
+		return true;
+	}
+	if (now_ns() >= deadline)
+		return false;
+	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+	ts.tv_nsec = (long)(deadline % 1000000000ULL);
+	return pthread_cond_timedwait(cv, &supv_mu, &ts) != ETIMEDOUT;
+}
+
+/*
+ * Starts a library thread with every blockable signal blocked, so that the
+ * application's signals go to its own threads; a worker may unblock what
+ * it needs.
+ */
+int
+thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int rc;
+
+	if ((rc = pthread_attr_init(&attr)) != 0)
+		return rc;
+	if (stack != 0 && (rc = pthread_attr_setstacksize(&attr, stack)) != 0) {
+		pthread_attr_destroy(&attr);
+		return rc;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+/*
+ * Names the calling thread after a child's id for ps -L, top -H and gdb.
+ * The kernel keeps 15 bytes; a longer id keeps its end, where ids made
+ * from a common prefix differ.
+ */
+void
+thread_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	pthread_setname_np(pthread_self(), n > 15 ? name + n - 15 : name);
+}
+
+int
+check_id(const char *id)
+{
+	size_t n;
+
+	if (id == NULL || *id == '\0')
+		return EINVAL;
+	n = strnlen(id, SUPV_ID_MAX + 1);
+	return n > SUPV_ID_MAX ? ENAMETOOLONG : 0;
+}
+
+/* Called with supv_mu held. */
+struct supv *
+root_of(struct supv *s)
+{
+	while (s->parent != NULL)
+		s = s->parent;
+	return s;
+}
+
+/* Whether s is top or below it.  Called with supv_mu held. */
+bool
+in_subtree(const struct supv *top, const struct supv *s)
+{
+	for (; s != NULL; s = s->parent)
+		if (s == top)
+			return true;
+	return false;
+}
+
+/*
+ * Whether the calling thread is one of the loops of target's tree: it is
+ * then running that tree's event callback (or an arg_free), and any call
+ * that changes the tree would wait for itself.  Called with supv_mu held.
+ */
+bool
+caller_is_loop_of(struct supv *target)
+{
+	return tls_sup != NULL && root_of(tls_sup) == root_of(target);
+}
+
+/*
+ * The supervisor of the calling worker when it belongs to target's tree,
+ * or NULL.  Called with supv_mu held.
+ */
+struct supv *
+caller_worker_sup(struct supv *target)
+{
+	if (tls_run == NULL || tls_run->child == NULL)
+		return NULL;
+	if (root_of(tls_run->child->owner) != root_of(target))
+		return NULL;
+	return tls_run->child->owner;
+}
+
+/* The library's waits are no cancellation points; only supv_sleep is. */
+int
+nocancel_begin(void)
+{
+	int old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+void
+nocancel_end(int old)
+{
+	pthread_setcancelstate(old, NULL);
+}
