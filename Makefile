@@ -91,9 +91,14 @@ supervise.pc: supervise.pc.in Makefile
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Tests, examples and benchmarks link the static library.
-$(B)/test/%.o: test/%.c test/tests.h include/supervise.h
+$(B)/test/%.o: test/%.c test/tests.h include/supervise.h $(B)/test/suites.inc
 	@mkdir -p $(@D)
-	$(CC) $(XCFLAGS) $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) -I$(B)/test $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# One SUITE(area) line per test/check_<area>.c, for the runner.
+$(B)/test/suites.inc: $(TEST_SRCS) Makefile
+	@mkdir -p $(@D)
+	for f in $(TEST_SRCS); do b=$${f##*/check_}; echo "SUITE($${b%.c})"; done > $@
 
 $(RUNNER): $(TEST_OBJS) $(STATIC)
 	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(BSD_LIBS) $(CHECK_LIBS)

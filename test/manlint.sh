@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "man: (pages to come)"
