@@ -80,9 +80,12 @@ $(B)/$(SONAME): $(SHARED)
 $(B)/libsupervise.so: $(B)/$(SONAME)
 	ln -sf $(notdir $<) $@
 
-# The version script is made from the list of documented symbols.
-$(B)/supervise.map: lib/supervise.sym
+# The version script is made from the lists of documented symbols.
+SYMS := $(wildcard lib/*.sym)
+$(B)/symbols.txt: $(SYMS)
 	@mkdir -p $(@D)
+	cat $(SYMS) | sort > $@
+$(B)/supervise.map: $(B)/symbols.txt
 	{ echo 'SUPERVISE_$(MAJOR) {'; echo '  global:'; \
 	  sed 's/.*/    &;/' $<; echo '  local: *;'; echo '};'; } > $@
 
@@ -138,7 +141,7 @@ check-run: all $(RUNNER) $(EXAMPLES)
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)) =="
 	CK_DEFAULT_TIMEOUT=60 $(RUNNER)
 	@echo "== exported symbols =="
-	sh test/symbols.sh $(B)/$(SONAME) lib/supervise.sym
+	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt
 	@echo "== header compiles alone =="
 	sh test/header.sh "$(CC)" "$(CXX)"
 	@echo "== man pages =="

@@ -159,10 +159,30 @@ const char *supv_worker_id(const struct supv_worker *self);
  */
 int         supv_extend(struct supv_worker *self, unsigned ms);
 
+/*
+ * Pools of identical workers (OTP's simple_one_for_one): a child
+ * supervisor, named opts->id, of size workers made from one spec and one
+ * function, with ids "<id>.<index>".  It restarts them one for one and
+ * stops them all at once.
+ */
+struct supv_pool_opts {
+	unsigned size;        /* workers (default 1; SUPV_ZERO: none yet) */
+	unsigned intensity;   /* the pool supervisor's, as in supv_opts */
+	unsigned period_ms;
+};
+int      supv_add_pool(struct supv *sup, const struct supv_child_opts *opts,
+                       const struct supv_pool_opts *pool, supv_work_fn *fn, void *arg);
+int      supv_pool_resize(struct supv *sup, const char *id, unsigned size);
+/* A pool worker's index, from 0; 0 for a worker outside a pool. */
+unsigned supv_worker_index(const struct supv_worker *self);
+
 /* Names */
 const char *supv_name(const struct supv *sup);
 const char *supv_exit_kind_name(enum supv_exit_kind kind);
 const char *supv_event_kind_name(enum supv_event_kind kind);
+
+/* --- task pools (supv_taskpool_*, supv_task_*) --- */
+/* --- end of task pools --- */
 
 #ifdef __cplusplus
 }

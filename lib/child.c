@@ -53,6 +53,7 @@ run_new(struct child *c)
 	if (r->arg != NULL)
 		atomic_fetch_add(&r->arg->refs, 1);
 	memcpy(r->id, c->id, sizeof(r->id));
+	r->index = c->index;
 	return r;
 }
 
@@ -146,6 +147,8 @@ worker_main(void *arg)
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
 	pthread_cleanup_push(run_cancelled, r);
 	code = r->fn(r, r->arg->arg);
+	/* A cancel that comes now must not cut the bookkeeping short. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_cleanup_pop(0);
 	run_finish(r, code, false);
 	return NULL;
@@ -183,6 +186,7 @@ run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
 
 	r->stop_asked = true;
 	r->stop_reason = why;
+	r->stop_at = now_ns();
 	atomic_store_explicit(&r->stopping, true, memory_order_release);
 	pthread_cond_broadcast(&r->cv);
 	if (r->stop_fd >= 0 && write(r->stop_fd, &one, sizeof(one)) < 0) {
@@ -254,10 +258,11 @@ SUPV_EXPORT int
 supv_stop_fd(struct supv_worker *self)
 {
 	uint64_t one = 1;
-	int fd;
+	int fd, old;
 
 	if (self == NULL)
 		return -1;
+	old = nocancel_begin();
 	lock();
 	if (self->stop_fd < 0) {
 		self->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -268,6 +273,7 @@ supv_stop_fd(struct supv_worker *self)
 	}
 	fd = self->stop_fd;
 	unlock();
+	nocancel_end(old);
 	return fd;
 }
 
@@ -276,7 +282,7 @@ supv_ready(struct supv_worker *self)
 {
 	if (self == NULL)
 		return;
-	lock();
+	lock();	/* no cancellation point inside */
 	if (!self->ready && self->child != NULL) {
 		self->ready = true;
 		pthread_cond_signal(&self->child->owner->cv);
@@ -288,4 +294,10 @@ SUPV_EXPORT const char *
 supv_worker_id(const struct supv_worker *self)
 {
 	return self != NULL ? self->id : NULL;
+}
+
+SUPV_EXPORT unsigned
+supv_worker_index(const struct supv_worker *self)
+{
+	return self != NULL ? self->index : 0;
 }

@@ -117,6 +117,8 @@ sup_destroy(struct supv *s)
 		TAILQ_REMOVE(&s->children, c, order);
 		spec_destroy(c);
 	}
+	if (s->pool_tmpl != NULL)
+		spec_destroy(s->pool_tmpl);
 	window_free(&s->win);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->done_cv);
@@ -144,6 +146,25 @@ abandon(struct child *c, struct supv_worker *r)
 	run_unref(r);
 }
 
+/* Asks c's run to stop, unless it has ended or was asked already. */
+static void
+ask_stop(struct child *c, enum supv_exit_kind why)
+{
+	struct supv_worker *r = c->run;
+
+	if (r->exited || r->stop_asked)
+		return;
+	if (r->sup != NULL) {
+		r->stop_asked = true;
+		r->stop_reason = why;
+		r->stop_at = now_ns();
+		r->sup->stop_req = true;
+		pthread_cond_signal(&r->sup->cv);
+	} else {
+		run_signal_stop(r, why);
+	}
+}
+
 /*
  * Asks c's running run to stop, waits for it within its grace, and
  * applies on_timeout when the grace runs out.  Emits the EXIT and leaves c
@@ -162,17 +183,10 @@ loop_stop_child(struct supv *s, struct child *c, enum supv_exit_kind why,
 
 	hb_unwatch(s, c);
 	child_set_state(c, CH_STOPPING);
-	if (!r->exited) {
-		if (r->sup != NULL) {
-			r->stop_asked = true;
-			r->stop_reason = why;
-			r->sup->stop_req = true;
-			pthread_cond_signal(&r->sup->cv);
-		} else {
-			run_signal_stop(r, why);
-		}
-	}
-	deadline = grace == NO_DEADLINE ? NO_DEADLINE : now_ns() + grace;
+	ask_stop(c, why);
+	/* The grace counts from the request (a pool asks all at once). */
+	deadline = grace == NO_DEADLINE ? NO_DEADLINE :
+	    (r->stop_asked ? r->stop_at : now_ns()) + grace;
 	while (!r->exited) {
 		if (!cancelled && !timed_out && forced(s))
 			deadline = 0;
@@ -564,6 +578,10 @@ terminate(struct supv *s, enum supv_exit_kind why)
 
 	s->state = SUP_STOPPING;
 	fail_requests(s);
+	if (s->parallel_stop)
+		TAILQ_FOREACH(c, &s->children, order)
+			if (c->state == CH_RUNNING)
+				ask_stop(c, SUPV_EXIT_SHUTDOWN);
 	for (c = TAILQ_LAST(&s->children, child_list); c != NULL; c = prev) {
 		prev = TAILQ_PREV(c, child_list, order);
 		if (c->state == CH_PENDING)

@@ -79,6 +79,7 @@ struct supv_worker {
 	struct supv        *sup;          /* the child supervisor this run is, or NULL */
 	char                id[SUPV_ID_MAX + 1];
 	uint64_t            started_ns;
+	unsigned            index;        /* in a pool; 0 otherwise */
 	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
 	bool                has_cpuclock;
 
@@ -91,7 +92,8 @@ struct supv_worker {
 	bool                cancelled;    /* mu: ... by pthread_exit or cancellation */
 	int                 code;         /* mu: its return value */
 	enum supv_exit_kind sup_why;      /* mu: how a child supervisor's run ended */
-	bool                stop_asked;   /* mu: the supervisor asked it to stop */
+	bool                stop_asked;   /* mu: the supervisor asked it to stop ... */
+	uint64_t            stop_at;      /* mu: ... at this time (ns) */
 	enum supv_exit_kind stop_reason;  /* mu: SHUTDOWN, HUNG or START_FAILED */
 	TAILQ_ENTRY(supv_worker) exitq;   /* mu: in the owner's exit queue */
 };
@@ -122,6 +124,7 @@ struct child {
 	supv_work_fn        *fn;
 	struct argbox       *arg;
 	struct supv         *sup;          /* a child supervisor, or NULL */
+	unsigned             index;        /* a pool worker's index */
 
 	enum child_state     state;
 	struct supv_worker  *run;          /* current or last run; NULL if none */
@@ -203,6 +206,12 @@ struct supv {
 	enum supv_exit_kind  why;         /* mu: how the last run ended */
 	bool                 start_done;  /* mu: root: supv_start may return */
 	int                  start_rc;    /* mu: root: what it returns */
+
+	/* A pool (supv_add_pool): its workers are stopped all at once. */
+	bool                 parallel_stop;
+	struct child        *pool_tmpl;   /* mu: the spec each worker copies */
+	unsigned             pool_size;   /* mu: workers it should have */
+	bool                 resizing;    /* mu: a supv_pool_resize() is under way */
 };
 
 /* util.c */
@@ -251,6 +260,14 @@ void     hb_watch(struct supv *s, struct child *c, uint64_t now);
 void     hb_unwatch(struct supv *s, struct child *c);
 uint64_t hb_next(struct supv *s);
 struct child *hb_check_due(struct supv *s, uint64_t now, bool *spinning);
+
+/* supervisor.c */
+int  spec_new(const struct supv *sup, const struct supv_child_opts *o,
+    bool is_sup, struct child **out);
+void spec_discard(struct child *c);
+int  add_spec(struct supv *sup, struct child *c);
+
+struct child *find_child(struct supv *sup, const char *id);
 
 /* loop.c */
 void *sup_main(void *arg);

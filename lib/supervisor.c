@@ -82,7 +82,7 @@ fail:
 }
 
 /* Builds a spec from opts; nothing is shared with the caller yet. */
-static int
+int
 spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
     struct child **out)
 {
@@ -137,7 +137,7 @@ spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
 }
 
 /* Frees a spec whose add failed: the caller keeps arg (no arg_free). */
-static void
+void
 spec_discard(struct child *c)
 {
 	if (c->arg != NULL)
@@ -179,7 +179,7 @@ has_loop(const struct supv *s)
 }
 
 /* Adds spec c to sup.  Called with supv_mu held. */
-static int
+int
 add_spec(struct supv *sup, struct child *c)
 {
 	struct request q = { .op = REQ_ADD, .spec = c };
@@ -394,7 +394,7 @@ supv_free(struct supv *sup)
 }
 
 /* Finds the child id of sup.  Called with supv_mu held. */
-static struct child *
+struct child *
 find_child(struct supv *sup, const char *id)
 {
 	struct child key;

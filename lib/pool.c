@@ -1,0 +1,193 @@
+/*
+ * pool.c - pools of identical workers (OTP's simple_one_for_one).
+ *
+ * A pool is a child supervisor whose workers are copies of one template
+ * spec, with ids "<id>.<index>".  It is one_for_one and stops its workers
+ * in parallel (parallel_stop), so a thousand workers stop in about one
+ * grace rather than a thousand.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervise_internal.h"
+
+#define POOL_MAX 1000000
+
+static unsigned
+digits(unsigned n)
+{
+	unsigned d = 1;
+
+	while (n >= 10) {
+		n /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* Whether ids up to "<id>.<size-1>" fit in SUPV_ID_MAX. */
+static int
+check_pool_ids(const char *id, unsigned size)
+{
+	if (size > POOL_MAX)
+		return EINVAL;
+	if (size > 0 && strlen(id) + 1 + digits(size - 1) > SUPV_ID_MAX)
+		return ENAMETOOLONG;
+	return 0;
+}
+
+/* Writes "<base>.<index>"; the caller checked that it fits. */
+static void
+worker_id(char dst[SUPV_ID_MAX + 1], const char *base, unsigned index)
+{
+	if (snprintf(dst, SUPV_ID_MAX + 1, "%s.%u", base, index) > SUPV_ID_MAX)
+		dst[SUPV_ID_MAX] = '\0';
+}
+
+/* A worker spec copied from the pool's template. */
+static struct child *
+clone_worker(const struct child *tmpl, unsigned index)
+{
+	struct child *c;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return NULL;
+	*c = *tmpl;
+	worker_id(c->id, tmpl->id, index);
+	c->index = index;
+	c->run = NULL;
+	c->owner = NULL;
+	c->monitored = false;
+	atomic_fetch_add(&c->arg->refs, 1);
+	return c;
+}
+
+SUPV_EXPORT int
+supv_add_pool(struct supv *sup, const struct supv_child_opts *opts,
+    const struct supv_pool_opts *popts, supv_work_fn *fn, void *arg)
+{
+	static const struct supv_pool_opts dflt;
+	struct supv *pool;
+	struct child *tmpl, *c;
+	unsigned size, i;
+	int rc;
+
+	if (sup == NULL || opts == NULL || fn == NULL)
+		return EINVAL;
+	if (popts == NULL)
+		popts = &dflt;
+	size = popts->size == 0 ? 1 : popts->size == SUPV_ZERO ? 0 : popts->size;
+	if ((rc = check_id(opts->id)) != 0 ||
+	    (rc = check_pool_ids(opts->id, size)) != 0)
+		return rc;
+	if ((rc = supv_new(&pool, &(struct supv_opts){ .name = opts->id,
+	    .intensity = popts->intensity, .period_ms = popts->period_ms,
+	    .on_event = sup->on_event, .event_arg = sup->event_arg })) != 0)
+		return rc;
+	pool->parallel_stop = true;
+	if ((rc = spec_new(pool, opts, false, &tmpl)) != 0)
+		goto fail;
+	tmpl->fn = fn;
+	if ((tmpl->arg = argbox_new(arg, opts->arg_free)) == NULL) {
+		free(tmpl);
+		rc = ENOMEM;
+		goto fail;
+	}
+	pool->pool_tmpl = tmpl;
+	for (i = 0; i < size; i++) {
+		if ((c = clone_worker(tmpl, i)) == NULL) {
+			rc = ENOMEM;
+			goto fail;
+		}
+		sup_spec_link(pool, c);
+	}
+	pool->pool_size = size;
+	rc = supv_add_sup(sup, &(struct supv_child_opts){ .id = opts->id }, pool);
+	if (rc == 0)
+		return 0;
+fail:
+	/* The caller keeps arg: no arg_free. */
+	if (pool->pool_tmpl != NULL)
+		pool->pool_tmpl->arg->free_fn = NULL;
+	supv_free(pool);
+	return rc;
+}
+
+/* Adds workers up to size.  Called with supv_mu held. */
+static int
+pool_grow(struct supv *pool, unsigned size)
+{
+	struct child *c;
+	int rc;
+
+	while (pool->pool_size < size) {
+		if ((c = clone_worker(pool->pool_tmpl, pool->pool_size)) == NULL)
+			return ENOMEM;
+		if ((rc = add_spec(pool, c)) != 0) {
+			unlock();
+			spec_destroy(c);	/* the template keeps arg alive */
+			lock();
+			return rc;
+		}
+		pool->pool_size++;
+	}
+	return 0;
+}
+
+/* Stops and deletes workers down to size.  Called with supv_mu held. */
+static int
+pool_shrink(struct supv *pool, unsigned size)
+{
+	char id[SUPV_ID_MAX + 1];
+	int rc;
+
+	while (pool->pool_size > size) {
+		worker_id(id, pool->pool_tmpl->id, pool->pool_size - 1);
+		unlock();
+		rc = supv_terminate_child(pool, id);
+		if (rc == 0)
+			rc = supv_delete_child(pool, id);
+		lock();
+		/* A temporary worker that ended is gone already. */
+		if (rc != 0 && rc != ENOENT)
+			return rc;
+		pool->pool_size--;
+	}
+	return 0;
+}
+
+SUPV_EXPORT int
+supv_pool_resize(struct supv *sup, const char *id, unsigned size)
+{
+	struct supv *pool;
+	struct child *c;
+	int rc;
+
+	if (sup == NULL)
+		return EINVAL;
+	if ((rc = check_id(id)) != 0)
+		return rc;
+	if (size == SUPV_ZERO)
+		size = 0;
+	lock();
+	if (caller_is_loop_of(sup)) {
+		rc = EDEADLK;
+	} else if ((c = find_child(sup, id)) == NULL) {
+		rc = ENOENT;
+	} else if ((pool = c->sup) == NULL || pool->pool_tmpl == NULL) {
+		rc = EINVAL;
+	} else if ((rc = check_pool_ids(id, size)) != 0) {
+		/* nothing */
+	} else if (pool->resizing) {
+		rc = EBUSY;
+	} else {
+		pool->resizing = true;
+		rc = size > pool->pool_size ? pool_grow(pool, size) :
+		    pool_shrink(pool, size);
+		pool->resizing = false;
+	}
+	unlock();
+	return rc;
+}
