@@ -176,6 +176,32 @@ int      supv_pool_resize(struct supv *sup, const char *id, unsigned size);
 /* A pool worker's index, from 0; 0 for a worker outside a pool. */
 unsigned supv_worker_index(const struct supv_worker *self);
 
+/*
+ * Running under systemd (supv_notify_systemd): what a root tells the
+ * manager through $NOTIFY_SOCKET.  Nothing is sent when it is unset.
+ */
+#define SUPV_NOTIFY_READY    0x1u  /* READY=1 once started, STOPPING=1 at the end */
+#define SUPV_NOTIFY_STATUS   0x2u  /* STATUS= lines with the tree's state */
+#define SUPV_NOTIFY_WATCHDOG 0x4u  /* WATCHDOG=1 every $WATCHDOG_USEC/2 while healthy */
+#define SUPV_NOTIFY_ALL      0x7u
+int  supv_notify_systemd(struct supv *root, unsigned flags);
+
+/*
+ * The n signals in signals (NULL: SIGTERM and SIGINT) stop the tree; call
+ * it from main() before any other thread is made.
+ */
+int  supv_stop_on_signals(struct supv *root, const int *signals, size_t n);
+/* The signal that stopped root through supv_stop_on_signals(), or 0. */
+int  supv_stop_signal(const struct supv *root);
+
+/* Ready-made event callbacks: one "key=value" line per event. */
+void supv_log_stderr(const struct supv_event *ev, void *arg);
+void supv_log_syslog(const struct supv_event *ev, void *arg);
+/* Formats ev as those lines do (no newline); snprintf's conventions. */
+int  supv_event_format(const struct supv_event *ev, char *buf, size_t size);
+/* The exit status for main() after a run that ended so: 0 or 1. */
+int  supv_exit_status(enum supv_exit_kind why);
+
 /* Names */
 const char *supv_name(const struct supv *sup);
 const char *supv_exit_kind_name(enum supv_exit_kind kind);

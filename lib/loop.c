@@ -471,8 +471,11 @@ handle_hung(struct supv *s, struct child *c, bool spinning)
 	enum supv_exit_kind kind;
 	uint64_t ran;
 
+	/* While it is being stopped the tree is unhealthy (no watchdog). */
+	root_of(s)->hung_now++;
 	emit_hung(s, c, spinning);
 	kind = loop_stop_child(s, c, SUPV_EXIT_HUNG, &ran);
+	root_of(s)->hung_now--;
 	loop_decide(s, c, kind, ran);
 }
 
@@ -577,6 +580,8 @@ terminate(struct supv *s, enum supv_exit_kind why)
 	uint64_t ran;
 
 	s->state = SUP_STOPPING;
+	if (s->parent == NULL)
+		notify_stopping(s, why);
 	fail_requests(s);
 	if (s->parallel_stop)
 		TAILQ_FOREACH(c, &s->children, order)

@@ -212,6 +212,11 @@ struct supv {
 	struct child        *pool_tmpl;   /* mu: the spec each worker copies */
 	unsigned             pool_size;   /* mu: workers it should have */
 	bool                 resizing;    /* mu: a supv_pool_resize() is under way */
+
+	/* A root's links to the processes and signals around it. */
+	unsigned             hung_now;    /* mu: children being stopped as hung, tree-wide */
+	struct notify       *notify;      /* mu: systemd notification, or NULL */
+	struct sigstop      *sigstop;     /* mu: supv_stop_on_signals(), or NULL */
 };
 
 /* util.c */
@@ -268,6 +273,13 @@ void spec_discard(struct child *c);
 int  add_spec(struct supv *sup, struct child *c);
 
 struct child *find_child(struct supv *sup, const char *id);
+
+/* notify.c, signals.c */
+void notify_open(struct supv *root);
+void notify_started(struct supv *root);
+void notify_stopping(struct supv *root, enum supv_exit_kind why);
+void notify_free(struct supv *root);
+void sigstop_free(struct supv *root);
 
 /* loop.c */
 void *sup_main(void *arg);

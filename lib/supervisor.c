@@ -283,6 +283,7 @@ supv_start(struct supv *root)
 		pthread_join(old, NULL);
 		lock();
 	}
+	notify_open(root);
 	was = root->state;
 	root->state = SUP_STARTING;
 	root->stop_req = false;
@@ -299,7 +300,8 @@ supv_start(struct supv *root)
 	root->joinable = true;
 	while (!root->start_done)
 		pthread_cond_wait(&root->done_cv, &supv_mu);
-	rc = root->start_rc;
+	if ((rc = root->start_rc) == 0)
+		notify_started(root);
 	unlock();
 	nocancel_end(oldcancel);
 	return rc;
@@ -383,6 +385,7 @@ supv_free(struct supv *sup)
 	}
 	unlock();
 	supv_stop(sup);
+	sigstop_free(sup);
 	lock();
 	join = sup->joinable;
 	sup->joinable = false;
@@ -390,6 +393,7 @@ supv_free(struct supv *sup)
 	unlock();
 	if (join)
 		pthread_join(t, NULL);
+	notify_free(sup);
 	sup_destroy(sup);
 }
 

@@ -1,0 +1,108 @@
+/*
+ * log.c - ready-made event callbacks: one line per event, "key=value"
+ * pairs a human can read and a log system can parse, to stderr or
+ * syslog.  The library itself never prints: these run only when the
+ * application installs them as on_event.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "supervise_internal.h"
+
+SUPV_EXPORT int
+supv_event_format(const struct supv_event *ev, char *buf, size_t size)
+{
+	int n;
+
+	if (ev == NULL || (buf == NULL && size != 0))
+		return -1;
+	n = snprintf(buf, size, "sup=%s event=%s", ev->sup != NULL ? ev->sup : "",
+	    supv_event_kind_name(ev->kind));
+	if (n < 0)
+		return n;
+#define APPEND(...) do {                                                     \
+	int k_ = snprintf(buf == NULL || (size_t)n >= size ? NULL : buf + n, \
+	    buf == NULL || (size_t)n >= size ? 0 : size - (size_t)n,         \
+	    __VA_ARGS__);                                                    \
+	if (k_ < 0)                                                          \
+		return k_;                                                   \
+	n += k_;                                                             \
+} while (0)
+	if (ev->child != NULL)
+		APPEND(" child=%s", ev->child);
+	switch (ev->kind) {
+	case SUPV_EV_EXIT:
+		APPEND(" exit=%s code=%d", supv_exit_kind_name(ev->exit), ev->code);
+		break;
+	case SUPV_EV_SUP_EXIT:
+		APPEND(" exit=%s", supv_exit_kind_name(ev->exit));
+		break;
+	case SUPV_EV_BACKOFF:
+		APPEND(" delay_ms=%u", ev->delay_ms);
+		break;
+	case SUPV_EV_HUNG:
+		APPEND(" stuck=%s", ev->spinning ? "spinning" : "blocked");
+		break;
+	default:
+		break;
+	}
+	APPEND(" restarts=%u", ev->restarts);
+#undef APPEND
+	return n;
+}
+
+static int
+priority(const struct supv_event *ev)
+{
+	switch (ev->kind) {
+	case SUPV_EV_GIVE_UP:
+		return LOG_ERR;
+	case SUPV_EV_HUNG:
+	case SUPV_EV_STOP_TIMEOUT:
+		return LOG_WARNING;
+	case SUPV_EV_EXIT:
+		return ev->exit == SUPV_EXIT_NORMAL ||
+		    ev->exit == SUPV_EXIT_SHUTDOWN ? LOG_INFO : LOG_WARNING;
+	case SUPV_EV_SUP_EXIT:
+		return ev->exit == SUPV_EXIT_GAVE_UP ||
+		    ev->exit == SUPV_EXIT_START_FAILED ? LOG_ERR : LOG_NOTICE;
+	default:
+		return LOG_INFO;
+	}
+}
+
+SUPV_EXPORT void
+supv_log_stderr(const struct supv_event *ev, void *arg)
+{
+	char line[256];
+	int n;
+
+	(void)arg;
+	n = (int)strlen(strcpy(line, "supervise: "));
+	if (supv_event_format(ev, line + n, sizeof(line) - (size_t)n - 1) < 0)
+		return;
+	n = (int)strlen(line);
+	line[n++] = '\n';
+	/* One write, so that lines from several threads do not mix. */
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+SUPV_EXPORT void
+supv_log_syslog(const struct supv_event *ev, void *arg)
+{
+	char line[256];
+
+	(void)arg;
+	if (supv_event_format(ev, line, sizeof(line)) < 0)
+		return;
+	syslog(priority(ev), "%s", line);
+}
+
+SUPV_EXPORT int
+supv_exit_status(enum supv_exit_kind why)
+{
+	return why == SUPV_EXIT_SHUTDOWN || why == SUPV_EXIT_NORMAL ? 0 : 1;
+}

@@ -1,0 +1,141 @@
+/*
+ * signals.c - stopping a tree on SIGTERM/SIGINT, safely: the signals are
+ * blocked and read from a signalfd by a thread of the library's, which
+ * calls supv_stop(); no library work ever runs in a signal handler.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "supervise_internal.h"
+
+struct sigstop {
+	struct supv *root;
+	int          sfd;        /* signalfd of the set */
+	int          quitfd;     /* eventfd: supv_free() ends the thread */
+	pthread_t    thread;
+	atomic_int   signo;      /* the last signal received, 0 if none */
+};
+
+static void *
+sigstop_main(void *arg)
+{
+	struct sigstop *ss = arg;
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2] = {
+		{ .fd = ss->sfd, .events = POLLIN },
+		{ .fd = ss->quitfd, .events = POLLIN },
+	};
+
+	thread_name("supv-signals");
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents & POLLIN)
+			break;
+		if ((pfd[0].revents & POLLIN) &&
+		    read(ss->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			atomic_store(&ss->signo, (int)si.ssi_signo);
+			supv_stop(ss->root);
+		}
+	}
+	return NULL;
+}
+
+SUPV_EXPORT int
+supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
+{
+	static const int dflt[] = { SIGTERM, SIGINT };
+	struct sigstop *ss;
+	sigset_t sigs, *set = &sigs;
+	size_t i;
+	int rc = 0;
+
+	if (root == NULL || (signals == NULL && n != 0))
+		return EINVAL;
+	if (signals == NULL) {
+		signals = dflt;
+		n = 2;
+	}
+	sigemptyset(&sigs);
+	for (i = 0; i < n; i++)
+		if (signals[i] == SIGKILL || signals[i] == SIGSTOP ||
+		    sigaddset(&sigs, signals[i]) != 0)
+			return EINVAL;
+	if (n == 0)
+		return EINVAL;
+	lock();
+	if (root->parent != NULL)
+		rc = EINVAL;
+	else if (root->sigstop != NULL)
+		rc = EBUSY;
+	unlock();
+	if (rc != 0)
+		return rc;
+	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+		return ENOMEM;
+	ss->root = root;
+	/* Block them here first, so threads created after inherit it. */
+	if ((rc = pthread_sigmask(SIG_BLOCK, set, NULL)) != 0)
+		goto fail;
+	if ((ss->sfd = signalfd(-1, set, SFD_CLOEXEC)) < 0) {
+		rc = errno;
+		goto fail;
+	}
+	if ((ss->quitfd = eventfd(0, EFD_CLOEXEC)) < 0) {
+		rc = errno;
+		goto fail_sfd;
+	}
+	if ((rc = thread_spawn(&ss->thread, 0, sigstop_main, ss)) != 0)
+		goto fail_quit;
+	lock();
+	root->sigstop = ss;
+	unlock();
+	return 0;
+fail_quit:
+	close(ss->quitfd);
+fail_sfd:
+	close(ss->sfd);
+fail:
+	free(ss);
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_stop_signal(const struct supv *root)
+{
+	int signo = 0;
+
+	if (root == NULL)
+		return 0;
+	lock();
+	if (root->sigstop != NULL)
+		signo = atomic_load(&root->sigstop->signo);
+	unlock();
+	return signo;
+}
+
+/* Ends the signal thread of a root being freed.  Called without supv_mu. */
+void
+sigstop_free(struct supv *root)
+{
+	struct sigstop *ss = root->sigstop;
+	uint64_t one = 1;
+
+	if (ss == NULL)
+		return;
+	if (write(ss->quitfd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		abort();	/* cannot fail on a fresh eventfd */
+	pthread_join(ss->thread, NULL);
+	close(ss->quitfd);
+	close(ss->sfd);
+	free(ss);
+	root->sigstop = NULL;
+}
