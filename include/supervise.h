@@ -109,6 +109,11 @@ struct supv_child_opts {
 	size_t               stack_size;     /* 0: the system's default */
 	void               (*arg_free)(void *arg); /* called once, when the spec is gone and
 	                                        every run of it has returned; may be NULL */
+	/* Extensions. */
+	bool                 same_thread;    /* a run that returns and is restarted one for
+	                                        one restarts on its own thread, at once
+	                                        (no thread creation, no hand-off);
+	                                        thread-local storage carries over */
 };
 
 struct supv_counts { unsigned specs, active, supervisors, workers; };

@@ -54,6 +54,7 @@ run_new(struct child *c)
 		atomic_fetch_add(&r->arg->refs, 1);
 	memcpy(r->id, c->id, sizeof(r->id));
 	r->index = c->index;
+	r->same_thread = c->same_thread;
 	return r;
 }
 
@@ -145,11 +146,16 @@ worker_main(void *arg)
 	tls_run = r;
 	thread_name(r->id);
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
-	pthread_cleanup_push(run_cancelled, r);
-	code = r->fn(r, r->arg->arg);
-	/* A cancel that comes now must not cut the bookkeeping short. */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	pthread_cleanup_pop(0);
+	for (;;) {
+		pthread_cleanup_push(run_cancelled, r);
+		code = r->fn(r, r->arg->arg);
+		/* A cancel that comes now must not cut the bookkeeping short. */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		pthread_cleanup_pop(0);
+		if (!r->same_thread || !run_restart_in_place(r, code))
+			break;
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	}
 	run_finish(r, code, false);
 	return NULL;
 }

@@ -5,33 +5,40 @@
 
 #include "supervise_internal.h"
 
+/* uncount: the event comes before a restart already counted. */
 static void
-deliver(struct supv *s, struct supv_event *ev)
+deliver(struct supv *s, struct supv_event *ev, bool uncount)
 {
 	supv_event_fn *fn = s->on_event;
 
 	if (fn == NULL)
 		return;
+	/*
+	 * s's loop emits s's events, and so does a worker restarting itself
+	 * on its own thread: the emitting token keeps them one at a time and
+	 * in order, though no lock is held during the call.
+	 */
+	while (s->emitting)
+		pthread_cond_wait(&supv_reply_cv, &supv_mu);
+	s->emitting = true;
 	ev->sup = s->name;
 	ev->at_ns = now_ns();
 	ev->restarts = window_count(&s->win, ev->at_ns / NS_PER_MS);
-	/*
-	 * Only s's loop emits s's events, so they come one at a time and in
-	 * order even though the lock is dropped for the call.
-	 */
+	if (uncount && ev->restarts > 0)
+		ev->restarts--;
 	unlock();
 	fn(ev, s->event_arg);
 	lock();
+	s->emitting = false;
+	pthread_cond_broadcast(&supv_reply_cv);
 }
 
-/* Called on s's loop with supv_mu held; drops it during the callback. */
-void
-emit(struct supv *s, enum supv_event_kind kind, const struct child *c,
-    enum supv_exit_kind exit, int code, unsigned delay_ms)
+static void
+emit_ev(struct supv *s, enum supv_event_kind kind, const struct child *c,
+    enum supv_exit_kind exit, int code, unsigned delay_ms, bool uncount)
 {
 	struct supv_event ev = {
 		.kind = kind,
-		.child = c != NULL ? c->id : NULL,
 		.exit = exit,
 		.code = code,
 		.delay_ms = delay_ms,
@@ -43,7 +50,26 @@ emit(struct supv *s, enum supv_event_kind kind, const struct child *c,
 		memcpy(id, c->id, sizeof(id));
 		ev.child = id;
 	}
-	deliver(s, &ev);
+	deliver(s, &ev, uncount);
+}
+
+/*
+ * Called with supv_mu held, on s's loop or on a worker of s restarting
+ * itself (with tls_sup set to s); drops the lock during the callback.
+ */
+void
+emit(struct supv *s, enum supv_event_kind kind, const struct child *c,
+    enum supv_exit_kind exit, int code, unsigned delay_ms)
+{
+	emit_ev(s, kind, c, exit, code, delay_ms, false);
+}
+
+/* The EXIT of a run whose restart was counted already (same thread). */
+void
+emit_exit_counted(struct supv *s, const struct child *c,
+    enum supv_exit_kind exit, int code)
+{
+	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, true);
 }
 
 void
@@ -54,7 +80,7 @@ emit_hung(struct supv *s, const struct child *c, bool spinning)
 
 	memcpy(id, c->id, sizeof(id));
 	ev.child = id;
-	deliver(s, &ev);
+	deliver(s, &ev, false);
 }
 
 SUPV_EXPORT const char *

@@ -653,6 +653,62 @@ serve(struct supv *s)
 	}
 }
 
+/*
+ * The same-thread fast path, on a worker's own thread after its body
+ * returned code.  When that exit would simply restart this child one for
+ * one (no stop asked, no backoff, no synchronous start, the intensity not
+ * exceeded) the restart is decided and counted here, the run is reset,
+ * EXIT, RESTART and START are emitted, and true tells the thread to run
+ * the body again.  Anything else goes to the loop as usual.  Called
+ * without supv_mu.
+ */
+bool
+run_restart_in_place(struct supv_worker *r, int code)
+{
+	enum supv_exit_kind kind = code == 0 ? SUPV_EXIT_NORMAL : SUPV_EXIT_FAILURE;
+	struct supv *s, *saved;
+	struct child *c;
+	uint64_t now;
+	bool ok = false;
+
+	lock();
+	if ((c = r->child) == NULL || r->stop_asked)
+		goto out;
+	s = c->owner;
+	if (s->state != SUP_RUNNING || s->stop_req ||
+	    s->strategy != SUPV_ONE_FOR_ONE || c->backoff_ms != 0 ||
+	    c->ready_ms != 0 || c->state != CH_RUNNING ||
+	    !(c->restart == SUPV_PERMANENT ||
+	    (c->restart == SUPV_TRANSIENT && kind == SUPV_EXIT_FAILURE)))
+		goto out;
+	now = now_ns();
+	if (window_full(&s->win, now / NS_PER_MS))
+		goto out;	/* the loop gives up */
+	/* Committed: the restart is counted before anything is emitted. */
+	window_add(&s->win, now / NS_PER_MS);
+	c->restarts++;
+	if (c->monitored)
+		hb_unwatch(s, c);
+	atomic_store(&r->ext_until, 0);
+	r->started_ns = now;
+	if (c->heartbeat_ms != 0) {
+		hb_watch(s, c, now);
+		pthread_cond_signal(&s->cv);
+	}
+	if (s->on_event != NULL) {
+		saved = tls_sup;
+		tls_sup = s;	/* calls on the tree from the callback: EDEADLK */
+		emit_exit_counted(s, c, kind, code);
+		emit(s, SUPV_EV_RESTART, c, 0, 0, 0);
+		emit(s, SUPV_EV_START, c, 0, 0, 0);
+		tls_sup = saved;
+	}
+	ok = true;
+out:
+	unlock();
+	return ok;
+}
+
 /* The thread of a running supervisor. */
 void *
 sup_main(void *arg)

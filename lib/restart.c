@@ -76,6 +76,16 @@ window_add(struct window *w, uint64_t now_ms)
 	return w->len > w->intensity;
 }
 
+/* Whether one more restart at now_ms would exceed the intensity. */
+bool
+window_full(struct window *w, uint64_t now_ms)
+{
+	if (w->intensity == SUPV_INFINITY)
+		return false;
+	window_expire(w, now_ms);
+	return w->len + 1 > w->intensity;
+}
+
 /*
  * The delay before restarting c after a counted failure: the k-th
  * consecutive failure waits min(backoff_ms * 2^(k-1), backoff_max_ms),

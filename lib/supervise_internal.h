@@ -80,6 +80,7 @@ struct supv_worker {
 	char                id[SUPV_ID_MAX + 1];
 	uint64_t            started_ns;
 	unsigned            index;        /* in a pool; 0 otherwise */
+	bool                same_thread;  /* restarts may reuse this thread */
 	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
 	bool                has_cpuclock;
 
@@ -121,6 +122,7 @@ struct child {
 	unsigned             backoff_ms, backoff_max_ms;
 	bool                 significant;
 	size_t               stack_size;
+	bool                 same_thread;
 	supv_work_fn        *fn;
 	struct argbox       *arg;
 	struct supv         *sup;          /* a child supervisor, or NULL */
@@ -191,6 +193,7 @@ struct supv {
 	unsigned             nchildren;   /* mu */
 	unsigned             npending;    /* mu: children in CH_PENDING */
 	enum sup_state       state;       /* mu */
+	bool                 emitting;    /* mu: an event callback is running */
 	pthread_cond_t       cv;          /* mu: the loop waits here */
 	pthread_cond_t       done_cv;     /* mu: root: start/end waiters */
 	pthread_t            thread;      /* mu: the loop's thread ... */
@@ -240,6 +243,8 @@ void     nocancel_end(int old);
 /* events.c */
 void emit(struct supv *s, enum supv_event_kind kind, const struct child *c,
     enum supv_exit_kind exit, int code, unsigned delay_ms);
+void emit_exit_counted(struct supv *s, const struct child *c,
+    enum supv_exit_kind exit, int code);
 void emit_hung(struct supv *s, const struct child *c, bool spinning);
 
 /* restart.c */
@@ -248,6 +253,7 @@ void     window_reset(struct window *w);
 void     window_free(struct window *w);
 unsigned window_count(struct window *w, uint64_t now_ms);
 bool     window_add(struct window *w, uint64_t now_ms);
+bool     window_full(struct window *w, uint64_t now_ms);
 unsigned backoff_delay(struct child *c, uint64_t ran_ns);
 
 /* child.c */
@@ -259,6 +265,8 @@ int            run_prepare(struct child *c);
 int            run_spawn_worker(struct child *c);
 void           run_signal_stop(struct supv_worker *r, enum supv_exit_kind why);
 void           child_set_state(struct child *c, enum child_state to);
+
+bool run_restart_in_place(struct supv_worker *r, int code);
 
 /* heartbeat.c */
 void     hb_watch(struct supv *s, struct child *c, uint64_t now);

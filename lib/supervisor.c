@@ -131,6 +131,7 @@ spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
 	c->backoff_max_ms = bmax;
 	c->significant = o->significant;
 	c->stack_size = o->stack_size;
+	c->same_thread = o->same_thread && !is_sup;
 	c->state = CH_IDLE;
 	*out = c;
 	return 0;

@@ -99,19 +99,26 @@ thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
+	bool mask = tls_sup == NULL;	/* a loop has every signal blocked */
 	int rc;
 
-	if ((rc = pthread_attr_init(&attr)) != 0)
-		return rc;
-	if (stack != 0 && (rc = pthread_attr_setstacksize(&attr, stack)) != 0) {
-		pthread_attr_destroy(&attr);
-		return rc;
+	if (stack != 0) {
+		if ((rc = pthread_attr_init(&attr)) != 0)
+			return rc;
+		if ((rc = pthread_attr_setstacksize(&attr, stack)) != 0) {
+			pthread_attr_destroy(&attr);
+			return rc;
+		}
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(t, &attr, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	if (mask) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+	}
+	rc = pthread_create(t, stack != 0 ? &attr : NULL, fn, arg);
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (stack != 0)
+		pthread_attr_destroy(&attr);
 	return rc;
 }
 
