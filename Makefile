@@ -148,6 +148,7 @@ check-run: all $(RUNNER) $(EXAMPLES)
 	sh test/manlint.sh
 	@echo "== examples (smoke) =="
 	sh test/examples.sh $(B)/examples
+	sh test/signals.sh $(B)/examples
 
 demo: need-deps
 	@$(MAKE) --no-print-directory demo-run
