@@ -59,7 +59,7 @@ MANPAGES := $(wildcard man/man3/*.3 man/man7/*.7)
 DEB_PACKAGES := pkg-config libbsd-dev check mandoc
 
 .PHONY: all check check-run deps need-deps install uninstall clean examples \
-	bench demo demo-run soak lint
+	bench demo demo-run soak fuzz
 
 all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so
 
@@ -137,9 +137,39 @@ need-deps:
 check: need-deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all $(RUNNER) $(EXAMPLES)
-	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)) =="
-	CK_DEFAULT_TIMEOUT=60 $(RUNNER)
+# VALGRIND=1: the suite under valgrind's memcheck (slow: longer timeouts).
+ifeq ($(VALGRIND),1)
+RUN_PREFIX := valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --trace-children=yes
+RUN_ENV := CK_TIMEOUT_MULTIPLIER=10
+endif
+
+# Soak and fuzz programs live in test/ too, outside the Check runner.
+SOAK := $(if $(wildcard test/soak.c),$(B)/test/soak)
+FUZZ_DIR := build-fuzz
+FUZZ := $(if $(wildcard test/fuzz_api.c),$(FUZZ_DIR)/fuzz_api)
+FUZZ_SECONDS ?= 300
+CLANG ?= clang
+
+$(B)/test/soak: test/soak.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
+
+# libFuzzer needs clang; it links the library's sources directly.
+$(FUZZ_DIR)/fuzz_api: test/fuzz_api.c $(LIB_SRCS) lib/supervise_internal.h include/supervise.h
+	@mkdir -p $(@D)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(BSD_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -pthread -o $@ test/fuzz_api.c $(LIB_SRCS) $(BSD_LIBS)
+
+soak: all $(SOAK)
+	$(SOAK)
+
+fuzz: $(FUZZ)
+	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+
+check-run: all $(RUNNER) $(EXAMPLES) $(SOAK)
+	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
+	$(RUN_ENV) CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
 	@echo "== exported symbols =="
 	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt
 	@echo "== header compiles alone =="
@@ -149,6 +179,19 @@ check-run: all $(RUNNER) $(EXAMPLES)
 	@echo "== examples (smoke) =="
 	sh test/examples.sh $(B)/examples
 	sh test/signals.sh $(B)/examples
+ifneq ($(SOAK),)
+	@echo "== soak (short) =="
+	$(RUN_PREFIX) $(SOAK) --quick
+endif
+ifneq ($(FUZZ),)
+ifeq ($(SAN)$(VALGRIND),)
+	@echo "== fuzz (short, when clang is there) =="
+	@if command -v $(CLANG) >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(FUZZ) && \
+	  $(FUZZ) -max_total_time=15 -print_final_stats=0 2>&1 | tail -3; \
+	else echo "fuzz: no clang, skipped"; fi
+endif
+endif
 
 demo: need-deps
 	@$(MAKE) --no-print-directory demo-run
@@ -179,4 +222,4 @@ uninstall:
 	for m in man/man7/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${m##*/}; done
 
 clean:
-	rm -rf build build-address build-thread supervise.pc
+	rm -rf build build-* supervise.pc

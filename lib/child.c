@@ -15,7 +15,7 @@ argbox_new(void *arg, void (*free_fn)(void *))
 {
 	struct argbox *b;
 
-	if ((b = malloc(sizeof(*b))) == NULL)
+	if ((b = xcalloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	b->arg = arg;
 	b->free_fn = free_fn;
@@ -39,7 +39,7 @@ run_new(struct child *c)
 {
 	struct supv_worker *r;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = xcalloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	if (cond_init(&r->cv) != 0) {
 		free(r);

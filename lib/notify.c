@@ -108,7 +108,7 @@ supv_notify_systemd(struct supv *root, unsigned flags)
 	} else if (root->state != SUP_IDLE && root->state != SUP_TERMINATED) {
 		rc = EBUSY;
 	} else if (root->notify == NULL) {
-		if ((n = calloc(1, sizeof(*n))) == NULL)
+		if ((n = xcalloc(1, sizeof(*n))) == NULL)
 			rc = ENOMEM;
 		else {
 			n->fd = -1;

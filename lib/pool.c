@@ -52,7 +52,7 @@ clone_worker(const struct child *tmpl, unsigned index)
 {
 	struct child *c;
 
-	if ((c = malloc(sizeof(*c))) == NULL)
+	if ((c = xcalloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	*c = *tmpl;
 	worker_id(c->id, tmpl->id, index);

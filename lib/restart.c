@@ -23,7 +23,7 @@ window_init(struct window *w, unsigned intensity, unsigned period_ms)
 	if (intensity == SUPV_INFINITY)
 		return 0;
 	w->cap = intensity + 1;
-	if ((w->ts = calloc(w->cap, sizeof(*w->ts))) == NULL)
+	if ((w->ts = xcalloc(w->cap, sizeof(*w->ts))) == NULL)
 		return ENOMEM;
 	return 0;
 }

@@ -79,7 +79,7 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 	unlock();
 	if (rc != 0)
 		return rc;
-	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+	if ((ss = xcalloc(1, sizeof(*ss))) == NULL)
 		return ENOMEM;
 	ss->root = root;
 	/* Block them here first, so threads created after inherit it. */

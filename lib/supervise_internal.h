@@ -223,6 +223,8 @@ struct supv {
 };
 
 /* util.c */
+extern atomic_long supv_fault_countdown;
+void    *xcalloc(size_t n, size_t size);
 uint64_t now_ns(void);
 void     lock(void);
 void     unlock(void);

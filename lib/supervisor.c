@@ -51,7 +51,7 @@ supv_new(struct supv **out, const struct supv_opts *opts)
 		period = DEFAULT_PERIOD_MS;
 	else if (period == SUPV_ZERO)
 		return EINVAL;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if ((s = xcalloc(1, sizeof(*s))) == NULL)
 		return ENOMEM;
 	if ((rc = copy_name(s->name, opts->name, DEFAULT_NAME)) != 0)
 		goto fail;
@@ -111,7 +111,7 @@ spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
 		return EINVAL;
 	if (o->stack_size != 0 && o->stack_size < (size_t)PTHREAD_STACK_MIN)
 		return EINVAL;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = xcalloc(1, sizeof(*c))) == NULL)
 		return ENOMEM;
 	strlcpy(c->id, o->id, sizeof(c->id));
 	c->restart = o->restart;

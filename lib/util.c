@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "supervise_internal.h"
@@ -13,6 +14,30 @@ _Thread_local struct supv *tls_sup;
 _Thread_local struct supv_worker *tls_run;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Fault injection, for the tests: while supv_fault_countdown is positive,
+ * each allocation or thread creation of the library counts it down, and
+ * the one that takes it to zero fails.  Zero (the default) costs one
+ * relaxed load.  Hidden: only programs linked with the static library see it.
+ */
+atomic_long supv_fault_countdown;
+
+static bool
+fault_hit(void)
+{
+	long n = atomic_load_explicit(&supv_fault_countdown, memory_order_relaxed);
+
+	if (n <= 0)
+		return false;
+	return atomic_fetch_sub(&supv_fault_countdown, 1) == 1;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	return fault_hit() ? NULL : calloc(n, size);
+}
 
 static void atfork_prepare(void) { pthread_mutex_lock(&supv_mu); }
 static void atfork_release(void) { pthread_mutex_unlock(&supv_mu); }
@@ -102,6 +127,8 @@ thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg)
 	bool mask = tls_sup == NULL;	/* a loop has every signal blocked */
 	int rc;
 
+	if (fault_hit())
+		return EAGAIN;
 	if (stack != 0) {
 		if ((rc = pthread_attr_init(&attr)) != 0)
 			return rc;

@@ -1,0 +1,153 @@
+/*
+ * taskpool.h - what taskpool.c (the pool: its workers, its timer thread,
+ * its supervisor's events, stopping) and taskpool_task.c (tasks: the
+ * queue, retries, results, the handle) share.
+ *
+ * Locking.  Each pool has a mutex of its own, pool->mu, which guards the
+ * queue and every field marked "mu" below, in the pool and in its tasks:
+ * the queue is the hot path and must not contend with other trees on
+ * supv_mu.  Idle workers and the timer thread wait on their run's
+ * condition variable under supv_mu instead, as supv_sleep() does, so that
+ * a stop request (run_signal_stop) wakes them; whoever hands them work
+ * sets a flag and signals under supv_mu.  The order is pool->mu, then
+ * supv_mu: nothing takes pool->mu with supv_mu held.  No lock is held
+ * while user code runs (tasks, on_done, the user's on_event).
+ */
+#ifndef TASKPOOL_H
+#define TASKPOOL_H
+
+#include <sys/queue.h>
+
+#include "supervise_internal.h"
+
+/*
+ * A task's state; the allowed transitions are in task_set_state().  The
+ * state says where the task is: in pool->queue, in pool->delayed, on a
+ * slot, or in a completion batch.
+ */
+enum task_state {
+	T_QUEUED,      /* waiting for a worker, in pool->queue */
+	T_DELAYED,     /* waiting for its retry time, in pool->delayed */
+	T_RUNNING,     /* an attempt runs, on task->slot */
+	T_FINISHING,   /* has its result; its on_done is being called */
+	T_DONE         /* finished: waiters return */
+};
+
+struct supv_task {
+	TAILQ_ENTRY(supv_task) link;     /* mu: in the queue, delayed or a batch */
+	struct supv_taskpool  *pool;
+	supv_task_fn          *fn;
+	void                  *arg;
+	supv_task_done_fn     *on_done;
+	void                  *done_arg;
+	unsigned               max_attempts;  /* UINT_MAX: no limit */
+	uint64_t               deadline_ns;   /* per attempt; 0: none */
+	/* The submitter's handle, and the pool's until the task is done. */
+	atomic_uint            refs;
+
+	enum task_state        state;     /* mu */
+	unsigned               attempts;  /* mu: attempts started */
+	uint64_t               due;       /* mu: T_DELAYED: when it is retried (ns) */
+	struct tp_slot        *slot;      /* mu: T_RUNNING: where */
+	struct supv_task_result res;      /* mu: final from T_FINISHING on */
+	unsigned               nwaiters;  /* mu: threads in supv_task_wait() */
+	bool                   has_cv;    /* mu: cv is initialized */
+	pthread_cond_t         cv;        /* mu: waiters wait here */
+};
+
+TAILQ_HEAD(task_list, supv_task);
+
+/*
+ * One worker of the pool (or its timer thread, the last slot), as the
+ * pool sees it across that worker's runs.
+ */
+struct tp_slot {
+	struct supv_taskpool *pool;
+	char                  id[SUPV_ID_MAX + 1];
+	unsigned              index;
+	bool                  is_ctl;      /* the timer thread's slot */
+
+	struct supv_worker   *run;        /* mu: the current run; NULL between runs */
+	struct supv_task     *cur;        /* mu: the task that run's attempt runs */
+	uint64_t              deadline;   /* mu: when that attempt times out (ns) */
+	bool                  doomed;     /* mu: the run is to be stopped: no more tasks */
+	bool                  idle;       /* mu: in pool->idle, waiting for a task */
+	LIST_ENTRY(tp_slot)   idle_link;  /* mu */
+	bool                  down;       /* ctl only: a restart after a deadline failed */
+
+	bool                  woken;      /* supv_mu: work was handed to the idle run */
+};
+
+/* The pool's state; transitions are in pool_set_state(). */
+enum pool_state {
+	POOL_IDLE,      /* its supervisor is not running: submit says ESRCH */
+	POOL_OPEN,      /* taking and running tasks */
+	POOL_DRAINING,  /* supv_taskpool_stop() waits for the tasks: none accepted */
+	POOL_CLOSED     /* stopping: the tasks not started are cancelled */
+};
+
+struct supv_taskpool {
+	pthread_mutex_t     mu;
+	/* Worker specs (dropped by their arg_free), live tasks, callers. */
+	atomic_uint         refs;
+
+	/* Set by supv_taskpool_add(), constant after. */
+	char                id[SUPV_ID_MAX + 1];
+	struct supv        *parent;
+	struct supv        *sup;          /* the pool's own supervisor */
+	unsigned            nworkers;
+	unsigned            cap;          /* UINT_MAX: no bound */
+	unsigned            attempts;     /* UINT_MAX: no limit */
+	unsigned            backoff_ms, backoff_max_ms;
+	uint64_t            deadline_ns;  /* 0: none */
+	supv_event_fn      *on_event;
+	void               *event_arg;
+	struct tp_slot     *slots;        /* nworkers workers, then the timer thread */
+	unsigned           *kills;        /* ctl only: slots to replace */
+
+	enum pool_state     state;        /* mu */
+	struct task_list    queue;        /* mu: T_QUEUED, oldest first */
+	struct task_list    delayed;      /* mu: T_DELAYED, by due time */
+	unsigned            nqueued;      /* mu */
+	unsigned            ndelayed;     /* mu */
+	unsigned            nrunning;     /* mu */
+	unsigned            nlive;        /* mu: accepted and not T_DONE */
+	unsigned            nserving;     /* mu: worker runs alive */
+	LIST_HEAD(, tp_slot) idle;        /* mu: idle workers, the latest first */
+	pthread_cond_t      space_cv;     /* mu: submitters waiting for room */
+	unsigned            space_waiters;  /* mu */
+	pthread_cond_t      drain_cv;     /* mu: supv_taskpool_stop() draining */
+	unsigned            drain_waiters;  /* mu */
+	struct supv_worker *ctl_run;      /* mu: the timer thread's run, or NULL */
+	uint64_t            ctl_at;       /* mu: when it wakes next (ns) */
+	uint64_t            n_submitted, n_succeeded, n_failed, n_cancelled,
+	                    n_retries;    /* mu */
+
+	bool                ctl_kick;     /* supv_mu: the timer thread has news */
+};
+
+/* Tasks finished under pool->mu whose callbacks and frees come after. */
+struct batch {
+	struct task_list fin;     /* T_FINISHING, with an on_done to call */
+	struct task_list dead;    /* the last reference went: to free */
+};
+
+/* taskpool_task.c: called with pool->mu held unless said. */
+void batch_init(struct batch *b);
+void batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */
+void task_set_state(struct supv_task *t, enum task_state to);
+void task_finish(struct supv_taskpool *p, struct supv_task *t,
+    enum supv_task_status status, int code, struct batch *b);
+void task_failed(struct supv_taskpool *p, struct supv_task *t,
+    enum supv_task_status status, int code, struct batch *b);
+void tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
+void tasks_promote_due(struct supv_taskpool *p, uint64_t now);
+void pool_unref(struct supv_taskpool *p);                    /* without mu */
+
+/* taskpool.c: called with pool->mu held. */
+void pool_wake_one(struct supv_taskpool *p);
+void pool_kick_ctl(struct supv_taskpool *p, uint64_t at);
+void slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
+bool pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline);
+
+#endif /* TASKPOOL_H */

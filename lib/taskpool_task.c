@@ -1,0 +1,442 @@
+/*
+ * taskpool_task.c - tasks: submitting them, the queue, retries with
+ * backoff, results, and the handle the submitter holds.
+ *
+ * A task is referenced by its submitter's handle (if it asked for one)
+ * and by the pool until it is done; the last reference frees it.  A
+ * task's result is set once, when it finishes: its on_done is called
+ * then, without the lock, and only after that do waiters see it done, so
+ * that what on_done stored is visible to whoever waited.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "taskpool.h"
+
+void
+batch_init(struct batch *b)
+{
+	TAILQ_INIT(&b->fin);
+	TAILQ_INIT(&b->dead);
+}
+
+/*
+ * The transitions a task may make.  Anything else is a bug in the
+ * library, caught here.
+ */
+void
+task_set_state(struct supv_task *t, enum task_state to)
+{
+	static const bool allowed[5][5] = {
+		/* from \ to       QUEUED DELAYED RUNNING FINISHING DONE */
+		[T_QUEUED]    = { false, false,  true,   true,     false },
+		[T_DELAYED]   = { true,  false,  false,  true,     false },
+		[T_RUNNING]   = { true,  true,   false,  true,     false },
+		[T_FINISHING] = { false, false,  false,  false,    true },
+		[T_DONE]      = { false, false,  false,  false,    false },
+	};
+
+	if (!allowed[t->state][to])
+		abort();
+	t->state = to;
+}
+
+static void
+task_free(struct supv_task *t)
+{
+	struct supv_taskpool *p = t->pool;
+
+	if (t->has_cv)
+		pthread_cond_destroy(&t->cv);
+	free(t);
+	pool_unref(p);
+}
+
+/* Drops a reference with pool->mu held: a last one is freed by the batch. */
+static void
+task_unref_locked(struct supv_task *t, struct batch *b)
+{
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+		TAILQ_INSERT_TAIL(&b->dead, t, link);
+}
+
+/* The end of a finished task: waiters return, the pool lets it go. */
+static void
+task_done(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
+{
+	task_set_state(t, T_DONE);
+	if (t->nwaiters > 0)
+		pthread_cond_broadcast(&t->cv);
+	if (--p->nlive == 0 && p->drain_waiters > 0)
+		pthread_cond_broadcast(&p->drain_cv);
+	task_unref_locked(t, b);
+}
+
+/*
+ * Gives t (in no list, on no slot) its result.  A task with an on_done
+ * goes to the batch, whose flush calls it and then makes it done.
+ */
+void
+task_finish(struct supv_taskpool *p, struct supv_task *t,
+    enum supv_task_status status, int code, struct batch *b)
+{
+	t->res.status = status;
+	t->res.code = code;
+	t->res.attempts = t->attempts;
+	if (status == SUPV_TASK_DONE)
+		p->n_succeeded++;
+	else if (status == SUPV_TASK_CANCELLED)
+		p->n_cancelled++;
+	else
+		p->n_failed++;
+	task_set_state(t, T_FINISHING);
+	if (t->on_done != NULL)
+		TAILQ_INSERT_TAIL(&b->fin, t, link);
+	else
+		task_done(p, t, b);
+}
+
+/*
+ * Calls the on_done of the tasks that finished, then makes them done, and
+ * frees what lost its last reference.  Called without pool->mu.
+ */
+void
+batch_flush(struct supv_taskpool *p, struct batch *b)
+{
+	struct supv_task *t, *next;
+
+	while (!TAILQ_EMPTY(&b->fin) || !TAILQ_EMPTY(&b->dead)) {
+		/* A finishing task's result no longer changes: no lock. */
+		TAILQ_FOREACH(t, &b->fin, link)
+			t->on_done(&t->res, t->done_arg);
+		if (!TAILQ_EMPTY(&b->fin)) {
+			pthread_mutex_lock(&p->mu);
+			while ((t = TAILQ_FIRST(&b->fin)) != NULL) {
+				TAILQ_REMOVE(&b->fin, t, link);
+				task_done(p, t, b);
+			}
+			pthread_mutex_unlock(&p->mu);
+		}
+		TAILQ_FOREACH_SAFE(t, &b->dead, link, next)
+			task_free(t);
+		TAILQ_INIT(&b->dead);
+	}
+}
+
+static void
+queue_push(struct supv_taskpool *p, struct supv_task *t)
+{
+	TAILQ_INSERT_TAIL(&p->queue, t, link);
+	p->nqueued++;
+	pool_wake_one(p);
+}
+
+/*
+ * The delay before attempt k+1 after k failed ones: min(backoff_ms *
+ * 2^(k-1), backoff_max_ms), scaled by a random factor in [0.5, 1.0], as
+ * for restarts (the cap always holds).
+ */
+static unsigned
+retry_delay(const struct supv_taskpool *p, unsigned k)
+{
+	uint64_t d = p->backoff_ms, max = p->backoff_max_ms;
+
+	if (d == 0)
+		return 0;
+	while (--k > 0 && d < max)
+		d *= 2;
+	if (d > max)
+		d = max;
+	return (unsigned)(d / 2 + arc4random_uniform((uint32_t)(d - d / 2 + 1)));
+}
+
+/*
+ * An attempt of t (taken off its slot) failed: retry it, after its
+ * backoff, or finish it with status once it has no attempts left or the
+ * pool is stopping.
+ */
+void
+task_failed(struct supv_taskpool *p, struct supv_task *t,
+    enum supv_task_status status, int code, struct batch *b)
+{
+	struct supv_task *x;
+	unsigned delay;
+
+	t->res.code = code;
+	if (p->state != POOL_OPEN && p->state != POOL_DRAINING) {
+		task_finish(p, t, SUPV_TASK_CANCELLED, code, b);
+		return;
+	}
+	if (t->attempts >= t->max_attempts) {
+		task_finish(p, t, status, code, b);
+		return;
+	}
+	if ((delay = retry_delay(p, t->attempts)) == 0) {
+		task_set_state(t, T_QUEUED);
+		queue_push(p, t);
+		return;
+	}
+	task_set_state(t, T_DELAYED);
+	t->due = now_ns() + (uint64_t)delay * NS_PER_MS;
+	TAILQ_FOREACH_REVERSE(x, &p->delayed, task_list, link)
+		if (x->due <= t->due)
+			break;
+	if (x == NULL)
+		TAILQ_INSERT_HEAD(&p->delayed, t, link);
+	else
+		TAILQ_INSERT_AFTER(&p->delayed, x, t, link);
+	p->ndelayed++;
+	/* An idle worker waits for the first due time: tell one of a new one. */
+	if (TAILQ_FIRST(&p->delayed) == t)
+		pool_wake_one(p);
+}
+
+/* Moves the retries whose time has come to the queue. */
+void
+tasks_promote_due(struct supv_taskpool *p, uint64_t now)
+{
+	struct supv_task *t;
+
+	while ((t = TAILQ_FIRST(&p->delayed)) != NULL && t->due <= now) {
+		TAILQ_REMOVE(&p->delayed, t, link);
+		p->ndelayed--;
+		task_set_state(t, T_QUEUED);
+		TAILQ_INSERT_TAIL(&p->queue, t, link);
+		p->nqueued++;
+	}
+}
+
+/* Cancels every task that is waiting to start or to be retried. */
+void
+tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b)
+{
+	struct supv_task *t;
+
+	while ((t = TAILQ_FIRST(&p->queue)) != NULL) {
+		TAILQ_REMOVE(&p->queue, t, link);
+		p->nqueued--;
+		task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+	}
+	while ((t = TAILQ_FIRST(&p->delayed)) != NULL) {
+		TAILQ_REMOVE(&p->delayed, t, link);
+		p->ndelayed--;
+		task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+	}
+	if (p->space_waiters > 0)
+		pthread_cond_broadcast(&p->space_cv);
+}
+
+/* Why submit cannot queue now, or 0.  Called with pool->mu held. */
+static int
+refused(const struct supv_taskpool *p)
+{
+	switch (p->state) {
+	case POOL_IDLE:
+		return ESRCH;
+	case POOL_OPEN:
+		return 0;
+	default:
+		return ECANCELED;
+	}
+}
+
+static bool
+full(const struct supv_taskpool *p)
+{
+	return p->cap != UINT_MAX && p->nqueued + p->ndelayed >= p->cap;
+}
+
+SUPV_EXPORT int
+supv_taskpool_submit(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
+    const struct supv_task_opts *o, struct supv_task **out)
+{
+	static const struct supv_task_opts dflt;
+	struct supv_task *t;
+	uint64_t deadline = NO_DEADLINE;
+	bool nowait = false;
+	int rc, old;
+
+	if (p == NULL || fn == NULL)
+		return EINVAL;
+	if (o == NULL)
+		o = &dflt;
+	if (o->attempts == SUPV_ZERO || o->deadline_ms == SUPV_ZERO)
+		return EINVAL;
+	if (o->wait_ms == SUPV_ZERO)
+		nowait = true;
+	else if (o->wait_ms != 0 && o->wait_ms != SUPV_INFINITY)
+		deadline = now_ns() + (uint64_t)o->wait_ms * NS_PER_MS;
+	if ((t = malloc(sizeof(*t))) == NULL)
+		return ENOMEM;
+	t->pool = p;
+	t->fn = fn;
+	t->arg = arg;
+	t->on_done = o->on_done;
+	t->done_arg = o->done_arg;
+	t->max_attempts = o->attempts == 0 ? p->attempts :
+	    o->attempts == SUPV_INFINITY ? UINT_MAX : o->attempts;
+	t->deadline_ns = o->deadline_ms == 0 ? p->deadline_ns :
+	    o->deadline_ms == SUPV_INFINITY ? 0 :
+	    (uint64_t)o->deadline_ms * NS_PER_MS;
+	atomic_init(&t->refs, out != NULL ? 2 : 1);
+	t->state = T_QUEUED;
+	t->attempts = 0;
+	t->slot = NULL;
+	t->res = (struct supv_task_result){ .status = SUPV_TASK_PENDING };
+	t->nwaiters = 0;
+	t->has_cv = false;
+	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+
+	old = nocancel_begin();
+	pthread_mutex_lock(&p->mu);
+	while ((rc = refused(p)) == 0 && full(p)) {
+		if (nowait) {
+			rc = EAGAIN;
+			break;
+		}
+		p->space_waiters++;
+		if (!pool_wait(p, &p->space_cv, deadline) && full(p) &&
+		    refused(p) == 0)
+			rc = ETIMEDOUT;
+		p->space_waiters--;
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0) {
+		p->nlive++;
+		p->n_submitted++;
+		queue_push(p, t);
+	}
+	pthread_mutex_unlock(&p->mu);
+	nocancel_end(old);
+	if (rc != 0) {
+		free(t);
+		pool_unref(p);
+		return rc;
+	}
+	if (out != NULL)
+		*out = t;
+	return 0;
+}
+
+SUPV_EXPORT int
+supv_task_wait(struct supv_task *t, unsigned timeout_ms,
+    struct supv_task_result *res)
+{
+	struct supv_taskpool *p;
+	uint64_t deadline;
+	int rc = 0, old;
+
+	if (t == NULL)
+		return EINVAL;
+	p = t->pool;
+	if (timeout_ms == SUPV_INFINITY)
+		deadline = NO_DEADLINE;
+	else
+		deadline = now_ns() + (timeout_ms == SUPV_ZERO ? 0 :
+		    (uint64_t)timeout_ms * NS_PER_MS);
+	old = nocancel_begin();
+	pthread_mutex_lock(&p->mu);
+	while (t->state != T_DONE) {
+		if (!t->has_cv) {
+			if ((rc = cond_init(&t->cv)) != 0)
+				break;
+			t->has_cv = true;
+		}
+		t->nwaiters++;
+		if (!pool_wait(p, &t->cv, deadline) && t->state != T_DONE)
+			rc = ETIMEDOUT;
+		t->nwaiters--;
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0 && res != NULL)
+		*res = t->res;
+	pthread_mutex_unlock(&p->mu);
+	nocancel_end(old);
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_task_poll(struct supv_task *t, struct supv_task_result *res)
+{
+	struct supv_taskpool *p;
+	int rc = EBUSY;
+
+	if (t == NULL)
+		return EINVAL;
+	p = t->pool;
+	pthread_mutex_lock(&p->mu);
+	if (t->state == T_DONE) {
+		rc = 0;
+		if (res != NULL)
+			*res = t->res;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+SUPV_EXPORT int
+supv_task_cancel(struct supv_task *t)
+{
+	struct supv_taskpool *p;
+	struct batch b;
+	int rc = 0;
+
+	if (t == NULL)
+		return EINVAL;
+	p = t->pool;
+	batch_init(&b);
+	pthread_mutex_lock(&p->mu);
+	switch (t->state) {
+	case T_QUEUED:
+		TAILQ_REMOVE(&p->queue, t, link);
+		p->nqueued--;
+		break;
+	case T_DELAYED:
+		TAILQ_REMOVE(&p->delayed, t, link);
+		p->ndelayed--;
+		break;
+	case T_RUNNING:
+		rc = EBUSY;
+		break;
+	default:
+		rc = EALREADY;
+		break;
+	}
+	if (rc == 0) {
+		if (p->space_waiters > 0)
+			pthread_cond_signal(&p->space_cv);
+		task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, &b);
+	}
+	pthread_mutex_unlock(&p->mu);
+	batch_flush(p, &b);
+	return rc;
+}
+
+SUPV_EXPORT void
+supv_task_release(struct supv_task *t)
+{
+	if (t != NULL &&
+	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+		task_free(t);
+}
+
+SUPV_EXPORT const char *
+supv_task_status_name(enum supv_task_status status)
+{
+	static const char *const names[] = {
+		[SUPV_TASK_PENDING] = "pending",
+		[SUPV_TASK_DONE] = "done",
+		[SUPV_TASK_FAILED] = "failed",
+		[SUPV_TASK_HUNG] = "hung",
+		[SUPV_TASK_TIMED_OUT] = "timed_out",
+		[SUPV_TASK_CRASHED] = "crashed",
+		[SUPV_TASK_CANCELLED] = "cancelled",
+	};
+
+	if ((unsigned)status >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[status];
+}
