@@ -213,6 +213,95 @@ const char *supv_exit_kind_name(enum supv_exit_kind kind);
 const char *supv_event_kind_name(enum supv_event_kind kind);
 
 /* --- task pools (supv_taskpool_*, supv_task_*) --- */
+/*
+ * A task pool is a child supervisor of worker threads serving a bounded
+ * queue of tasks.  A task that fails, hangs, runs past its deadline or
+ * whose worker dies is retried on a fresh worker, up to its attempts.
+ * Semantics are at-least-once.  See supv_taskpool_add(3).
+ */
+struct supv_taskpool;   /* a pool, valid as long as its spec in the tree */
+struct supv_task;       /* a submitted task, as its submitter holds it */
+
+/* A task's body: 0 for success, anything else is a failed attempt. */
+typedef int supv_task_fn(struct supv_worker *self, void *arg);
+
+enum supv_task_status {
+	SUPV_TASK_PENDING = 0,  /* not finished: queued, running or to be retried */
+	SUPV_TASK_DONE,         /* an attempt returned 0 */
+	SUPV_TASK_FAILED,       /* the last attempt returned non-zero (.code) */
+	SUPV_TASK_HUNG,         /* the last attempt's worker missed its heartbeat */
+	SUPV_TASK_TIMED_OUT,    /* the last attempt ran past its deadline */
+	SUPV_TASK_CRASHED,      /* the last attempt's worker was cancelled or exited */
+	SUPV_TASK_CANCELLED     /* cancelled before it could finish (.attempts ran) */
+};
+
+struct supv_task_result {
+	enum supv_task_status status;
+	int                   code;      /* the last attempt's return value, 0 if none */
+	unsigned              attempts;  /* attempts started */
+};
+
+/* Called once per task, with its result, before any waiter returns. */
+typedef void supv_task_done_fn(const struct supv_task_result *res, void *arg);
+
+/* What supv_taskpool_stop() does with the tasks not finished yet. */
+enum supv_taskpool_stop_mode { SUPV_TASKPOOL_DRAIN = 0, SUPV_TASKPOOL_CANCEL };
+
+struct supv_taskpool_opts {
+	unsigned             workers;        /* default: the number of online CPUs */
+	unsigned             queue_len;      /* most tasks waiting to start (default 1024;
+	                                        SUPV_INFINITY: no bound) */
+	unsigned             attempts;       /* per task (default 3; SUPV_INFINITY: no limit) */
+	unsigned             backoff_ms;     /* 0: retry at once; else the first delay ... */
+	unsigned             backoff_max_ms; /* ... doubling per attempt up to this
+	                                        (0: same as backoff_ms) */
+	unsigned             deadline_ms;    /* longest an attempt may run (0: no limit) */
+	unsigned             heartbeat_ms;   /* the workers', as in supv_child_opts */
+	unsigned             shutdown_ms;    /* the workers' grace (default 5000) */
+	enum supv_on_timeout on_timeout;     /* the workers', when their grace runs out */
+	size_t               stack_size;     /* the workers' (0: the system's default) */
+	unsigned             intensity;      /* the pool supervisor's (default SUPV_INFINITY) */
+	unsigned             period_ms;      /* (default 5000) */
+	supv_event_fn       *on_event;       /* the pool supervisor's events; may be NULL */
+	void                *event_arg;
+};
+
+struct supv_task_opts {
+	unsigned           attempts;     /* 0: the pool's */
+	unsigned           deadline_ms;  /* 0: the pool's; SUPV_INFINITY: no limit */
+	unsigned           wait_ms;      /* queue full: how long submit waits (0: no
+	                                    limit; SUPV_ZERO: not at all, EAGAIN) */
+	supv_task_done_fn *on_done;      /* may be NULL */
+	void              *done_arg;
+};
+
+struct supv_taskpool_stats {
+	uint64_t submitted;   /* tasks accepted */
+	uint64_t succeeded;   /* finished SUPV_TASK_DONE */
+	uint64_t failed;      /* finished FAILED, HUNG, TIMED_OUT or CRASHED */
+	uint64_t cancelled;   /* finished SUPV_TASK_CANCELLED */
+	uint64_t retries;     /* attempts after a task's first */
+	unsigned pending;     /* accepted and not finished */
+	unsigned queued;      /* waiting to start (retries waiting for backoff too) */
+	unsigned running;     /* attempts running */
+	unsigned workers;     /* worker threads serving the pool */
+};
+
+int  supv_taskpool_add(struct supv *sup, const struct supv_child_opts *spec,
+                       const struct supv_taskpool_opts *opts, struct supv_taskpool **out);
+int  supv_taskpool_submit(struct supv_taskpool *pool, supv_task_fn *fn, void *arg,
+                          const struct supv_task_opts *opts, struct supv_task **out);
+int  supv_taskpool_stop(struct supv_taskpool *pool, enum supv_taskpool_stop_mode mode,
+                        unsigned drain_ms);
+int  supv_taskpool_stats(struct supv_taskpool *pool, struct supv_taskpool_stats *out);
+int  supv_task_wait(struct supv_task *task, unsigned timeout_ms,
+                    struct supv_task_result *res);
+int  supv_task_poll(struct supv_task *task, struct supv_task_result *res);
+int  supv_task_cancel(struct supv_task *task);
+void supv_task_release(struct supv_task *task);
+/* Inside a task: which attempt this is (1 for the first); 0 outside a task. */
+unsigned    supv_task_attempt(const struct supv_worker *self);
+const char *supv_task_status_name(enum supv_task_status status);
 /* --- end of task pools --- */
 
 #ifdef __cplusplus

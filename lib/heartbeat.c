@@ -129,6 +129,8 @@ hb_check_due(struct supv *s, uint64_t now, bool *spinning)
 SUPV_EXPORT void
 supv_heartbeat(struct supv_worker *self)
 {
+	if (self == NULL)
+		return;
 	/* Only this worker writes beat: a plain increment, then one store. */
 	atomic_store_explicit(&self->beat, ++self->beat_local, memory_order_relaxed);
 }

@@ -237,7 +237,7 @@ start_worker(struct supv *s, struct child *c)
 
 	if (run_spawn_worker(c) != 0) {
 		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, 0, 0);
-		return ECHILD;
+		return EAGAIN;
 	}
 	child_set_state(c, CH_RUNNING);
 	if (c->ready_ms != 0) {
@@ -281,7 +281,7 @@ start_sup(struct supv *s, struct child *c)
 		cs->state = was;
 		cs->run = NULL;
 		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, 0, 0);
-		return ECHILD;
+		return EAGAIN;
 	}
 	r->thread = cs->thread;
 	child_set_state(c, CH_RUNNING);
@@ -299,14 +299,16 @@ start_sup(struct supv *s, struct child *c)
 
 /*
  * Starts one child.  On failure the child is idle again, its EXIT (kind
- * START_FAILED) has been emitted, and ECHILD is returned.
+ * START_FAILED) has been emitted, and the error is returned: ENOMEM or
+ * EAGAIN when no memory or thread could be had, ECHILD when the child
+ * itself failed to start.
  */
 static int
 start_child(struct supv *s, struct child *c)
 {
 	if (run_prepare(c) != 0) {
 		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, 0, 0);
-		return ECHILD;
+		return ENOMEM;
 	}
 	return c->sup != NULL ? start_sup(s, c) : start_worker(s, c);
 }
@@ -511,14 +513,14 @@ fail_requests(struct supv *s)
 static int
 do_add(struct supv *s, struct child *c)
 {
+	int rc;
+
 	if (RB_FIND(child_ids, &s->byid, c) != NULL)
 		return EEXIST;
 	sup_spec_link(s, c);
-	if (start_child(s, c) != 0) {
+	if ((rc = start_child(s, c)) != 0)
 		sup_spec_unlink(s, c);
-		return ECHILD;
-	}
-	return 0;
+	return rc;
 }
 
 static int

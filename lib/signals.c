@@ -54,7 +54,7 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 {
 	static const int dflt[] = { SIGTERM, SIGINT };
 	struct sigstop *ss;
-	sigset_t sigs, *set = &sigs;
+	sigset_t sigs, old, *set = &sigs;
 	size_t i;
 	int rc = 0;
 
@@ -83,10 +83,11 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 		return ENOMEM;
 	ss->root = root;
 	/* Block them here first, so threads created after inherit it. */
-	if ((rc = pthread_sigmask(SIG_BLOCK, set, NULL)) != 0)
+	if ((rc = pthread_sigmask(SIG_BLOCK, set, &old)) != 0)
 		goto fail;
 	if ((ss->sfd = signalfd(-1, set, SFD_CLOEXEC)) < 0) {
 		rc = errno;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		goto fail;
 	}
 	if ((ss->quitfd = eventfd(0, EFD_CLOEXEC)) < 0) {
@@ -103,6 +104,7 @@ fail_quit:
 	close(ss->quitfd);
 fail_sfd:
 	close(ss->sfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);	/* change nothing */
 fail:
 	free(ss);
 	return rc;

@@ -137,11 +137,16 @@ spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
 	return 0;
 }
 
-/* Frees a spec whose add failed: the caller keeps arg (no arg_free). */
+/*
+ * Frees a spec whose add failed: the caller keeps arg, and arg_free is not
+ * called - unless a run of it that missed ready_ms was abandoned and may
+ * still use arg, in which case arg_free runs when that run returns.
+ */
 void
 spec_discard(struct child *c)
 {
-	if (c->arg != NULL)
+	if (c->arg != NULL &&
+	    atomic_load(&c->arg->refs) == 1u + (c->run != NULL))
 		c->arg->free_fn = NULL;
 	c->sup = NULL;
 	spec_destroy(c);
@@ -450,10 +455,22 @@ supv_terminate_child(struct supv *sup, const char *id)
 	if ((rc = check_child_args(sup, id)) != 0)
 		return rc;
 	lock();
-	if ((rc = child_call(sup, id, false, &c)) == 0 && has_loop(sup))
-		rc = post(sup, &q);
-	/* A stopped supervisor has no running child: nothing to do. */
+	if ((rc = child_call(sup, id, false, &c)) == 0) {
+		if (has_loop(sup)) {
+			rc = post(sup, &q);
+			c = NULL;
+		} else if (c->restart == SUPV_TEMPORARY) {
+			/* Not running; a temporary spec goes all the same. */
+			sup_spec_unlink(sup, c);
+		} else {
+			c = NULL;
+		}
+	} else {
+		c = NULL;
+	}
 	unlock();
+	if (c != NULL)
+		spec_destroy(c);
 	return rc;
 }
 
