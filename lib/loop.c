@@ -146,6 +146,43 @@ abandon(struct child *c, struct supv_worker *r)
 	run_unref(r);
 }
 
+/* A hung child's stop is over: the tree may be healthy again. */
+static void
+hung_done(struct supv *s, struct child *c)
+{
+	if (!c->hung_asked)
+		return;
+	c->hung_asked = false;
+	s->nhung_asked--;
+	root_of(s)->hung_now--;
+}
+
+static void ask_stop(struct child *c, enum supv_exit_kind why);
+
+/*
+ * Waits on the loop's condition variable until deadline, while the loop
+ * is busy with one child (its grace, its start): the heartbeats of the
+ * others are still sampled, and a hung one is reported and asked to stop
+ * at once; serve() finishes its stop.  False once deadline has passed.
+ */
+static bool
+wait_busy(struct supv *s, uint64_t deadline)
+{
+	struct child *c;
+	uint64_t next = hb_next(s);
+	bool spinning;
+
+	cond_wait_until(&s->cv, next < deadline ? next : deadline);
+	while ((c = hb_check_due(s, now_ns(), &spinning)) != NULL) {
+		c->hung_asked = true;
+		s->nhung_asked++;
+		root_of(s)->hung_now++;
+		ask_stop(c, SUPV_EXIT_HUNG);
+		emit_hung(s, c, spinning);
+	}
+	return deadline == NO_DEADLINE || now_ns() < deadline;
+}
+
 /* Asks c's run to stop, unless it has ended or was asked already. */
 static void
 ask_stop(struct child *c, enum supv_exit_kind why)
@@ -190,7 +227,7 @@ loop_stop_child(struct supv *s, struct child *c, enum supv_exit_kind why,
 	while (!r->exited) {
 		if (!cancelled && !timed_out && forced(s))
 			deadline = 0;
-		if (cond_wait_until(&s->cv, deadline) || r->exited)
+		if (wait_busy(s, deadline) || r->exited)
 			continue;
 		/* The grace ran out. */
 		emit(s, SUPV_EV_STOP_TIMEOUT, c, 0, 0, 0);
@@ -216,6 +253,7 @@ loop_stop_child(struct supv *s, struct child *c, enum supv_exit_kind why,
 		*ran = now_ns() - r->started_ns;
 		kind = r->stop_reason;
 		abandon(c, r);
+		hung_done(s, c);
 		child_set_state(c, CH_IDLE);
 		emit(s, SUPV_EV_EXIT, c, kind, 0, 0);
 		return kind;
@@ -223,6 +261,7 @@ loop_stop_child(struct supv *s, struct child *c, enum supv_exit_kind why,
 	*ran = now_ns() - r->started_ns;
 	reap(s, r);
 	kind = exit_kind(r);
+	hung_done(s, c);
 	child_set_state(c, CH_IDLE);
 	emit(s, SUPV_EV_EXIT, c, kind, exit_code(r), 0);
 	return kind;
@@ -242,7 +281,7 @@ start_worker(struct supv *s, struct child *c)
 	child_set_state(c, CH_RUNNING);
 	if (c->ready_ms != 0) {
 		deadline = deadline_after_ms(r->started_ns, c->ready_ms);
-		while (!r->ready && !r->exited && cond_wait_until(&s->cv, deadline))
+		while (!r->ready && !r->exited && wait_busy(s, deadline))
 			;
 		if (!r->ready && r->exited) {
 			/* It returned before it was ready. */
@@ -286,7 +325,7 @@ start_sup(struct supv *s, struct child *c)
 	r->thread = cs->thread;
 	child_set_state(c, CH_RUNNING);
 	while (!r->ready && !r->exited)
-		cond_wait_until(&s->cv, NO_DEADLINE);
+		wait_busy(s, NO_DEADLINE);
 	if (!r->ready) {
 		reap(s, r);
 		child_set_state(c, CH_IDLE);
@@ -462,6 +501,7 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	hb_unwatch(s, c);
 	reap(s, r);
 	kind = exit_kind(r);
+	hung_done(s, c);
 	child_set_state(c, CH_IDLE);
 	emit(s, SUPV_EV_EXIT, c, kind, exit_code(r), 0);
 	loop_decide(s, c, kind, ran);
@@ -474,11 +514,15 @@ handle_hung(struct supv *s, struct child *c, bool spinning)
 	uint64_t ran;
 
 	/* While it is being stopped the tree is unhealthy (no watchdog). */
+	c->hung_asked = true;
+	s->nhung_asked++;
 	root_of(s)->hung_now++;
+	ask_stop(c, SUPV_EXIT_HUNG);
 	emit_hung(s, c, spinning);
-	kind = loop_stop_child(s, c, SUPV_EXIT_HUNG, &ran);
-	root_of(s)->hung_now--;
-	loop_decide(s, c, kind, ran);
+	if (c->state == CH_RUNNING) {
+		kind = loop_stop_child(s, c, SUPV_EXIT_HUNG, &ran);
+		loop_decide(s, c, kind, ran);
+	}
 }
 
 static struct child *
@@ -619,6 +663,18 @@ terminate(struct supv *s, enum supv_exit_kind why)
 	}
 }
 
+/* A running child found hung while the loop was busy, if any. */
+static struct child *
+hung_asked(struct supv *s)
+{
+	struct child *c;
+
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->hung_asked && c->state == CH_RUNNING)
+			return c;
+	return NULL;
+}
+
 static void
 serve(struct supv *s)
 {
@@ -631,6 +687,12 @@ serve(struct supv *s)
 	while (s->state == SUP_RUNNING) {
 		if (s->stop_req) {
 			terminate(s, SUPV_EXIT_SHUTDOWN);
+		} else if (s->nhung_asked > 0 && (c = hung_asked(s)) != NULL) {
+			uint64_t ran;
+			enum supv_exit_kind kind;
+
+			kind = loop_stop_child(s, c, SUPV_EXIT_HUNG, &ran);
+			loop_decide(s, c, kind, ran);
 		} else if ((r = TAILQ_FIRST(&s->exitq)) != NULL) {
 			handle_exit(s, r);
 		} else if ((q = TAILQ_FIRST(&s->reqq)) != NULL) {

@@ -134,6 +134,8 @@ struct child {
 	unsigned             streak;       /* consecutive failures, for backoff */
 	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
 	bool                 monitored;    /* in owner->hb */
+	bool                 hung_asked;   /* found hung, asked to stop; counted
+	                                      in owner->nhung_asked */
 	uint64_t             hb_at;        /* next heartbeat check (ns) */
 	unsigned long        hb_seen;      /* beat count at the last check */
 	uint64_t             hb_last;      /* the check that first saw hb_seen */
@@ -192,6 +194,7 @@ struct supv {
 	struct child_hb      hb;          /* mu: monitored children by hb_at */
 	unsigned             nchildren;   /* mu */
 	unsigned             npending;    /* mu: children in CH_PENDING */
+	unsigned             nhung_asked; /* mu: children with hung_asked */
 	enum sup_state       state;       /* mu */
 	bool                 emitting;    /* mu: an event callback is running */
 	pthread_cond_t       cv;          /* mu: the loop waits here */
