@@ -63,7 +63,7 @@ DEB_PACKAGES := pkg-config libbsd-dev check mandoc
 
 all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so
 
-$(B)/lib/%.o: lib/%.c lib/supervise_internal.h include/supervise.h
+$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/supervise.h
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(LIBFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

@@ -16,12 +16,13 @@
 #ifndef TASKPOOL_H
 #define TASKPOOL_H
 
+#include <limits.h>
 #include <sys/queue.h>
 
 #include "supervise_internal.h"
 
 /*
- * A task's state; the allowed transitions are in task_set_state().  The
+ * A task's state; the allowed transitions are in tp_task_set_state().  The
  * state says where the task is: in pool->queue, in pool->delayed, on a
  * slot, or in a completion batch.
  */
@@ -34,7 +35,7 @@ enum task_state {
 };
 
 struct supv_task {
-	TAILQ_ENTRY(supv_task) link;     /* mu: in the queue, delayed or a batch */
+	TAILQ_ENTRY(supv_task) link;     /* mu: in the queue, delayed, a batch or the cache */
 	struct supv_taskpool  *pool;
 	supv_task_fn          *fn;
 	void                  *arg;
@@ -50,10 +51,13 @@ struct supv_task {
 	uint64_t               due;       /* mu: T_DELAYED: when it is retried (ns) */
 	struct tp_slot        *slot;      /* mu: T_RUNNING: where */
 	struct supv_task_result res;      /* mu: final from T_FINISHING on */
+	/* T_DONE: res is final and may be read without mu. */
+	atomic_bool            finished;
 	unsigned               nwaiters;  /* mu: threads in supv_task_wait() */
 	bool                   has_cv;    /* mu: cv is initialized */
 	pthread_cond_t         cv;        /* mu: waiters wait here */
 };
+
 
 TAILQ_HEAD(task_list, supv_task);
 
@@ -88,7 +92,10 @@ enum pool_state {
 
 struct supv_taskpool {
 	pthread_mutex_t     mu;
-	/* Worker specs (dropped by their arg_free), live tasks, callers. */
+	/*
+	 * Held by each worker spec (dropped by its arg_free), each task
+	 * handle, and each caller waiting in submit or stop.
+	 */
 	atomic_uint         refs;
 
 	/* Set by supv_taskpool_add(), constant after. */
@@ -122,6 +129,8 @@ struct supv_taskpool {
 	uint64_t            ctl_at;       /* mu: when it wakes next (ns) */
 	uint64_t            n_submitted, n_succeeded, n_failed, n_cancelled,
 	                    n_retries;    /* mu */
+	struct task_list    free;         /* mu: unused tasks, for submit */
+	unsigned            nfree;        /* mu */
 
 	bool                ctl_kick;     /* supv_mu: the timer thread has news */
 };
@@ -132,22 +141,34 @@ struct batch {
 	struct task_list dead;    /* the last reference went: to free */
 };
 
+/* Whether submit must wait for room.  Called with pool->mu held. */
+static inline bool
+pool_full(const struct supv_taskpool *p)
+{
+	return p->cap != UINT_MAX && p->nqueued + p->ndelayed >= p->cap;
+}
+
+/* Tasks kept for reuse, so that a task costs no malloc and free. */
+#define TP_CACHE_MAX 1024
+
 /* taskpool_task.c: called with pool->mu held unless said. */
-void batch_init(struct batch *b);
-void batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */
-void task_set_state(struct supv_task *t, enum task_state to);
-void task_finish(struct supv_taskpool *p, struct supv_task *t,
+void tp_task_free(struct supv_task *t);                         /* without mu */
+void tp_batch_init(struct batch *b);
+bool tp_batch_empty(const struct batch *b);
+void tp_batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */
+void tp_task_set_state(struct supv_task *t, enum task_state to);
+void tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b);
-void task_failed(struct supv_taskpool *p, struct supv_task *t,
+void tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b);
-void tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
-void tasks_promote_due(struct supv_taskpool *p, uint64_t now);
-void pool_unref(struct supv_taskpool *p);                    /* without mu */
+void tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
+void tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now);
+void tp_pool_unref(struct supv_taskpool *p);                    /* without mu */
 
 /* taskpool.c: called with pool->mu held. */
-void pool_wake_one(struct supv_taskpool *p);
-void pool_kick_ctl(struct supv_taskpool *p, uint64_t at);
-void slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
-bool pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline);
+void tp_pool_wake_one(struct supv_taskpool *p);
+void tp_pool_kick_ctl(struct supv_taskpool *p, uint64_t at);
+void tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
+bool tp_pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline);
 
 #endif /* TASKPOOL_H */

@@ -3,8 +3,12 @@
  * backoff, results, and the handle the submitter holds.
  *
  * A task is referenced by its submitter's handle (if it asked for one)
- * and by the pool until it is done; the last reference frees it.  A
- * task's result is set once, when it finishes: its on_done is called
+ * and by the pool until it is done.  When the pool lets go last, the task
+ * goes to the pool's cache, for the next submit: a fire-and-forget task
+ * costs no malloc and no free.  A handle holds the pool as well, so that
+ * it stays valid after the pool's tree has let the pool go.
+ *
+ * A task's result is set once, when it finishes: its on_done is called
  * then, without the lock, and only after that do waiters see it done, so
  * that what on_done stored is visible to whoever waited.
  */
@@ -15,10 +19,16 @@
 #include "taskpool.h"
 
 void
-batch_init(struct batch *b)
+tp_batch_init(struct batch *b)
 {
 	TAILQ_INIT(&b->fin);
 	TAILQ_INIT(&b->dead);
+}
+
+bool
+tp_batch_empty(const struct batch *b)
+{
+	return TAILQ_EMPTY(&b->fin) && TAILQ_EMPTY(&b->dead);
 }
 
 /*
@@ -26,7 +36,7 @@ batch_init(struct batch *b)
  * library, caught here.
  */
 void
-task_set_state(struct supv_task *t, enum task_state to)
+tp_task_set_state(struct supv_task *t, enum task_state to)
 {
 	static const bool allowed[5][5] = {
 		/* from \ to       QUEUED DELAYED RUNNING FINISHING DONE */
@@ -42,35 +52,55 @@ task_set_state(struct supv_task *t, enum task_state to)
 	t->state = to;
 }
 
-static void
-task_free(struct supv_task *t)
+/* Frees a task that no one references.  Called without pool->mu. */
+void
+tp_task_free(struct supv_task *t)
 {
-	struct supv_taskpool *p = t->pool;
-
 	if (t->has_cv)
 		pthread_cond_destroy(&t->cv);
 	free(t);
-	pool_unref(p);
 }
 
-/* Drops a reference with pool->mu held: a last one is freed by the batch. */
+/*
+ * Drops the pool's reference with pool->mu held.  The last one keeps the
+ * task in the pool's cache for a later submit, or frees it with the
+ * batch.
+ */
 static void
-task_unref_locked(struct supv_task *t, struct batch *b)
+task_unref_locked(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
 {
-	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+	/*
+	 * A count of 1 is ours alone: the handle, if any, is gone, and no
+	 * reference is taken after submit.  That spares an atomic RMW.
+	 */
+	if (atomic_load_explicit(&t->refs, memory_order_acquire) != 1 &&
+	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (p->nfree < TP_CACHE_MAX) {
+		TAILQ_INSERT_HEAD(&p->free, t, link);
+		p->nfree++;
+	} else {
 		TAILQ_INSERT_TAIL(&b->dead, t, link);
+	}
 }
 
 /* The end of a finished task: waiters return, the pool lets it go. */
 static void
 task_done(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
 {
-	task_set_state(t, T_DONE);
+	tp_task_set_state(t, T_DONE);
+	atomic_store_explicit(&t->finished, true, memory_order_release);
+	if (t->res.status == SUPV_TASK_DONE)
+		p->n_succeeded++;
+	else if (t->res.status == SUPV_TASK_CANCELLED)
+		p->n_cancelled++;
+	else
+		p->n_failed++;
 	if (t->nwaiters > 0)
 		pthread_cond_broadcast(&t->cv);
 	if (--p->nlive == 0 && p->drain_waiters > 0)
 		pthread_cond_broadcast(&p->drain_cv);
-	task_unref_locked(t, b);
+	task_unref_locked(p, t, b);
 }
 
 /*
@@ -78,19 +108,13 @@ task_done(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
  * goes to the batch, whose flush calls it and then makes it done.
  */
 void
-task_finish(struct supv_taskpool *p, struct supv_task *t,
+tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b)
 {
 	t->res.status = status;
 	t->res.code = code;
 	t->res.attempts = t->attempts;
-	if (status == SUPV_TASK_DONE)
-		p->n_succeeded++;
-	else if (status == SUPV_TASK_CANCELLED)
-		p->n_cancelled++;
-	else
-		p->n_failed++;
-	task_set_state(t, T_FINISHING);
+	tp_task_set_state(t, T_FINISHING);
 	if (t->on_done != NULL)
 		TAILQ_INSERT_TAIL(&b->fin, t, link);
 	else
@@ -99,29 +123,32 @@ task_finish(struct supv_taskpool *p, struct supv_task *t,
 
 /*
  * Calls the on_done of the tasks that finished, then makes them done, and
- * frees what lost its last reference.  Called without pool->mu.
+ * frees what lost its last reference.  A cancellation of the calling
+ * worker waits until it is over: no task is left finishing.  Called
+ * without pool->mu.
  */
 void
-batch_flush(struct supv_taskpool *p, struct batch *b)
+tp_batch_flush(struct supv_taskpool *p, struct batch *b)
 {
 	struct supv_task *t, *next;
+	int old;
 
-	while (!TAILQ_EMPTY(&b->fin) || !TAILQ_EMPTY(&b->dead)) {
+	if (!TAILQ_EMPTY(&b->fin)) {
+		old = nocancel_begin();
 		/* A finishing task's result no longer changes: no lock. */
 		TAILQ_FOREACH(t, &b->fin, link)
 			t->on_done(&t->res, t->done_arg);
-		if (!TAILQ_EMPTY(&b->fin)) {
-			pthread_mutex_lock(&p->mu);
-			while ((t = TAILQ_FIRST(&b->fin)) != NULL) {
-				TAILQ_REMOVE(&b->fin, t, link);
-				task_done(p, t, b);
-			}
-			pthread_mutex_unlock(&p->mu);
+		pthread_mutex_lock(&p->mu);
+		while ((t = TAILQ_FIRST(&b->fin)) != NULL) {
+			TAILQ_REMOVE(&b->fin, t, link);
+			task_done(p, t, b);
 		}
-		TAILQ_FOREACH_SAFE(t, &b->dead, link, next)
-			task_free(t);
-		TAILQ_INIT(&b->dead);
+		pthread_mutex_unlock(&p->mu);
+		nocancel_end(old);
 	}
+	TAILQ_FOREACH_SAFE(t, &b->dead, link, next)
+		tp_task_free(t);
+	TAILQ_INIT(&b->dead);
 }
 
 static void
@@ -129,7 +156,7 @@ queue_push(struct supv_taskpool *p, struct supv_task *t)
 {
 	TAILQ_INSERT_TAIL(&p->queue, t, link);
 	p->nqueued++;
-	pool_wake_one(p);
+	tp_pool_wake_one(p);
 }
 
 /*
@@ -148,7 +175,8 @@ retry_delay(const struct supv_taskpool *p, unsigned k)
 		d *= 2;
 	if (d > max)
 		d = max;
-	return (unsigned)(d / 2 + arc4random_uniform((uint32_t)(d - d / 2 + 1)));
+	d = d / 2 + arc4random_uniform((uint32_t)(d - d / 2 + 1));
+	return (unsigned)d;
 }
 
 /*
@@ -157,7 +185,7 @@ retry_delay(const struct supv_taskpool *p, unsigned k)
  * pool is stopping.
  */
 void
-task_failed(struct supv_taskpool *p, struct supv_task *t,
+tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b)
 {
 	struct supv_task *x;
@@ -165,19 +193,19 @@ task_failed(struct supv_taskpool *p, struct supv_task *t,
 
 	t->res.code = code;
 	if (p->state != POOL_OPEN && p->state != POOL_DRAINING) {
-		task_finish(p, t, SUPV_TASK_CANCELLED, code, b);
+		tp_task_finish(p, t, SUPV_TASK_CANCELLED, code, b);
 		return;
 	}
 	if (t->attempts >= t->max_attempts) {
-		task_finish(p, t, status, code, b);
+		tp_task_finish(p, t, status, code, b);
 		return;
 	}
 	if ((delay = retry_delay(p, t->attempts)) == 0) {
-		task_set_state(t, T_QUEUED);
+		tp_task_set_state(t, T_QUEUED);
 		queue_push(p, t);
 		return;
 	}
-	task_set_state(t, T_DELAYED);
+	tp_task_set_state(t, T_DELAYED);
 	t->due = now_ns() + (uint64_t)delay * NS_PER_MS;
 	TAILQ_FOREACH_REVERSE(x, &p->delayed, task_list, link)
 		if (x->due <= t->due)
@@ -187,41 +215,43 @@ task_failed(struct supv_taskpool *p, struct supv_task *t,
 	else
 		TAILQ_INSERT_AFTER(&p->delayed, x, t, link);
 	p->ndelayed++;
-	/* An idle worker waits for the first due time: tell one of a new one. */
+	/* Idle workers wait for the first due time: tell one of a new one. */
 	if (TAILQ_FIRST(&p->delayed) == t)
-		pool_wake_one(p);
+		tp_pool_wake_one(p);
 }
 
-/* Moves the retries whose time has come to the queue. */
+/*
+ * Moves the retries whose time has come to the queue, waking idle
+ * workers for them (the caller, not idle, takes one of them).
+ */
 void
-tasks_promote_due(struct supv_taskpool *p, uint64_t now)
+tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now)
 {
 	struct supv_task *t;
 
 	while ((t = TAILQ_FIRST(&p->delayed)) != NULL && t->due <= now) {
 		TAILQ_REMOVE(&p->delayed, t, link);
 		p->ndelayed--;
-		task_set_state(t, T_QUEUED);
-		TAILQ_INSERT_TAIL(&p->queue, t, link);
-		p->nqueued++;
+		tp_task_set_state(t, T_QUEUED);
+		queue_push(p, t);
 	}
 }
 
 /* Cancels every task that is waiting to start or to be retried. */
 void
-tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b)
+tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b)
 {
 	struct supv_task *t;
 
 	while ((t = TAILQ_FIRST(&p->queue)) != NULL) {
 		TAILQ_REMOVE(&p->queue, t, link);
 		p->nqueued--;
-		task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+		tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
 	}
 	while ((t = TAILQ_FIRST(&p->delayed)) != NULL) {
 		TAILQ_REMOVE(&p->delayed, t, link);
 		p->ndelayed--;
-		task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+		tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
 	}
 	if (p->space_waiters > 0)
 		pthread_cond_broadcast(&p->space_cv);
@@ -241,10 +271,35 @@ refused(const struct supv_taskpool *p)
 	}
 }
 
-static bool
-full(const struct supv_taskpool *p)
+/*
+ * Waits for room in the queue.  Returns 0 when there is, else why not.
+ * A caller that waited holds a reference to the pool (*held), to drop
+ * once it has unlocked: the pool may be deleted meanwhile.  Called with
+ * pool->mu held.
+ */
+static int
+admit(struct supv_taskpool *p, bool nowait, uint64_t deadline, bool *held)
 {
-	return p->cap != UINT_MAX && p->nqueued + p->ndelayed >= p->cap;
+	int rc, old;
+
+	if ((rc = refused(p)) != 0 || !pool_full(p))
+		return rc;
+	if (nowait)
+		return EAGAIN;
+	*held = true;
+	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+	old = nocancel_begin();
+	p->space_waiters++;
+	while ((rc = refused(p)) == 0 && pool_full(p)) {
+		if (!tp_pool_wait(p, &p->space_cv, deadline) && pool_full(p) &&
+		    (rc = refused(p)) == 0) {
+			rc = ETIMEDOUT;
+			break;
+		}
+	}
+	p->space_waiters--;
+	nocancel_end(old);
+	return rc;
 }
 
 SUPV_EXPORT int
@@ -254,8 +309,8 @@ supv_taskpool_submit(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
 	static const struct supv_task_opts dflt;
 	struct supv_task *t;
 	uint64_t deadline = NO_DEADLINE;
-	bool nowait = false;
-	int rc, old;
+	bool nowait = false, held = false;
+	int rc;
 
 	if (p == NULL || fn == NULL)
 		return EINVAL;
@@ -267,8 +322,26 @@ supv_taskpool_submit(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
 		nowait = true;
 	else if (o->wait_ms != 0 && o->wait_ms != SUPV_INFINITY)
 		deadline = now_ns() + (uint64_t)o->wait_ms * NS_PER_MS;
-	if ((t = malloc(sizeof(*t))) == NULL)
+
+	pthread_mutex_lock(&p->mu);
+	if ((rc = admit(p, nowait, deadline, &held)) != 0) {
+		pthread_mutex_unlock(&p->mu);
+		if (held)
+			tp_pool_unref(p);
+		return rc;
+	}
+	/* A task from the cache, else a new one (rare: not worth a relock). */
+	if ((t = TAILQ_FIRST(&p->free)) != NULL) {
+		TAILQ_REMOVE(&p->free, t, link);
+		p->nfree--;
+	} else if ((t = malloc(sizeof(*t))) == NULL) {
+		pthread_mutex_unlock(&p->mu);
+		if (held)
+			tp_pool_unref(p);
 		return ENOMEM;
+	} else {
+		t->has_cv = false;
+	}
 	t->pool = p;
 	t->fn = fn;
 	t->arg = arg;
@@ -285,36 +358,18 @@ supv_taskpool_submit(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
 	t->slot = NULL;
 	t->res = (struct supv_task_result){ .status = SUPV_TASK_PENDING };
 	t->nwaiters = 0;
-	t->has_cv = false;
-	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-
-	old = nocancel_begin();
-	pthread_mutex_lock(&p->mu);
-	while ((rc = refused(p)) == 0 && full(p)) {
-		if (nowait) {
-			rc = EAGAIN;
-			break;
-		}
-		p->space_waiters++;
-		if (!pool_wait(p, &p->space_cv, deadline) && full(p) &&
-		    refused(p) == 0)
-			rc = ETIMEDOUT;
-		p->space_waiters--;
-		if (rc != 0)
-			break;
-	}
-	if (rc == 0) {
-		p->nlive++;
-		p->n_submitted++;
-		queue_push(p, t);
-	}
+	atomic_init(&t->finished, false);
+	if (out != NULL)
+		atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+	p->nlive++;
+	p->n_submitted++;
+	queue_push(p, t);
+	/* Room left: pass the turn to the next submitter waiting. */
+	if (p->space_waiters > 0 && !pool_full(p))
+		pthread_cond_signal(&p->space_cv);
 	pthread_mutex_unlock(&p->mu);
-	nocancel_end(old);
-	if (rc != 0) {
-		free(t);
-		pool_unref(p);
-		return rc;
-	}
+	if (held)
+		tp_pool_unref(p);
 	if (out != NULL)
 		*out = t;
 	return 0;
@@ -330,6 +385,11 @@ supv_task_wait(struct supv_task *t, unsigned timeout_ms,
 
 	if (t == NULL)
 		return EINVAL;
+	if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
+		if (res != NULL)
+			*res = t->res;
+		return 0;
+	}
 	p = t->pool;
 	if (timeout_ms == SUPV_INFINITY)
 		deadline = NO_DEADLINE;
@@ -345,7 +405,7 @@ supv_task_wait(struct supv_task *t, unsigned timeout_ms,
 			t->has_cv = true;
 		}
 		t->nwaiters++;
-		if (!pool_wait(p, &t->cv, deadline) && t->state != T_DONE)
+		if (!tp_pool_wait(p, &t->cv, deadline) && t->state != T_DONE)
 			rc = ETIMEDOUT;
 		t->nwaiters--;
 		if (rc != 0)
@@ -366,6 +426,11 @@ supv_task_poll(struct supv_task *t, struct supv_task_result *res)
 
 	if (t == NULL)
 		return EINVAL;
+	if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
+		if (res != NULL)
+			*res = t->res;
+		return 0;
+	}
 	p = t->pool;
 	pthread_mutex_lock(&p->mu);
 	if (t->state == T_DONE) {
@@ -387,14 +452,18 @@ supv_task_cancel(struct supv_task *t)
 	if (t == NULL)
 		return EINVAL;
 	p = t->pool;
-	batch_init(&b);
+	tp_batch_init(&b);
 	pthread_mutex_lock(&p->mu);
 	switch (t->state) {
 	case T_QUEUED:
+		if (pool_full(p) && p->space_waiters > 0)
+			pthread_cond_signal(&p->space_cv);
 		TAILQ_REMOVE(&p->queue, t, link);
 		p->nqueued--;
 		break;
 	case T_DELAYED:
+		if (pool_full(p) && p->space_waiters > 0)
+			pthread_cond_signal(&p->space_cv);
 		TAILQ_REMOVE(&p->delayed, t, link);
 		p->ndelayed--;
 		break;
@@ -405,22 +474,35 @@ supv_task_cancel(struct supv_task *t)
 		rc = EALREADY;
 		break;
 	}
-	if (rc == 0) {
-		if (p->space_waiters > 0)
-			pthread_cond_signal(&p->space_cv);
-		task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, &b);
-	}
+	if (rc == 0)
+		tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, &b);
 	pthread_mutex_unlock(&p->mu);
-	batch_flush(p, &b);
+	tp_batch_flush(p, &b);
 	return rc;
 }
 
 SUPV_EXPORT void
 supv_task_release(struct supv_task *t)
 {
-	if (t != NULL &&
-	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
-		task_free(t);
+	struct supv_taskpool *p;
+
+	if (t == NULL)
+		return;
+	/* The handle held the pool too: a task may outlive its tree. */
+	p = t->pool;
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+		/* Done, and the pool let go: into its cache if it has room. */
+		pthread_mutex_lock(&p->mu);
+		if (p->nfree < TP_CACHE_MAX) {
+			TAILQ_INSERT_HEAD(&p->free, t, link);
+			p->nfree++;
+			t = NULL;
+		}
+		pthread_mutex_unlock(&p->mu);
+		if (t != NULL)
+			tp_task_free(t);
+	}
+	tp_pool_unref(p);
 }
 
 SUPV_EXPORT const char *

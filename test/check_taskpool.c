@@ -1,0 +1,1027 @@
+/* check_taskpool.c - task pools: retries, hangs, deadlines, backpressure, stopping. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "tests.h"
+
+/* A root supervisor with one task pool "tp" under it. */
+struct fx {
+	struct supv          *root;
+	struct supv_taskpool *pool;
+	struct rec            rec;    /* the pool supervisor's events */
+	struct rec            rrec;   /* the root's */
+};
+
+static struct fx *
+fx_start(struct supv_taskpool_opts o)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	ck_assert_ptr_nonnull(f);
+	rec_init(&f->rec);
+	rec_init(&f->rrec);
+	o.on_event = rec_cb;
+	o.event_arg = &f->rec;
+	ck_assert_int_eq(supv_new(&f->root, &(struct supv_opts){ .name = "root",
+	    .intensity = 10, .on_event = rec_cb, .event_arg = &f->rrec }), 0);
+	ck_assert_int_eq(supv_taskpool_add(f->root, &(struct supv_child_opts){
+	    .id = "tp" }, &o, &f->pool), 0);
+	ck_assert_int_eq(supv_start(f->root), 0);
+	return f;
+}
+
+static void
+fx_end(struct fx *f)
+{
+	ck_assert_int_eq(supv_stop(f->root), 0);
+	supv_free(f->root);
+	rec_destroy(&f->rec);
+	rec_destroy(&f->rrec);
+	free(f);
+}
+
+static struct supv_task_result
+wait_ok(struct supv_task *t)
+{
+	struct supv_task_result r;
+
+	ck_assert_int_eq(supv_task_wait(t, WAIT_MS, &r), 0);
+	return r;
+}
+
+/* --- task bodies --- */
+
+static atomic_int ran;
+
+static int
+t_ok(struct supv_worker *self, void *arg)
+{
+	(void)self;
+	(void)arg;
+	atomic_fetch_add(&ran, 1);
+	return 0;
+}
+
+/* Fails (code 7) until its attempt number reaches (intptr_t)arg. */
+static int
+t_fail_until(struct supv_worker *self, void *arg)
+{
+	return supv_task_attempt(self) >= (unsigned)(intptr_t)arg ? 0 : 7;
+}
+
+static int
+t_code(struct supv_worker *self, void *arg)
+{
+	(void)self;
+	return (int)(intptr_t)arg;
+}
+
+/* Hangs (no heartbeat) until stopped while its attempt is below arg. */
+static int
+t_hang_until(struct supv_worker *self, void *arg)
+{
+	if (supv_task_attempt(self) >= (unsigned)(intptr_t)arg)
+		return 0;
+	while (supv_sleep(self, 1000) == 0)
+		;
+	return 0;
+}
+
+/* Ends its thread while its attempt is below arg. */
+static int
+t_exit_until(struct supv_worker *self, void *arg)
+{
+	if (supv_task_attempt(self) >= (unsigned)(intptr_t)arg)
+		return 0;
+	pthread_exit(NULL);
+}
+
+/* Beats every 5 ms but runs for 2 s while its attempt is below arg. */
+static int
+t_slow_until(struct supv_worker *self, void *arg)
+{
+	uint64_t end = mono_ns() + 2000 * 1000000ULL;
+
+	if (supv_task_attempt(self) >= (unsigned)(intptr_t)arg)
+		return 0;
+	while (mono_ns() < end) {
+		supv_heartbeat(self);
+		if (supv_sleep(self, 5) != 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* Ignores stop requests for 300 ms on its first attempt. */
+static atomic_int deaf_done;
+
+static int
+t_deaf_first(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	if (supv_task_attempt(self) > 1)
+		return 0;
+	sleep_ms(300);
+	atomic_store(&deaf_done, 1);
+	return 0;
+}
+
+/* Runs until the gate opens or it is asked to stop; returns 0. */
+static atomic_int gate, at_gate;
+
+static int
+t_gate(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&at_gate, 1);
+	while (!atomic_load(&gate) && supv_sleep(self, 1) == 0)
+		;
+	return 0;
+}
+
+static void
+count_done(const struct supv_task_result *res, void *arg)
+{
+	(void)res;
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static struct supv_task *
+submit(struct supv_taskpool *p, supv_task_fn *fn, intptr_t arg)
+{
+	struct supv_task *t;
+
+	ck_assert_int_eq(supv_taskpool_submit(p, fn, (void *)arg, NULL, &t), 0);
+	return t;
+}
+
+/* --- tests --- */
+
+START_TEST(test_basic)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 4 });
+	struct supv_task *t[100];
+	struct supv_taskpool_stats st;
+	struct supv_task_result r;
+	unsigned i;
+
+	atomic_store(&ran, 0);
+	for (i = 0; i < 100; i++)
+		t[i] = submit(f->pool, t_ok, 0);
+	for (i = 0; i < 100; i++) {
+		r = wait_ok(t[i]);
+		ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+		ck_assert_int_eq(r.code, 0);
+		ck_assert_uint_eq(r.attempts, 1);
+		supv_task_release(t[i]);
+	}
+	ck_assert_int_eq(atomic_load(&ran), 100);
+	/* Every worker has entered its loop (a start does not wait for it). */
+	ck_assert(POLL_UNTIL(supv_taskpool_stats(f->pool, &st) == 0 &&
+	    st.workers == 4, WAIT_MS));
+	ck_assert_uint_eq(st.submitted, 100);
+	ck_assert_uint_eq(st.succeeded, 100);
+	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_uint_eq(st.retries, 0);
+	ck_assert_uint_eq(st.workers, 4);
+	/* Four workers and the timer thread, all started once. */
+	ck_assert_uint_eq(rec_count(&f->rec, SUPV_EV_START, NULL), 5);
+	ck_assert_uint_eq(rec_count(&f->rec, SUPV_EV_START, "tp.ctl"), 1);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_retry_until_success)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .attempts = 5 });
+	struct supv_task *t = submit(f->pool, t_fail_until, 3);
+	struct supv_taskpool_stats st;
+	struct supv_task_result r = wait_ok(t);
+
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	ck_assert_uint_eq(r.attempts, 3);
+	supv_task_release(t);
+	ck_assert_int_eq(supv_taskpool_stats(f->pool, &st), 0);
+	ck_assert_uint_eq(st.retries, 2);
+	/* Each failed attempt restarted its worker. */
+	ck_assert_uint_eq(rec_wait(&f->rec, SUPV_EV_RESTART, NULL, 2), 2);
+	ck_assert_int_ge(rec_find(&f->rec, SUPV_EV_EXIT, NULL, 0), 0);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_exhausted)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2 });
+	struct supv_task *t, *u;
+	struct supv_task_result r;
+
+	t = submit(f->pool, t_code, 7);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_code, (void *)(intptr_t)9,
+	    &(struct supv_task_opts){ .attempts = 5 }, &u), 0);
+	r = wait_ok(t);
+	ck_assert_int_eq(r.status, SUPV_TASK_FAILED);
+	ck_assert_int_eq(r.code, 7);
+	ck_assert_uint_eq(r.attempts, 3);	/* the default */
+	r = wait_ok(u);
+	ck_assert_int_eq(r.status, SUPV_TASK_FAILED);
+	ck_assert_int_eq(r.code, 9);
+	ck_assert_uint_eq(r.attempts, 5);
+	supv_task_release(t);
+	supv_task_release(u);
+	ck_assert_str_eq(supv_task_status_name(SUPV_TASK_FAILED), "failed");
+	ck_assert_str_eq(supv_task_status_name(SUPV_TASK_TIMED_OUT), "timed_out");
+	ck_assert_str_eq(supv_task_status_name((enum supv_task_status)99), "unknown");
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_backoff)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .attempts = 3, .backoff_ms = 100, .backoff_max_ms = 1000 });
+	uint64_t t0 = mono_ns();
+	struct supv_task *t = submit(f->pool, t_code, 5);
+	struct supv_task_result r = wait_ok(t);
+
+	ck_assert_int_eq(r.status, SUPV_TASK_FAILED);
+	ck_assert_uint_eq(r.attempts, 3);
+	/* Delays of 100 and 200 ms, each at least halved by the jitter. */
+	ck_assert_uint_ge(mono_ns() - t0, 150 * 1000000ULL);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_hung)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .heartbeat_ms = 100, .attempts = 2 });
+	struct supv_task *t = submit(f->pool, t_hang_until, 2);
+	struct supv_task *u = submit(f->pool, t_hang_until, 10);
+	struct supv_task_result r;
+
+	r = wait_ok(t);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	ck_assert_uint_eq(r.attempts, 2);
+	r = wait_ok(u);
+	ck_assert_int_eq(r.status, SUPV_TASK_HUNG);
+	ck_assert_uint_eq(r.attempts, 2);
+	ck_assert_uint_ge(rec_wait(&f->rec, SUPV_EV_HUNG, NULL, 3), 3);
+	supv_task_release(t);
+	supv_task_release(u);
+	/* Idle workers are not hung: they wait with hang detection suspended. */
+	sleep_ms(400);
+	ck_assert_uint_eq(rec_count(&f->rec, SUPV_EV_HUNG, NULL), 3);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_crashed)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .attempts = 2 });
+	struct supv_task *t = submit(f->pool, t_exit_until, 2);
+	struct supv_task *u = submit(f->pool, t_exit_until, 10);
+	struct supv_task_result r;
+
+	r = wait_ok(t);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	ck_assert_uint_eq(r.attempts, 2);
+	r = wait_ok(u);
+	ck_assert_int_eq(r.status, SUPV_TASK_CRASHED);
+	ck_assert_uint_eq(r.attempts, 2);
+	supv_task_release(t);
+	supv_task_release(u);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_deadline)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .attempts = 2, .deadline_ms = 100 });
+	struct supv_task *t, *u, *v;
+	struct supv_task_result r;
+	uint64_t t0 = mono_ns();
+
+	/* Beating does not help a task past its deadline. */
+	t = submit(f->pool, t_slow_until, 2);
+	u = submit(f->pool, t_slow_until, 10);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_slow_until,
+	    (void *)(intptr_t)10, &(struct supv_task_opts){
+	    .deadline_ms = SUPV_INFINITY, .attempts = 1 }, &v), 0);
+	r = wait_ok(t);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	ck_assert_uint_eq(r.attempts, 2);
+	ck_assert_uint_ge(mono_ns() - t0, 100 * 1000000ULL);
+	r = wait_ok(u);
+	ck_assert_int_eq(r.status, SUPV_TASK_TIMED_OUT);
+	ck_assert_uint_eq(r.attempts, 2);
+	/* No deadline for this one: it ran its 2 s. */
+	r = wait_ok(v);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	ck_assert_uint_ge(mono_ns() - t0, 2000 * 1000000ULL);
+	supv_task_release(t);
+	supv_task_release(u);
+	supv_task_release(v);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_deadline_deaf)
+{
+	/* A task that ignores the stop: its run is abandoned, then comes back. */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .deadline_ms = 50, .shutdown_ms = 20 });
+	struct supv_task *t;
+	struct supv_task_result r;
+
+	atomic_store(&deaf_done, 0);
+	t = submit(f->pool, t_deaf_first, 0);
+	r = wait_ok(t);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	ck_assert_uint_eq(r.attempts, 2);
+	supv_task_release(t);
+	ck_assert(rec_wait(&f->rec, SUPV_EV_STOP_TIMEOUT, "tp.0", 1) >= 1);
+	ck_assert(POLL_UNTIL(atomic_load(&deaf_done) == 1, WAIT_MS));
+	/* The pool still works with its replacement worker. */
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	sleep_ms(50);	/* let the abandoned thread finish returning */
+	fx_end(f);
+}
+END_TEST
+
+struct blocked_submit {
+	struct supv_taskpool *pool;
+	unsigned              wait_ms;
+	atomic_int            rc;     /* -1 until it returned */
+};
+
+static void *
+submit_thread(void *arg)
+{
+	struct blocked_submit *bs = arg;
+
+	atomic_store(&bs->rc, supv_taskpool_submit(bs->pool, t_ok, NULL,
+	    &(struct supv_task_opts){ .wait_ms = bs->wait_ms }, NULL));
+	return NULL;
+}
+
+START_TEST(test_queue_full)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .queue_len = 2 });
+	struct supv_task *g, *a, *b, *x;
+	struct supv_taskpool_stats st;
+	struct blocked_submit bs = { .wait_ms = 0 };
+	pthread_t th;
+	uint64_t t0;
+
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	g = submit(f->pool, t_gate, 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == 1, WAIT_MS));
+	a = submit(f->pool, t_ok, 0);
+	b = submit(f->pool, t_ok, 0);
+	/* Full: EAGAIN at once, or ETIMEDOUT after waiting. */
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL,
+	    &(struct supv_task_opts){ .wait_ms = SUPV_ZERO }, &x), EAGAIN);
+	t0 = mono_ns();
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL,
+	    &(struct supv_task_opts){ .wait_ms = 100 }, &x), ETIMEDOUT);
+	ck_assert_uint_ge(mono_ns() - t0, 100 * 1000000ULL);
+	ck_assert_int_eq(supv_taskpool_stats(f->pool, &st), 0);
+	ck_assert_uint_eq(st.submitted, 3);
+	ck_assert_uint_eq(st.queued, 2);
+	ck_assert_uint_eq(st.running, 1);
+	/* Blocking without limit: returns once there is room. */
+	bs.pool = f->pool;
+	atomic_store(&bs.rc, -1);
+	ck_assert_int_eq(pthread_create(&th, NULL, submit_thread, &bs), 0);
+	sleep_ms(100);
+	ck_assert_int_eq(atomic_load(&bs.rc), -1);
+	atomic_store(&gate, 1);
+	ck_assert(POLL_UNTIL(atomic_load(&bs.rc) != -1, WAIT_MS));
+	ck_assert_int_eq(atomic_load(&bs.rc), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(wait_ok(g).status, SUPV_TASK_DONE);
+	ck_assert_int_eq(wait_ok(a).status, SUPV_TASK_DONE);
+	ck_assert_int_eq(wait_ok(b).status, SUPV_TASK_DONE);
+	supv_task_release(g);
+	supv_task_release(a);
+	supv_task_release(b);
+	fx_end(f);
+}
+END_TEST
+
+static int
+t_sleep10(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	supv_sleep(self, 10);
+	atomic_fetch_add(&ran, 1);
+	return 0;
+}
+
+struct stopper {
+	struct supv_taskpool        *pool;
+	enum supv_taskpool_stop_mode mode;
+	unsigned                     drain_ms;
+	atomic_int                   rc;
+};
+
+static void *
+stop_thread(void *arg)
+{
+	struct stopper *s = arg;
+
+	atomic_store(&s->rc, supv_taskpool_stop(s->pool, s->mode, s->drain_ms));
+	return NULL;
+}
+
+START_TEST(test_stop_drain)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2 });
+	struct stopper s = { .mode = SUPV_TASKPOOL_DRAIN, .drain_ms = SUPV_INFINITY };
+	struct supv_task *t[20], *g;
+	atomic_int done = 0;
+	pthread_t th;
+	unsigned i;
+	int rc;
+
+	atomic_store(&ran, 0);
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	g = submit(f->pool, t_gate, 0);
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_sleep10, NULL,
+		    &(struct supv_task_opts){ .on_done = count_done,
+		    .done_arg = &done }, &t[i]), 0);
+	s.pool = f->pool;
+	atomic_store(&s.rc, -1);
+	ck_assert_int_eq(pthread_create(&th, NULL, stop_thread, &s), 0);
+	/* While it drains, nothing new is accepted. */
+	ck_assert(POLL_UNTIL((rc = supv_taskpool_submit(f->pool, t_code, NULL,
+	    NULL, NULL)) == ECANCELED, WAIT_MS));
+	ck_assert_int_eq(atomic_load(&s.rc), -1);
+	atomic_store(&gate, 1);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(atomic_load(&s.rc), 0);
+	for (i = 0; i < 20; i++) {
+		ck_assert_int_eq(supv_task_poll(t[i], NULL), 0);
+		supv_task_release(t[i]);
+	}
+	ck_assert_int_eq(wait_ok(g).status, SUPV_TASK_DONE);
+	supv_task_release(g);
+	ck_assert_int_eq(atomic_load(&ran), 20);
+	ck_assert_int_eq(atomic_load(&done), 20);
+	/* Stopped: its workers are gone and it takes nothing. */
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, NULL, NULL), ESRCH);
+	ck_assert_uint_ge(rec_count(&f->rec, SUPV_EV_SUP_EXIT, NULL), 1);
+	/* Restarted, it works again. */
+	ck_assert_int_eq(supv_restart_child(f->root, "tp"), 0);
+	g = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(g).status, SUPV_TASK_DONE);
+	supv_task_release(g);
+	fx_end(f);
+}
+END_TEST
+
+struct waiter {
+	struct supv_task       *task;
+	struct supv_task_result res;
+	atomic_int              rc;
+};
+
+static void *
+wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	atomic_store(&w->rc, supv_task_wait(w->task, SUPV_INFINITY, &w->res));
+	return NULL;
+}
+
+START_TEST(test_stop_cancel)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1 });
+	struct supv_task *g, *t[10];
+	struct supv_taskpool_stats st;
+	struct supv_task_result r;
+	struct waiter w;
+	atomic_int done = 0;
+	pthread_t th;
+	unsigned i;
+
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	atomic_store(&ran, 0);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_gate, NULL,
+	    &(struct supv_task_opts){ .on_done = count_done, .done_arg = &done },
+	    &g), 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == 1, WAIT_MS));
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL,
+		    &(struct supv_task_opts){ .on_done = count_done,
+		    .done_arg = &done }, i == 0 ? &t[i] : NULL), 0);
+	w.task = t[0];
+	atomic_store(&w.rc, -1);
+	ck_assert_int_eq(pthread_create(&th, NULL, wait_thread, &w), 0);
+	/* The running task is asked to stop (its gate loop returns 0). */
+	ck_assert_int_eq(supv_taskpool_stop(f->pool, SUPV_TASKPOOL_CANCEL, 0), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(atomic_load(&w.rc), 0);
+	ck_assert_int_eq(w.res.status, SUPV_TASK_CANCELLED);
+	ck_assert_uint_eq(w.res.attempts, 0);
+	r = wait_ok(g);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	ck_assert_int_eq(atomic_load(&done), 11);
+	ck_assert_int_eq(atomic_load(&ran), 0);
+	ck_assert_int_eq(supv_taskpool_stats(f->pool, &st), 0);
+	ck_assert_uint_eq(st.cancelled, 10);
+	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_uint_eq(st.workers, 0);
+	supv_task_release(g);
+	supv_task_release(t[0]);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_drain_timeout)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1 });
+	struct supv_task *g, *t;
+	uint64_t t0;
+
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	g = submit(f->pool, t_gate, 0);
+	t = submit(f->pool, t_ok, 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == 1, WAIT_MS));
+	t0 = mono_ns();
+	ck_assert_int_eq(supv_taskpool_stop(f->pool, SUPV_TASKPOOL_DRAIN, 100), 0);
+	ck_assert_uint_ge(mono_ns() - t0, 100 * 1000000ULL);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_CANCELLED);
+	ck_assert_int_eq(wait_ok(g).status, SUPV_TASK_DONE);
+	supv_task_release(g);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_tree_stop_cancels)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .backoff_ms = 5000 });
+	struct supv_task *g, *t, *d;
+	struct waiter w;
+	pthread_t th;
+
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	d = submit(f->pool, t_code, 3);	/* then waits 2.5-5 s for its retry */
+	ck_assert(POLL_UNTIL(supv_task_poll(d, NULL) == EBUSY &&
+	    rec_count(&f->rec, SUPV_EV_RESTART, NULL) >= 1, WAIT_MS));
+	g = submit(f->pool, t_gate, 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == 1, WAIT_MS));
+	t = submit(f->pool, t_ok, 0);
+	w.task = t;
+	atomic_store(&w.rc, -1);
+	ck_assert_int_eq(pthread_create(&th, NULL, wait_thread, &w), 0);
+	ck_assert_int_eq(supv_stop(f->root), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.res.status, SUPV_TASK_CANCELLED);
+	ck_assert_int_eq(wait_ok(d).status, SUPV_TASK_CANCELLED);
+	ck_assert_int_eq(wait_ok(d).code, 3);
+	ck_assert_uint_eq(wait_ok(d).attempts, 1);
+	ck_assert_int_eq(wait_ok(g).status, SUPV_TASK_DONE);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, NULL, NULL), ESRCH);
+	supv_task_release(g);
+	supv_task_release(t);
+	supv_task_release(d);
+	fx_end(f);
+}
+END_TEST
+
+#define NSUB  8
+#define NEACH 1000
+
+struct sub_arg {
+	struct supv_taskpool *pool;
+	atomic_int           *done;
+	int                   bad;
+};
+
+static void *
+many_thread(void *arg)
+{
+	struct sub_arg *a = arg;
+	struct supv_task *t;
+	struct supv_task_result r;
+	unsigned i;
+
+	for (i = 0; i < NEACH; i++) {
+		if (i % 2 == 0) {
+			if (supv_taskpool_submit(a->pool, t_ok, NULL,
+			    &(struct supv_task_opts){ .on_done = count_done,
+			    .done_arg = a->done }, NULL) != 0)
+				a->bad++;
+			continue;
+		}
+		if (supv_taskpool_submit(a->pool, t_fail_until,
+		    (void *)(intptr_t)(i % 3 == 0 ? 2 : 1), NULL, &t) != 0) {
+			a->bad++;
+			continue;
+		}
+		if (i % 4 == 1) {
+			if (supv_task_wait(t, WAIT_MS, &r) != 0 ||
+			    r.status != SUPV_TASK_DONE)
+				a->bad++;
+		}
+		supv_task_release(t);
+	}
+	return NULL;
+}
+
+START_TEST(test_many_submitters)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 4,
+	    .queue_len = 64 });
+	struct sub_arg a[NSUB];
+	struct supv_taskpool_stats st;
+	pthread_t th[NSUB];
+	atomic_int done = 0;
+	unsigned i;
+
+	atomic_store(&ran, 0);
+	for (i = 0; i < NSUB; i++) {
+		a[i] = (struct sub_arg){ .pool = f->pool, .done = &done };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, many_thread, &a[i]), 0);
+	}
+	for (i = 0; i < NSUB; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(a[i].bad, 0);
+	}
+	ck_assert(POLL_UNTIL(supv_taskpool_stats(f->pool, &st) == 0 &&
+	    st.pending == 0, WAIT_MS));
+	ck_assert_uint_eq(st.submitted, NSUB * NEACH);
+	ck_assert_uint_eq(st.succeeded, NSUB * NEACH);
+	ck_assert_uint_eq(st.failed + st.cancelled, 0);
+	ck_assert_int_eq(atomic_load(&done), NSUB * NEACH / 2);
+	ck_assert_int_eq(atomic_load(&ran), NSUB * NEACH / 2);
+	ck_assert_uint_gt(st.retries, 0);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_wait_timeout)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1 });
+	struct supv_task_result r = { .status = SUPV_TASK_DONE };
+	struct supv_task *g;
+	uint64_t t0;
+
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	g = submit(f->pool, t_gate, 0);
+	t0 = mono_ns();
+	ck_assert_int_eq(supv_task_wait(g, 50, &r), ETIMEDOUT);
+	ck_assert_uint_ge(mono_ns() - t0, 50 * 1000000ULL);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);	/* untouched */
+	ck_assert_int_eq(supv_task_wait(g, 0, NULL), ETIMEDOUT);
+	ck_assert_int_eq(supv_task_poll(g, &r), EBUSY);
+	atomic_store(&gate, 1);
+	r = wait_ok(g);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	ck_assert_int_eq(supv_task_poll(g, &r), 0);
+	ck_assert_int_eq(supv_task_wait(g, 0, &r), 0);
+	supv_task_release(g);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_cancel_task)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1 });
+	struct supv_task *g, *t;
+	struct supv_task_result r;
+	atomic_int done = 0;
+
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	g = submit(f->pool, t_gate, 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == 1, WAIT_MS));
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL,
+	    &(struct supv_task_opts){ .on_done = count_done, .done_arg = &done },
+	    &t), 0);
+	ck_assert_int_eq(supv_task_cancel(t), 0);
+	r = wait_ok(t);
+	ck_assert_int_eq(r.status, SUPV_TASK_CANCELLED);
+	ck_assert_uint_eq(r.attempts, 0);
+	ck_assert_int_eq(atomic_load(&done), 1);
+	ck_assert_int_eq(supv_task_cancel(t), EALREADY);
+	ck_assert_int_eq(supv_task_cancel(g), EBUSY);
+	atomic_store(&gate, 1);
+	ck_assert_int_eq(wait_ok(g).status, SUPV_TASK_DONE);
+	supv_task_release(g);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+static int
+t_stop_own(struct supv_worker *self, void *arg)
+{
+	(void)self;
+	return supv_taskpool_stop(arg, SUPV_TASKPOOL_DRAIN, SUPV_INFINITY) == EDEADLK ?
+	    0 : 1;
+}
+
+static atomic_uint attempts_seen[4];
+
+static int
+t_record_attempt(struct supv_worker *self, void *arg)
+{
+	unsigned a = supv_task_attempt(self);
+
+	(void)arg;
+	if (a < 4)
+		atomic_fetch_add(&attempts_seen[a], 1);
+	return a < 3 ? 1 : 0;
+}
+
+START_TEST(test_errors)
+{
+	struct supv *root;
+	struct supv_taskpool *p;
+	struct supv_task *t;
+	struct fx *f;
+	unsigned i;
+
+	ck_assert_int_eq(supv_new(&root, NULL), 0);
+	ck_assert_int_eq(supv_taskpool_add(NULL, &(struct supv_child_opts){
+	    .id = "tp" }, NULL, &p), EINVAL);
+	ck_assert_int_eq(supv_taskpool_add(root, NULL, NULL, &p), EINVAL);
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "tp" }, NULL, NULL), EINVAL);
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "" }, NULL, &p), EINVAL);
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "tp" }, &(struct supv_taskpool_opts){ .workers = SUPV_ZERO }, &p),
+	    EINVAL);
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "tp" }, &(struct supv_taskpool_opts){ .attempts = SUPV_ZERO }, &p),
+	    EINVAL);
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "tp" }, &(struct supv_taskpool_opts){ .queue_len = SUPV_ZERO }, &p),
+	    EINVAL);
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "tp" }, &(struct supv_taskpool_opts){ .backoff_ms = 100,
+	    .backoff_max_ms = 50 }, &p), EINVAL);
+	/* A child supervisor has no heartbeat of its own. */
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "tp", .heartbeat_ms = 10 }, NULL, &p), EINVAL);
+	/* "<id>.ctl" must fit. */
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "a123456789b123456789c123456789d123456789e123456789f1234567890" },
+	    NULL, &p), ENAMETOOLONG);
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "tp" }, &(struct supv_taskpool_opts){ .workers = 1 }, &p), 0);
+	ck_assert_int_eq(supv_taskpool_add(root, &(struct supv_child_opts){
+	    .id = "tp" }, NULL, &p), EEXIST);
+	/* Not started yet. */
+	ck_assert_int_eq(supv_taskpool_submit(p, t_ok, NULL, NULL, &t), ESRCH);
+	ck_assert_int_eq(supv_taskpool_submit(NULL, t_ok, NULL, NULL, &t), EINVAL);
+	ck_assert_int_eq(supv_taskpool_submit(p, NULL, NULL, NULL, &t), EINVAL);
+	ck_assert_int_eq(supv_taskpool_submit(p, t_ok, NULL,
+	    &(struct supv_task_opts){ .attempts = SUPV_ZERO }, &t), EINVAL);
+	ck_assert_int_eq(supv_taskpool_stop(NULL, SUPV_TASKPOOL_DRAIN, 0), EINVAL);
+	ck_assert_int_eq(supv_taskpool_stop(p, (enum supv_taskpool_stop_mode)7, 0),
+	    EINVAL);
+	ck_assert_int_eq(supv_taskpool_stats(p, NULL), EINVAL);
+	ck_assert_int_eq(supv_task_wait(NULL, 0, NULL), EINVAL);
+	ck_assert_int_eq(supv_task_poll(NULL, NULL), EINVAL);
+	ck_assert_int_eq(supv_task_cancel(NULL), EINVAL);
+	supv_task_release(NULL);
+	ck_assert_uint_eq(supv_task_attempt(NULL), 0);
+	/* Stopping a pool that never ran does nothing. */
+	ck_assert_int_eq(supv_taskpool_stop(p, SUPV_TASKPOOL_DRAIN, SUPV_INFINITY), 0);
+	supv_free(root);
+
+	/* From inside the pool, a stop would wait for itself; attempts count up. */
+	f = fx_start((struct supv_taskpool_opts){ .workers = 2, .attempts = 5 });
+	t = submit(f->pool, t_stop_own, (intptr_t)f->pool);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	for (i = 0; i < 4; i++)
+		atomic_store(&attempts_seen[i], 0);
+	t = submit(f->pool, t_record_attempt, 0);
+	ck_assert_uint_eq(wait_ok(t).attempts, 3);
+	for (i = 1; i < 4; i++)
+		ck_assert_uint_eq(atomic_load(&attempts_seen[i]), 1);
+	ck_assert_uint_eq(atomic_load(&attempts_seen[0]), 0);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_pool_gives_up)
+{
+	/* No restart allowed in the pool: a failed task makes it give up. */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .intensity = SUPV_ZERO });
+	struct supv_task *t;
+	struct supv_task_result r;
+
+	t = submit(f->pool, t_code, 4);
+	r = wait_ok(t);
+	ck_assert_int_eq(r.status, SUPV_TASK_CANCELLED);
+	ck_assert_int_eq(r.code, 4);
+	ck_assert_uint_eq(r.attempts, 1);
+	supv_task_release(t);
+	ck_assert_uint_ge(rec_wait(&f->rec, SUPV_EV_GIVE_UP, NULL, 1), 1);
+	/* Its parent restarted it, as any child supervisor that gave up. */
+	ck_assert_uint_ge(rec_wait(&f->rrec, SUPV_EV_RESTART, "tp", 1), 1);
+	ck_assert_uint_ge(rec_wait(&f->rrec, SUPV_EV_START, "tp", 2), 2);
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+struct cb_order {
+	atomic_int value;
+};
+
+static void
+store_done(const struct supv_task_result *res, void *arg)
+{
+	sleep_ms(20);
+	atomic_store(&((struct cb_order *)arg)->value, (int)res->attempts + 40);
+}
+
+START_TEST(test_callback_before_wait)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1 });
+	struct cb_order o = { 0 };
+	struct supv_task *t;
+
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL,
+	    &(struct supv_task_opts){ .on_done = store_done, .done_arg = &o }, &t), 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	ck_assert_int_eq(atomic_load(&o.value), 41);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_release_early)
+{
+	/* A handle released before the task ran: it runs, nothing leaks. */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2 });
+	struct supv_taskpool_stats st;
+	unsigned i;
+
+	for (i = 0; i < 50; i++)
+		supv_task_release(submit(f->pool, t_fail_until, 2));
+	ck_assert(POLL_UNTIL(supv_taskpool_stats(f->pool, &st) == 0 &&
+	    st.pending == 0, WAIT_MS));
+	ck_assert_uint_eq(st.succeeded, 50);
+	ck_assert_uint_eq(st.retries, 50);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_handle_outlives_pool)
+{
+	/* The pool goes with its spec; a task's handle stays valid until released. */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1 });
+	struct supv_task *t, *c;
+	struct supv_task_result r;
+
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	c = submit(f->pool, t_gate, 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == 1, WAIT_MS));
+	ck_assert_int_eq(supv_terminate_child(f->root, "tp"), 0);
+	ck_assert_int_eq(supv_delete_child(f->root, "tp"), 0);
+	ck_assert_int_eq(supv_task_poll(t, &r), 0);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	/* Stopped by its tree while running: its attempt returned 0. */
+	ck_assert_int_eq(supv_task_wait(c, 0, &r), 0);
+	ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	supv_task_release(c);
+	fx_end(f);
+}
+END_TEST
+
+struct chain {
+	struct supv_taskpool *pool;
+	atomic_int            left;
+	atomic_int            done;
+};
+
+static void
+chain_done(const struct supv_task_result *res, void *arg)
+{
+	struct chain *ch = arg;
+
+	(void)res;
+	atomic_fetch_add(&ch->done, 1);
+	/* From a callback, submit without waiting. */
+	if (atomic_fetch_sub(&ch->left, 1) > 1 &&
+	    supv_taskpool_submit(ch->pool, t_fail_until, (void *)(intptr_t)2,
+	    &(struct supv_task_opts){ .wait_ms = SUPV_ZERO, .on_done = chain_done,
+	    .done_arg = ch }, NULL) != 0)
+		atomic_fetch_add(&ch->done, 1000);
+}
+
+START_TEST(test_chain_and_waiters)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2 });
+	struct chain ch = { .left = 20 };
+	struct waiter w[4];
+	struct supv_task *g;
+	pthread_t th[4];
+	unsigned i;
+
+	/* Each task's on_done submits the next: twenty in a row. */
+	ch.pool = f->pool;
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_fail_until,
+	    (void *)(intptr_t)2, &(struct supv_task_opts){ .on_done = chain_done,
+	    .done_arg = &ch }, NULL), 0);
+	ck_assert(POLL_UNTIL(atomic_load(&ch.done) >= 20, WAIT_MS));
+	ck_assert_int_eq(atomic_load(&ch.done), 20);
+	/* Four threads wait for one task. */
+	atomic_store(&gate, 0);
+	g = submit(f->pool, t_gate, 0);
+	for (i = 0; i < 4; i++) {
+		w[i].task = g;
+		atomic_store(&w[i].rc, -1);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, wait_thread, &w[i]), 0);
+	}
+	sleep_ms(20);
+	atomic_store(&gate, 1);
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(atomic_load(&w[i].rc), 0);
+		ck_assert_int_eq(w[i].res.status, SUPV_TASK_DONE);
+	}
+	supv_task_release(g);
+	fx_end(f);
+}
+END_TEST
+
+Suite *
+suite_taskpool(void)
+{
+	Suite *s = suite_create("taskpool");
+	TCase *tc;
+
+	tc = tcase_create("run");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_basic);
+	tcase_add_test(tc, test_retry_until_success);
+	tcase_add_test(tc, test_exhausted);
+	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_callback_before_wait);
+	tcase_add_test(tc, test_release_early);
+	tcase_add_test(tc, test_chain_and_waiters);
+	tcase_add_test(tc, test_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("failures");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_hung);
+	tcase_add_test(tc, test_crashed);
+	tcase_add_test(tc, test_deadline);
+	tcase_add_test(tc, test_deadline_deaf);
+	tcase_add_test(tc, test_pool_gives_up);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("backpressure");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_queue_full);
+	tcase_add_test(tc, test_wait_timeout);
+	tcase_add_test(tc, test_cancel_task);
+	tcase_add_test(tc, test_many_submitters);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stop");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_stop_drain);
+	tcase_add_test(tc, test_stop_cancel);
+	tcase_add_test(tc, test_drain_timeout);
+	tcase_add_test(tc, test_tree_stop_cancels);
+	tcase_add_test(tc, test_handle_outlives_pool);
+	suite_add_tcase(s, tc);
+	return s;
+}
