@@ -486,8 +486,7 @@ loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
 		if (x == last)
 			break;
 	}
-	if (delay == 0)
-		run_pending(s);
+	/* The loop restarts them: at once when there is no delay. */
 }
 
 static void
