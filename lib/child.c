@@ -123,6 +123,7 @@ run_finish(struct supv_worker *r, int code, bool cancelled)
 	r->code = code;
 	r->cancelled = cancelled;
 	r->exited = true;
+	r->ended_ns = now_ns();
 	if ((c = r->child) != NULL) {
 		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
 		pthread_cond_signal(&c->owner->cv);
@@ -245,6 +246,7 @@ supv_sleep(struct supv_worker *self, unsigned ms)
 
 	if (self == NULL)
 		return EINVAL;
+	pthread_testcancel();	/* a cancellation point even when it returns at once */
 	if (supv_stopping(self))
 		return ECANCELED;
 	if (ms == 0 || ms == SUPV_ZERO)

@@ -258,7 +258,7 @@ loop_stop_child(struct supv *s, struct child *c, enum supv_exit_kind why,
 		emit(s, SUPV_EV_EXIT, c, kind, 0, 0);
 		return kind;
 	}
-	*ran = now_ns() - r->started_ns;
+	*ran = r->ended_ns - r->started_ns;
 	reap(s, r);
 	kind = exit_kind(r);
 	hung_done(s, c);
@@ -281,8 +281,14 @@ start_worker(struct supv *s, struct child *c)
 	child_set_state(c, CH_RUNNING);
 	if (c->ready_ms != 0) {
 		deadline = deadline_after_ms(r->started_ns, c->ready_ms);
-		while (!r->ready && !r->exited && wait_busy(s, deadline))
+		while (!r->ready && !r->exited && !s->stop_req &&
+		    wait_busy(s, deadline))
 			;
+		if (!r->ready && !r->exited && s->stop_req) {
+			/* supv_stop does not wait for a start to complete. */
+			loop_stop_child(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+			return ECANCELED;
+		}
 		if (!r->ready && r->exited) {
 			/* It returned before it was ready. */
 			reap(s, r);
@@ -324,8 +330,18 @@ start_sup(struct supv *s, struct child *c)
 	}
 	r->thread = cs->thread;
 	child_set_state(c, CH_RUNNING);
-	while (!r->ready && !r->exited)
+	while (!r->ready && !r->exited) {
+		if (s->stop_req)
+			ask_stop(c, SUPV_EXIT_SHUTDOWN);
 		wait_busy(s, NO_DEADLINE);
+	}
+	if (!r->ready && r->stop_asked) {
+		/* Stopped while it started: not a start failure. */
+		reap(s, r);
+		child_set_state(c, CH_IDLE);
+		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_SHUTDOWN, 0, 0);
+		return ECANCELED;
+	}
 	if (!r->ready) {
 		reap(s, r);
 		child_set_state(c, CH_IDLE);
@@ -389,6 +405,7 @@ static void
 run_pending(struct supv *s)
 {
 	struct child *c;
+	int rc;
 	uint64_t now = now_ns();
 
 	TAILQ_FOREACH(c, &s->children, order) {
@@ -399,7 +416,9 @@ run_pending(struct supv *s)
 		clear_pending(s, c);
 		c->restarts++;
 		emit(s, SUPV_EV_RESTART, c, 0, 0, 0);
-		if (start_child(s, c) != 0) {
+		if ((rc = start_child(s, c)) == ECANCELED)
+			return;		/* the supervisor is stopping */
+		if (rc != 0) {
 			/* Decided as an exit; the loop comes back for the rest. */
 			loop_decide(s, c, SUPV_EXIT_START_FAILED, 0);
 			return;
@@ -496,7 +515,7 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	enum supv_exit_kind kind;
 	uint64_t ran;
 
-	ran = now_ns() - r->started_ns;
+	ran = r->ended_ns - r->started_ns;
 	hb_unwatch(s, c);
 	reap(s, r);
 	kind = exit_kind(r);
@@ -649,6 +668,7 @@ terminate(struct supv *s, enum supv_exit_kind why)
 	if ((r = s->run) != NULL) {
 		r->sup_why = why;
 		r->exited = true;
+		r->ended_ns = now_ns();
 		TAILQ_INSERT_TAIL(&s->parent->exitq, r, exitq);
 		pthread_cond_signal(&s->parent->cv);
 	} else {

@@ -89,7 +89,8 @@ struct supv_worker {
 	pthread_cond_t      cv;           /* mu: supv_sleep() waits here */
 	int                 stop_fd;      /* mu: -1 until supv_stop_fd() */
 	bool                ready;        /* mu: supv_ready() was called */
-	bool                exited;       /* mu: the thread has finished the body */
+	bool                exited;       /* mu: the thread has finished the body ... */
+	uint64_t            ended_ns;     /* mu: ... at this time */
 	bool                cancelled;    /* mu: ... by pthread_exit or cancellation */
 	int                 code;         /* mu: its return value */
 	enum supv_exit_kind sup_why;      /* mu: how a child supervisor's run ended */
