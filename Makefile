@@ -98,10 +98,16 @@ $(B)/test/%.o: test/%.c test/tests.h include/supervise.h $(B)/test/suites.inc
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -I$(B)/test $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# One SUITE(area) line per test/check_<area>.c, for the runner.
-$(B)/test/suites.inc: $(TEST_SRCS) Makefile
+# One SUITE(area) line per test/check_<area>.c, for the runner; rewritten
+# whenever the list changes (not only when a file is newer).
+SUITES_NOW := $(foreach f,$(TEST_SRCS),SUITE($(patsubst test/check_%.c,%,$(f))))
+SUITES_OLD := $(shell cat $(B)/test/suites.inc 2>/dev/null)
+ifneq ($(strip $(SUITES_NOW)),$(strip $(SUITES_OLD)))
+.PHONY: $(B)/test/suites.inc
+endif
+$(B)/test/suites.inc:
 	@mkdir -p $(@D)
-	for f in $(TEST_SRCS); do b=$${f##*/check_}; echo "SUITE($${b%.c})"; done > $@
+	printf '%s\n' $(foreach x,$(SUITES_NOW),'$(x)') > $@
 
 $(RUNNER): $(TEST_OBJS) $(STATIC)
 	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(BSD_LIBS) $(CHECK_LIBS)

@@ -113,10 +113,17 @@ run_prepare(struct child *c)
 	return 0;
 }
 
-/* Ends the run: queues it for its supervisor unless it was abandoned. */
+/*
+ * Ends the run: queues it for its supervisor unless it was abandoned.
+ * A queued run's reference is dropped under the lock, so that the loop
+ * can reuse the struct at once; the thread touches it no more, and wakes
+ * the loop after unlocking (the loop joins this thread before it can
+ * end, so owner stays valid).
+ */
 static void
 run_finish(struct supv_worker *r, int code, bool cancelled)
 {
+	struct supv *owner = NULL;
 	struct child *c;
 
 	lock();
@@ -125,11 +132,15 @@ run_finish(struct supv_worker *r, int code, bool cancelled)
 	r->exited = true;
 	r->ended_ns = now_ns();
 	if ((c = r->child) != NULL) {
-		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
-		pthread_cond_signal(&c->owner->cv);
+		owner = c->owner;
+		TAILQ_INSERT_TAIL(&owner->exitq, r, exitq);
+		atomic_fetch_sub(&r->refs, 1);	/* the child's stays */
 	}
 	unlock();
-	run_unref(r);
+	if (owner != NULL)
+		pthread_cond_signal(&owner->cv);
+	else
+		run_unref(r);	/* abandoned: may be the last, and run arg_free */
 }
 
 static void

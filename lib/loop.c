@@ -22,6 +22,20 @@ RB_GENERATE(child_ids, child, byid, child_cmp_id)
 
 static void terminate(struct supv *s, enum supv_exit_kind why);
 
+/*
+ * Set on a loop's thread once terminate() has handed its run over: from
+ * then on the supervisor may already run again on a new thread, so the old
+ * one must not look at its state, only leave.
+ */
+static _Thread_local bool loop_done;
+
+/* Whether this loop's run goes on.  Called on s's loop. */
+static bool
+running(const struct supv *s)
+{
+	return !loop_done && s->state == SUP_RUNNING;
+}
+
 /* Whether the graces of s's subtree have run out (an ancestor forced it). */
 static bool
 forced(const struct supv *s)
@@ -409,7 +423,7 @@ run_pending(struct supv *s)
 	uint64_t now = now_ns();
 
 	TAILQ_FOREACH(c, &s->children, order) {
-		if (s->state != SUP_RUNNING || s->stop_req)
+		if (!running(s) || s->stop_req)
 			return;
 		if (c->state != CH_PENDING || c->restart_at > now)
 			continue;
@@ -513,16 +527,27 @@ handle_exit(struct supv *s, struct supv_worker *r)
 {
 	struct child *c = r->child;
 	enum supv_exit_kind kind;
+	pthread_t t = r->thread;
 	uint64_t ran;
 
+	/*
+	 * The thread has queued itself and let go of the run; it is about to
+	 * return.  Its replacement is started first and the join comes last,
+	 * so a restart costs the loop one wake-up.
+	 */
+	TAILQ_REMOVE(&s->exitq, r, exitq);
 	ran = r->ended_ns - r->started_ns;
 	hb_unwatch(s, c);
-	reap(s, r);
 	kind = exit_kind(r);
 	hung_done(s, c);
 	child_set_state(c, CH_IDLE);
 	emit(s, SUPV_EV_EXIT, c, kind, exit_code(r), 0);
 	loop_decide(s, c, kind, ran);
+	if (running(s) && s->npending > 0)
+		run_pending(s);
+	unlock();
+	pthread_join(t, NULL);
+	lock();
 }
 
 static void
@@ -665,11 +690,13 @@ terminate(struct supv *s, enum supv_exit_kind why)
 	fail_requests(s);
 	s->why = why;
 	s->state = SUP_TERMINATED;
+	loop_done = true;
 	if ((r = s->run) != NULL) {
 		r->sup_why = why;
 		r->exited = true;
 		r->ended_ns = now_ns();
 		TAILQ_INSERT_TAIL(&s->parent->exitq, r, exitq);
+		atomic_fetch_sub(&r->refs, 1);	/* this thread's: see run_finish */
 		pthread_cond_signal(&s->parent->cv);
 	} else {
 		s->end_seq = s->run_seq;
@@ -703,7 +730,7 @@ serve(struct supv *s)
 	uint64_t now, next;
 	bool spinning;
 
-	while (s->state == SUP_RUNNING) {
+	while (running(s)) {
 		if (s->stop_req) {
 			terminate(s, SUPV_EXIT_SHUTDOWN);
 		} else if (s->nhung_asked > 0 && (c = hung_asked(s)) != NULL) {
@@ -758,7 +785,7 @@ run_restart_in_place(struct supv_worker *r, int code)
 	if ((c = r->child) == NULL || r->stop_asked)
 		goto out;
 	s = c->owner;
-	if (s->state != SUP_RUNNING || s->stop_req ||
+	if ((s->state != SUP_RUNNING && s->state != SUP_STARTING) || s->stop_req ||
 	    s->strategy != SUPV_ONE_FOR_ONE || c->backoff_ms != 0 ||
 	    c->ready_ms != 0 || c->state != CH_RUNNING ||
 	    !(c->restart == SUPV_PERMANENT ||
@@ -802,6 +829,7 @@ sup_main(void *arg)
 	int rc = 0;
 
 	tls_sup = s;
+	loop_done = false;
 	thread_name(s->name);
 	lock();
 	run = s->run;
@@ -830,7 +858,5 @@ sup_main(void *arg)
 		    SUPV_EXIT_START_FAILED);
 	}
 	unlock();
-	/* A child supervisor's thread held a reference to its run. */
-	run_unref(run);
 	return NULL;
 }
