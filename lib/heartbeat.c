@@ -3,14 +3,17 @@
  *
  * supv_heartbeat() is one relaxed store of a counter the worker alone
  * writes: no lock, no system call, no read-modify-write, no clock.  The
- * supervisor samples the counters of its monitored children at a quarter
+ * supervisor samples the counters of its monitored children every quarter
  * of their heartbeat_ms, on a grid shared by every child with the same
  * period, so a thousand monitored workers cost the supervisor one timer
- * (and a tree with none never wakes).  A child is hung once a sample finds
- * its counter unchanged since the sample that first saw the current
- * value, and that sample is heartbeat_ms or more ago: the last beat came
- * no later than that sample, so a child is never declared hung early, and
- * at most about half a period late.
+ * (and a tree with none never wakes).  A sample that finds the counter
+ * moved records its own time as the last beat (the clock is read after
+ * the counter, so the beat came before it); a child is hung at the first
+ * sample, or at the exact deadline, heartbeat_ms after that.  So it is
+ * never declared hung early, and at most one sampling step late: the
+ * worker does not read the clock, so its last beat is known only to
+ * within a step.  The thread's CPU clock, read once a child has gone
+ * quiet, tells a spinning hang from a blocked one.
  */
 #include <errno.h>
 
@@ -36,13 +39,20 @@ hb_step(const struct child *c)
 	return q < NS_PER_MS ? NS_PER_MS : q;
 }
 
-/* The next sample after now, on the child's grid.  Called with supv_mu held. */
-static void
-hb_schedule(struct supv *s, struct child *c, uint64_t now)
+/* The next sample after now, on the child's grid. */
+static uint64_t
+hb_grid_after(const struct child *c, uint64_t now)
 {
 	uint64_t q = hb_step(c);
 
-	c->hb_at = (now / q + 1) * q;
+	return (now / q + 1) * q;
+}
+
+/* Monitors c again from its next sample at.  Called with supv_mu held. */
+static void
+hb_schedule(struct supv *s, struct child *c, uint64_t at)
+{
+	c->hb_at = at;
 	RB_INSERT(child_hb, &s->hb, c);
 	c->monitored = true;
 }
@@ -65,9 +75,8 @@ hb_watch(struct supv *s, struct child *c, uint64_t now)
 		return;
 	c->hb_seen = atomic_load_explicit(&c->run->beat, memory_order_relaxed);
 	c->hb_last = now;
-	c->hb_cpu = thread_cpu_ns(c->run);
-	c->hb_cpu_at = now;
-	hb_schedule(s, c, now);
+	c->hb_cpu_at = 0;
+	hb_schedule(s, c, hb_grid_after(c, now));
 }
 
 void
@@ -88,40 +97,59 @@ hb_next(struct supv *s)
 }
 
 /*
- * Samples the children whose time has come.  Returns the first one found
- * hung (no longer monitored), for the loop to stop, or NULL.  Called on
- * s's loop with supv_mu held.
+ * Samples the children whose time has come by due.  Returns the first one
+ * found hung (no longer monitored), for the loop to stop, or NULL.
+ * Called on s's loop with supv_mu held.
  */
 struct child *
-hb_check_due(struct supv *s, uint64_t now, bool *spinning)
+hb_check_due(struct supv *s, uint64_t due, bool *spinning)
 {
 	struct child *c;
 
-	while ((c = RB_MIN(child_hb, &s->hb)) != NULL && c->hb_at <= now) {
+	while ((c = RB_MIN(child_hb, &s->hb)) != NULL && c->hb_at <= due) {
 		struct supv_worker *r = c->run;
+		uint64_t hb = (uint64_t)c->heartbeat_ms * NS_PER_MS;
+		uint64_t now, next, until;
 		unsigned long v;
-		uint64_t cpu, until;
 
 		hb_unwatch(s, c);
 		if (r->exited)
 			continue;	/* its exit is handled instead */
 		v = atomic_load_explicit(&r->beat, memory_order_relaxed);
-		cpu = thread_cpu_ns(r);
+		/* Read after the load: a beat it shows came before now. */
+		now = now_ns();
+		next = hb_grid_after(c, now);
 		if (v != c->hb_seen) {
 			c->hb_seen = v;
 			c->hb_last = now;
-		} else if (now - c->hb_last >= (uint64_t)c->heartbeat_ms * NS_PER_MS) {
+			c->hb_cpu_at = 0;
+		} else if (now - c->hb_last >= hb) {
 			until = atomic_load_explicit(&r->ext_until, memory_order_acquire);
 			if (until <= now ||
 			    atomic_load_explicit(&r->ext_beat, memory_order_relaxed) != v) {
-				*spinning = now > c->hb_cpu_at &&
-				    (cpu - c->hb_cpu) * 2 > now - c->hb_cpu_at;
+				/* Spinning: it used over half a CPU while quiet. */
+				*spinning = c->hb_cpu_at != 0 && now > c->hb_cpu_at &&
+				    (thread_cpu_ns(r) - c->hb_cpu) * 2 >
+				    now - c->hb_cpu_at;
 				return c;
 			}
+			if (until < next)
+				next = until;
+		} else {
+			/*
+			 * Quiet so far: the first quiet sample takes the CPU
+			 * reading that tells spinning from blocked, and the
+			 * deadline itself is checked exactly when it comes
+			 * before the next grid point.
+			 */
+			if (c->hb_cpu_at == 0) {
+				c->hb_cpu = thread_cpu_ns(r);
+				c->hb_cpu_at = now;
+			}
+			if (c->hb_last + hb < next)
+				next = c->hb_last + hb;
 		}
-		c->hb_cpu = cpu;
-		c->hb_cpu_at = now;
-		hb_schedule(s, c, now);
+		hb_schedule(s, c, next);
 	}
 	return NULL;
 }

@@ -1,0 +1,456 @@
+/*
+ * taskpool.c - what a task pool costs.
+ *
+ * - Throughput of empty tasks with 1, 2 and 8 workers: one thread submits
+ *   N tasks (fire and forget, blocking while the queue of 1024 is full)
+ *   and waits until the last one has run.  The baseline does the same
+ *   job with raw pthread code: a ring of 1024 (function, argument) pairs
+ *   under one mutex with two condition variables, and W threads popping
+ *   and calling.  Both run the same task body: it counts, and the last one
+ *   wakes the submitter.  Goal: at least 0.8x the baseline.
+ * - The same through handles: submit, then wait for and release each task
+ *   in submission order (the caller holding every result).
+ * - The cost of a retry: tasks that fail once and then succeed, against
+ *   tasks that succeed at once, on one worker; the difference per task is
+ *   one failed attempt, which restarts the worker (a thread) and requeues
+ *   the task.  It is shown next to a bare pthread_create + pthread_join.
+ *
+ * Each measurement alternates libsupervise and baseline repetitions and
+ * reports the median over the repetitions.  Each pool repetition has a
+ * tree of its own, as each baseline repetition has threads of its own:
+ * where the scheduler puts the threads weighs a lot on a small machine.
+ */
+#include "bench.h"
+
+#define QUEUE 1024
+#define REPS  15
+#define RETRY_REPS 5
+
+static bool quick;
+
+/* --- the task body both sides run --- */
+
+struct finish {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	atomic_ulong    count;
+	unsigned long   target;
+	bool            done;
+};
+
+static struct finish fin = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void
+fin_reset(unsigned long target)
+{
+	atomic_store(&fin.count, 0);
+	fin.target = target;
+	fin.done = false;
+}
+
+static void
+fin_wait(void)
+{
+	pthread_mutex_lock(&fin.mu);
+	while (!fin.done)
+		pthread_cond_wait(&fin.cv, &fin.mu);
+	pthread_mutex_unlock(&fin.mu);
+}
+
+static void
+empty_body(void)
+{
+	if (atomic_fetch_add_explicit(&fin.count, 1, memory_order_acq_rel) + 1 ==
+	    fin.target) {
+		pthread_mutex_lock(&fin.mu);
+		fin.done = true;
+		pthread_cond_signal(&fin.cv);
+		pthread_mutex_unlock(&fin.mu);
+	}
+}
+
+static int
+empty_task(struct supv_worker *self, void *arg)
+{
+	(void)self;
+	(void)arg;
+	empty_body();
+	return 0;
+}
+
+/* Fails its first attempt. */
+static int
+fail_once_task(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	if (supv_task_attempt(self) == 1)
+		return 1;
+	empty_body();
+	return 0;
+}
+
+/* --- the baseline: a mutex + condvar ring --- */
+
+struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t  not_empty, not_full;
+	struct { void (*fn)(void *); void *arg; } slot[QUEUE];
+	unsigned        head, len;
+	bool            quit;
+};
+
+static void
+ring_body(void *arg)
+{
+	(void)arg;
+	empty_body();
+}
+
+static void *
+ring_worker(void *arg)
+{
+	struct ring *r = arg;
+	void (*fn)(void *);
+	void *a;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (r->len == 0 && !r->quit)
+			pthread_cond_wait(&r->not_empty, &r->mu);
+		if (r->len == 0)
+			break;
+		fn = r->slot[r->head].fn;
+		a = r->slot[r->head].arg;
+		r->head = (r->head + 1) % QUEUE;
+		if (r->len-- == QUEUE)
+			pthread_cond_signal(&r->not_full);
+		pthread_mutex_unlock(&r->mu);
+		fn(a);
+		pthread_mutex_lock(&r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+static void
+ring_push(struct ring *r, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&r->mu);
+	while (r->len == QUEUE)
+		pthread_cond_wait(&r->not_full, &r->mu);
+	r->slot[(r->head + r->len) % QUEUE].fn = fn;
+	r->slot[(r->head + r->len) % QUEUE].arg = arg;
+	r->len++;
+	pthread_cond_signal(&r->not_empty);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Tasks per second through the ring with w workers. */
+static double
+run_ring(unsigned w, unsigned long n)
+{
+	struct ring *r = calloc(1, sizeof(*r));
+	pthread_t th[8];
+	uint64_t t0, t1;
+	unsigned long i;
+	unsigned k;
+
+	if (r == NULL)
+		die("calloc", ENOMEM);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->not_empty, NULL);
+	pthread_cond_init(&r->not_full, NULL);
+	for (k = 0; k < w; k++)
+		if (pthread_create(&th[k], NULL, ring_worker, r) != 0)
+			die("pthread_create", EAGAIN);
+	fin_reset(n);
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		ring_push(r, ring_body, NULL);
+	fin_wait();
+	t1 = now_ns();
+	pthread_mutex_lock(&r->mu);
+	r->quit = true;
+	pthread_cond_broadcast(&r->not_empty);
+	pthread_mutex_unlock(&r->mu);
+	for (k = 0; k < w; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->not_empty);
+	pthread_cond_destroy(&r->not_full);
+	free(r);
+	return (double)n * 1e9 / (double)(t1 - t0);
+}
+
+/* --- the pool --- */
+
+struct tree {
+	struct supv          *root;
+	struct supv_taskpool *pool;
+};
+
+static void
+tree_start(struct tree *t, unsigned w)
+{
+	int rc;
+
+	if ((rc = supv_new(&t->root, &(struct supv_opts){ .name = "bench" })) != 0)
+		die("supv_new", rc);
+	if ((rc = supv_taskpool_add(t->root, &(struct supv_child_opts){ .id = "tp" },
+	    &(struct supv_taskpool_opts){ .workers = w, .queue_len = QUEUE },
+	    &t->pool)) != 0)
+		die("supv_taskpool_add", rc);
+	if ((rc = supv_start(t->root)) != 0)
+		die("supv_start", rc);
+}
+
+static void
+tree_end(struct tree *t)
+{
+	supv_free(t->root);
+}
+
+/* Tasks per second, fire and forget. */
+static double
+run_pool(struct tree *t, supv_task_fn *fn, unsigned long n)
+{
+	uint64_t t0, t1;
+	unsigned long i;
+	int rc;
+
+	fin_reset(n);
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		if ((rc = supv_taskpool_submit(t->pool, fn, NULL, NULL, NULL)) != 0)
+			die("supv_taskpool_submit", rc);
+	fin_wait();
+	t1 = now_ns();
+	return (double)n * 1e9 / (double)(t1 - t0);
+}
+
+/* Tasks per second, each one waited for and released (in batches of QUEUE). */
+static double
+run_pool_handles(struct tree *t, unsigned long n)
+{
+	static struct supv_task *h[QUEUE];
+	struct supv_task_result res;
+	uint64_t t0, t1;
+	unsigned long i, j, k;
+	int rc;
+
+	fin_reset(n);
+	t0 = now_ns();
+	for (i = 0; i < n; i += k) {
+		k = n - i < QUEUE ? n - i : QUEUE;
+		for (j = 0; j < k; j++)
+			if ((rc = supv_taskpool_submit(t->pool, empty_task, NULL, NULL,
+			    &h[j])) != 0)
+				die("supv_taskpool_submit", rc);
+		for (j = 0; j < k; j++) {
+			if ((rc = supv_task_wait(h[j], SUPV_INFINITY, &res)) != 0)
+				die("supv_task_wait", rc);
+			supv_task_release(h[j]);
+		}
+	}
+	t1 = now_ns();
+	return (double)n * 1e9 / (double)(t1 - t0);
+}
+
+/* The baseline of the handles row: the ring, with a result slot per task. */
+struct slot_res {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	bool            done;
+	int             code;
+};
+
+static void
+ring_body_res(void *arg)
+{
+	struct slot_res *s = arg;
+
+	empty_body();
+	pthread_mutex_lock(&s->mu);
+	s->done = true;
+	s->code = 0;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static double
+run_ring_handles(unsigned w, unsigned long n)
+{
+	struct ring *r = calloc(1, sizeof(*r));
+	struct slot_res *s;
+	pthread_t th[8];
+	uint64_t t0, t1;
+	unsigned long i, j, k;
+	unsigned q;
+
+	if (r == NULL)
+		die("calloc", ENOMEM);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->not_empty, NULL);
+	pthread_cond_init(&r->not_full, NULL);
+	for (q = 0; q < w; q++)
+		if (pthread_create(&th[q], NULL, ring_worker, r) != 0)
+			die("pthread_create", EAGAIN);
+	fin_reset(n);
+	t0 = now_ns();
+	for (i = 0; i < n; i += k) {
+		k = n - i < QUEUE ? n - i : QUEUE;
+		if ((s = malloc(k * sizeof(*s))) == NULL)
+			die("malloc", ENOMEM);
+		for (j = 0; j < k; j++) {
+			pthread_mutex_init(&s[j].mu, NULL);
+			pthread_cond_init(&s[j].cv, NULL);
+			s[j].done = false;
+			ring_push(r, ring_body_res, &s[j]);
+		}
+		for (j = 0; j < k; j++) {
+			pthread_mutex_lock(&s[j].mu);
+			while (!s[j].done)
+				pthread_cond_wait(&s[j].cv, &s[j].mu);
+			pthread_mutex_unlock(&s[j].mu);
+			pthread_mutex_destroy(&s[j].mu);
+			pthread_cond_destroy(&s[j].cv);
+		}
+		free(s);
+	}
+	t1 = now_ns();
+	pthread_mutex_lock(&r->mu);
+	r->quit = true;
+	pthread_cond_broadcast(&r->not_empty);
+	pthread_mutex_unlock(&r->mu);
+	for (q = 0; q < w; q++)
+		pthread_join(th[q], NULL);
+	free(r);
+	return (double)n * 1e9 / (double)(t1 - t0);
+}
+
+static void *
+bare_thread(void *arg)
+{
+	return arg;
+}
+
+/* ns per pthread_create + pthread_join. */
+static double
+run_bare_threads(unsigned n)
+{
+	uint64_t t0 = now_ns();
+	pthread_t th;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&th, NULL, bare_thread, NULL) != 0)
+			die("pthread_create", EAGAIN);
+		pthread_join(th, NULL);
+	}
+	return (double)(now_ns() - t0) / n;
+}
+
+/*
+ * One repetition on a fresh tree, as the baseline's threads are fresh in
+ * each: where the scheduler puts the threads weighs a lot on a small
+ * machine, and each repetition draws anew.
+ */
+static double
+run_pool_fresh(unsigned w, supv_task_fn *fn, unsigned long n,
+    double (*run)(struct tree *, unsigned long))
+{
+	struct tree t;
+	double r;
+
+	tree_start(&t, w);
+	run_pool(&t, fn, n / 20);	/* every worker has started */
+	r = run != NULL ? run(&t, n) : run_pool(&t, fn, n);
+	tree_end(&t);
+	return r;
+}
+
+static void
+throughput(unsigned w, unsigned long n)
+{
+	double lib[REPS], base[REPS], l, b;
+	unsigned i;
+
+	/* Alternating which goes first, so that neither gets the warmer cache. */
+	for (i = 0; i < REPS; i++) {
+		if (i % 2 == 0) {
+			lib[i] = run_pool_fresh(w, empty_task, n, NULL);
+			base[i] = run_ring(w, n);
+		} else {
+			base[i] = run_ring(w, n);
+			lib[i] = run_pool_fresh(w, empty_task, n, NULL);
+		}
+	}
+	l = median_d(lib, REPS);
+	b = median_d(base, REPS);
+	row(fmt("empty tasks, %u worker%s, fire and forget", w, w > 1 ? "s" : ""),
+	    fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), ">= 0.8x",
+	    yesno(l >= 0.8 * b));
+}
+
+static void
+throughput_handles(unsigned w, unsigned long n)
+{
+	double lib[REPS], base[REPS], l, b;
+	unsigned i;
+
+	for (i = 0; i < REPS; i++) {
+		if (i % 2 == 0) {
+			lib[i] = run_pool_fresh(w, empty_task, n, run_pool_handles);
+			base[i] = run_ring_handles(w, n);
+		} else {
+			base[i] = run_ring_handles(w, n);
+			lib[i] = run_pool_fresh(w, empty_task, n, run_pool_handles);
+		}
+	}
+	l = median_d(lib, REPS);
+	b = median_d(base, REPS);
+	row(fmt("empty tasks, %u worker%s, wait each result", w, w > 1 ? "s" : ""),
+	    fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), ">= 0.8x",
+	    yesno(l >= 0.8 * b));
+}
+
+static void
+retry_cost(unsigned long n)
+{
+	double ok[REPS], retry[REPS], bare[REPS], c, b;
+	struct tree t;
+	unsigned i;
+
+	tree_start(&t, 1);
+	for (i = 0; i < RETRY_REPS; i++) {
+		ok[i] = 1e9 / run_pool(&t, empty_task, n);
+		retry[i] = 1e9 / run_pool(&t, fail_once_task, n);
+		bare[i] = run_bare_threads((unsigned)n);
+	}
+	tree_end(&t);
+	c = median_d(retry, RETRY_REPS) - median_d(ok, RETRY_REPS);
+	b = median_d(bare, RETRY_REPS);
+	row("one retry (worker restart + requeue), 1 worker", fmt_ns(c),
+	    fmt_ns(b), fmt_ratio(c, b), "(measured)", "-");
+	note("baseline of the retry row: one bare pthread_create + pthread_join;");
+	note("a failed attempt restarts its worker thread, so it costs about that");
+	note("plus the supervisor's round trip.");
+}
+
+int
+main(void)
+{
+	unsigned long n;
+	static const unsigned ws[] = { 1, 2, 8 };
+	unsigned i;
+
+	quick = bench_quick();
+	n = quick ? 20000 : 100000;
+	table_begin("taskpool", "task pool throughput and the cost of a retry");
+	for (i = 0; i < 3; i++)
+		throughput(ws[i], n);
+	for (i = 0; i < 3; i++)
+		throughput_handles(ws[i], n / 4);
+	retry_cost(quick ? 300 : 1000);
+	return 0;
+}
