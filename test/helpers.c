@@ -1,5 +1,6 @@
 /* helpers.c - the shared part of the test suites. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -183,4 +184,96 @@ void
 count_free(void *arg)
 {
 	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* The number of events recorded so far. */
+unsigned
+rec_len(struct rec *r)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->n;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+/*
+ * The events recorded from index from on, of supervisor sup (NULL: of
+ * every supervisor, each prefixed "name."), as a string such as
+ * "S:a X:a:failure R:a T:a G E:gave_up".  The caller frees it.
+ */
+char *
+trace(struct rec *r, const char *sup, unsigned from)
+{
+	static const char *const k[] = {
+		[SUPV_EV_START] = "S", [SUPV_EV_EXIT] = "X",
+		[SUPV_EV_RESTART] = "R", [SUPV_EV_HUNG] = "H",
+		[SUPV_EV_STOP_TIMEOUT] = "T", [SUPV_EV_BACKOFF] = "B",
+		[SUPV_EV_GIVE_UP] = "G", [SUPV_EV_SUP_EXIT] = "E",
+	};
+	struct rec_ev *ev = calloc(REC_MAX, sizeof(*ev));
+	size_t cap = 1 << 16, len = 0;
+	char *s = calloc(cap, 1);
+	unsigned n, i;
+
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_ptr_nonnull(s);
+	n = rec_snapshot(r, ev, REC_MAX);
+	if (n > REC_MAX)
+		n = REC_MAX;
+	for (i = from; i < n && len + 256 < cap; i++) {
+		const struct rec_ev *e = &ev[i];
+		bool ex = e->kind == SUPV_EV_EXIT || e->kind == SUPV_EV_SUP_EXIT;
+
+		if (sup != NULL && strcmp(e->sup, sup) != 0)
+			continue;
+		len += (size_t)snprintf(s + len, cap - len, "%s%s%s%s%s%s%s%s",
+		    len != 0 ? " " : "", sup == NULL ? e->sup : "",
+		    sup == NULL ? "." : "",
+		    (unsigned)e->kind < sizeof(k) / sizeof(k[0]) ? k[e->kind] : "?",
+		    e->child[0] != '\0' ? ":" : "", e->child, ex ? ":" : "",
+		    ex ? supv_exit_kind_name(e->exit) : "");
+	}
+	free(ev);
+	return s;
+}
+
+
+/* Asserts the counts of sup. */
+void
+ck_counts(struct supv *sup, unsigned specs, unsigned active,
+    unsigned supervisors, unsigned workers)
+{
+	struct supv_counts c;
+
+	ck_assert_int_eq(supv_count_children(sup, &c), 0);
+	ck_assert_uint_eq(c.specs, specs);
+	ck_assert_uint_eq(c.active, active);
+	ck_assert_uint_eq(c.supervisors, supervisors);
+	ck_assert_uint_eq(c.workers, workers);
+}
+
+/* rec_find that fails the test when there is no such event. */
+int
+find_ev(struct rec *r, enum supv_event_kind kind, const char *child, unsigned i)
+{
+	int at = rec_find(r, kind, child, i);
+
+	ck_assert_msg(at >= 0, "no %s event #%u of %s", supv_event_kind_name(kind),
+	    i, child != NULL ? child : "any child");
+	return at;
+}
+
+int
+w_trip(struct supv_worker *self, void *arg)
+{
+	struct trip *t = arg;
+
+	for (;;) {
+		if (atomic_exchange(&t->armed, 0))
+			return t->code;
+		if (supv_sleep(self, 2) != 0)
+			return 0;
+	}
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "supervise.h"
@@ -83,6 +84,36 @@ int  w_ready(struct supv_worker *self, void *arg);    /* supv_ready(), then w_sl
 
 /* A counter for arg_free tests: arg_free increments it. */
 void count_free(void *arg);   /* arg is an atomic_int * */
+
+/* The number of events recorded so far. */
+unsigned rec_len(struct rec *r);
+/*
+ * The events recorded from index from on, of supervisor sup (NULL: of
+ * every supervisor, each prefixed "name."), as a string such as
+ * "S:a X:a:failure R:a T:a G E:gave_up".  The caller frees it.
+ */
+char *trace(struct rec *r, const char *sup, unsigned from);
+/* Asserts that trace(r, sup, from) is want. */
+#define ck_trace(r, sup, from, want) do {                                  \
+	char *t_ = trace((r), (sup), (from));                              \
+	const char *w_ = (want);                                           \
+	ck_assert_msg(strcmp(t_, w_) == 0, "events of %s:\n got  \"%s\"\n want \"%s\"", \
+	    (sup) != NULL ? (const char *)(sup) : "*", t_, w_);            \
+	free(t_);                                                          \
+} while (0)
+/* Asserts the counts of sup. */
+void ck_counts(struct supv *sup, unsigned specs, unsigned active,
+    unsigned supervisors, unsigned workers);
+/* rec_find that fails the test when there is no such event. */
+int  find_ev(struct rec *r, enum supv_event_kind kind, const char *child,
+    unsigned i);
+
+/* A worker that runs until asked to stop, and returns code once each time armed is set. */
+struct trip {
+	atomic_int armed;
+	int        code;
+};
+int  w_trip(struct supv_worker *self, void *arg);
 
 /* The suites (one per test/check_<area>.c). */
 #define SUITE(name) Suite *suite_##name(void);
