@@ -171,7 +171,7 @@ soak: all $(SOAK)
 	$(SOAK)
 
 fuzz: $(FUZZ)
-	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
 
 check-run: all $(RUNNER) $(EXAMPLES) $(SOAK)
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
@@ -194,7 +194,7 @@ ifeq ($(SAN)$(VALGRIND),)
 	@echo "== fuzz (short, when clang is there) =="
 	@if command -v $(CLANG) >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory $(FUZZ) && \
-	  $(FUZZ) -max_total_time=15 -print_final_stats=0 2>&1 | tail -3; \
+	  $(FUZZ) -max_total_time=15 -print_final_stats=0 -artifact_prefix=$(FUZZ_DIR)/ 2>&1 | tail -3; \
 	else echo "fuzz: no clang, skipped"; fi
 endif
 endif
