@@ -193,8 +193,9 @@ ifneq ($(FUZZ),)
 ifeq ($(SAN)$(VALGRIND),)
 	@echo "== fuzz (short, when clang is there) =="
 	@if command -v $(CLANG) >/dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory $(FUZZ) && \
-	  $(FUZZ) -max_total_time=15 -print_final_stats=0 -artifact_prefix=$(FUZZ_DIR)/ 2>&1 | tail -3; \
+	  $(MAKE) --no-print-directory $(FUZZ) || exit 1; \
+	  $(FUZZ) -max_total_time=15 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
+	    > $(FUZZ_DIR)/last.log 2>&1; rc=$$?; tail -4 $(FUZZ_DIR)/last.log; exit $$rc; \
 	else echo "fuzz: no clang, skipped"; fi
 endif
 endif
