@@ -183,9 +183,16 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 	} else if (pool->resizing) {
 		rc = EBUSY;
 	} else {
+		unsigned was = pool->pool_size;
+
 		pool->resizing = true;
-		rc = size > pool->pool_size ? pool_grow(pool, size) :
-		    pool_shrink(pool, size);
+		if (size > was) {
+			/* A failed call changes nothing: undo a partial grow. */
+			if ((rc = pool_grow(pool, size)) != 0)
+				(void)pool_shrink(pool, was);
+		} else {
+			rc = pool_shrink(pool, size);
+		}
 		pool->resizing = false;
 	}
 	unlock();
