@@ -686,6 +686,9 @@ terminate(struct supv *s, enum supv_exit_kind why)
 				delete_spec(s, c);
 		}
 	}
+	/* A worker restarting itself may be emitting: let it finish. */
+	while (s->inplace_busy > 0)
+		pthread_cond_wait(&supv_reply_cv, &supv_mu);
 	emit(s, SUPV_EV_SUP_EXIT, NULL, why, 0, 0);
 	fail_requests(s);
 	s->why = why;
@@ -728,7 +731,7 @@ serve(struct supv *s)
 	struct request *q;
 	struct child *c;
 	uint64_t now, next;
-	bool spinning;
+	bool spinning, req_turn = false;
 
 	while (running(s)) {
 		if (s->stop_req) {
@@ -739,12 +742,16 @@ serve(struct supv *s)
 
 			kind = loop_stop_child(s, c, SUPV_EXIT_HUNG, &ran);
 			loop_decide(s, c, kind, ran);
-		} else if ((r = TAILQ_FIRST(&s->exitq)) != NULL) {
-			handle_exit(s, r);
-		} else if ((q = TAILQ_FIRST(&s->reqq)) != NULL) {
+		} else if ((q = TAILQ_FIRST(&s->reqq)) != NULL &&
+		    (req_turn || TAILQ_EMPTY(&s->exitq))) {
+			/* Calls are served between exits, never starved. */
+			req_turn = false;
 			TAILQ_REMOVE(&s->reqq, q, link);
 			q->taken = true;
 			handle_request(s, q);
+		} else if ((r = TAILQ_FIRST(&s->exitq)) != NULL) {
+			req_turn = true;
+			handle_exit(s, r);
 		} else {
 			now = now_ns();
 			if ((c = hb_check_due(s, now, &spinning)) != NULL) {
@@ -806,12 +813,24 @@ run_restart_in_place(struct supv_worker *r, int code)
 		pthread_cond_signal(&s->cv);
 	}
 	if (s->on_event != NULL) {
+		/*
+		 * The lock is dropped for each event: s stays (terminate()
+		 * waits for inplace_busy), c stays while it is this run's;
+		 * a run abandoned meanwhile ends instead of running again.
+		 */
+		s->inplace_busy++;
 		saved = tls_sup;
 		tls_sup = s;	/* calls on the tree from the callback: EDEADLK */
 		emit_exit_counted(s, c, kind, code);
-		emit(s, SUPV_EV_RESTART, c, 0, 0, 0);
-		emit(s, SUPV_EV_START, c, 0, 0, 0);
+		if (r->child == c)
+			emit(s, SUPV_EV_RESTART, c, 0, 0, 0);
+		if (r->child == c)
+			emit(s, SUPV_EV_START, c, 0, 0, 0);
 		tls_sup = saved;
+		s->inplace_busy--;
+		pthread_cond_broadcast(&supv_reply_cv);
+		if (r->child != c)
+			goto out;
 	}
 	ok = true;
 out:

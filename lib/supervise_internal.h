@@ -198,6 +198,7 @@ struct supv {
 	unsigned             nhung_asked; /* mu: children with hung_asked */
 	enum sup_state       state;       /* mu */
 	bool                 emitting;    /* mu: an event callback is running */
+	unsigned             inplace_busy; /* mu: same-thread restarts emitting */
 	pthread_cond_t       cv;          /* mu: the loop waits here */
 	pthread_cond_t       done_cv;     /* mu: root: start/end waiters */
 	pthread_t            thread;      /* mu: the loop's thread ... */

@@ -138,15 +138,14 @@ spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
 }
 
 /*
- * Frees a spec whose add failed: the caller keeps arg, and arg_free is not
- * called - unless a run of it that missed ready_ms was abandoned and may
- * still use arg, in which case arg_free runs when that run returns.
+ * Frees a spec whose add failed: the caller keeps arg, and arg_free is
+ * never called for it (a run abandoned after missing ready_ms may still
+ * use arg until it returns: supv_add_worker(3), CAVEATS).
  */
 void
 spec_discard(struct child *c)
 {
-	if (c->arg != NULL &&
-	    atomic_load(&c->arg->refs) == 1u + (c->run != NULL))
+	if (c->arg != NULL)
 		c->arg->free_fn = NULL;
 	c->sup = NULL;
 	spec_destroy(c);
