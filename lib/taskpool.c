@@ -600,8 +600,8 @@ pool_slots(struct supv_taskpool *p)
 		width = 3;
 	if (strlen(p->id) + 1 + width > SUPV_ID_MAX)
 		return ENAMETOOLONG;
-	if ((p->slots = calloc(p->nworkers + 1, sizeof(*p->slots))) == NULL ||
-	    (p->kills = calloc(p->nworkers, sizeof(*p->kills))) == NULL)
+	if ((p->slots = xcalloc(p->nworkers + 1, sizeof(*p->slots))) == NULL ||
+	    (p->kills = xcalloc(p->nworkers, sizeof(*p->kills))) == NULL)
 		return ENOMEM;
 	for (i = 0; i <= p->nworkers; i++) {
 		struct tp_slot *sl = &p->slots[i];
@@ -643,7 +643,7 @@ pool_new(struct supv_taskpool **out, const char *id,
 	struct supv_taskpool *p;
 	int rc;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((p = xcalloc(1, sizeof(*p))) == NULL)
 		return ENOMEM;
 	strlcpy(p->id, id, sizeof(p->id));
 	if ((rc = pool_config(p, o)) != 0 || (rc = pool_slots(p)) != 0)

@@ -334,7 +334,7 @@ supv_taskpool_submit(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
 	if ((t = TAILQ_FIRST(&p->free)) != NULL) {
 		TAILQ_REMOVE(&p->free, t, link);
 		p->nfree--;
-	} else if ((t = malloc(sizeof(*t))) == NULL) {
+	} else if ((t = xcalloc(1, sizeof(*t))) == NULL) {
 		pthread_mutex_unlock(&p->mu);
 		if (held)
 			tp_pool_unref(p);
