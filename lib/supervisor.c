@@ -444,75 +444,53 @@ check_child_args(const struct supv *sup, const char *id)
 	return check_id(id);
 }
 
-SUPV_EXPORT int
-supv_terminate_child(struct supv *sup, const char *id)
+/*
+ * The calls on one child: posted to a running supervisor's loop; on a
+ * stopped one nothing runs, so a deleted spec, or a terminated temporary
+ * one, is removed here and restarting is ESRCH.
+ */
+static int
+child_op(struct supv *sup, const char *id, enum req_op op)
 {
-	struct request q = { .op = REQ_TERMINATE, .id = id };
-	struct child *c;
+	struct request q = { .op = op, .id = id };
+	struct child *c, *gone = NULL;
 	int rc;
 
 	if ((rc = check_child_args(sup, id)) != 0)
 		return rc;
 	lock();
-	if ((rc = child_call(sup, id, false, &c)) == 0) {
+	if ((rc = child_call(sup, id, op == REQ_RESTART, &c)) == 0) {
 		if (has_loop(sup)) {
 			rc = post(sup, &q);
-			c = NULL;
-		} else if (c->restart == SUPV_TEMPORARY) {
-			/* Not running; a temporary spec goes all the same. */
+		} else if (op == REQ_RESTART) {
+			rc = ESRCH;
+		} else if (op == REQ_DELETE || c->restart == SUPV_TEMPORARY) {
 			sup_spec_unlink(sup, c);
-		} else {
-			c = NULL;
+			gone = c;
 		}
-	} else {
-		c = NULL;
 	}
 	unlock();
-	if (c != NULL)
-		spec_destroy(c);
+	if (gone != NULL)
+		spec_destroy(gone);
 	return rc;
+}
+
+SUPV_EXPORT int
+supv_terminate_child(struct supv *sup, const char *id)
+{
+	return child_op(sup, id, REQ_TERMINATE);
 }
 
 SUPV_EXPORT int
 supv_restart_child(struct supv *sup, const char *id)
 {
-	struct request q = { .op = REQ_RESTART, .id = id };
-	struct child *c;
-	int rc;
-
-	if ((rc = check_child_args(sup, id)) != 0)
-		return rc;
-	lock();
-	if ((rc = child_call(sup, id, true, &c)) == 0)
-		rc = has_loop(sup) ? post(sup, &q) : ESRCH;
-	unlock();
-	return rc;
+	return child_op(sup, id, REQ_RESTART);
 }
 
 SUPV_EXPORT int
 supv_delete_child(struct supv *sup, const char *id)
 {
-	struct request q = { .op = REQ_DELETE, .id = id };
-	struct child *c;
-	int rc;
-
-	if ((rc = check_child_args(sup, id)) != 0)
-		return rc;
-	lock();
-	if ((rc = child_call(sup, id, false, &c)) == 0) {
-		if (has_loop(sup)) {
-			rc = post(sup, &q);
-			c = NULL;
-		} else {
-			sup_spec_unlink(sup, c);
-		}
-	} else {
-		c = NULL;
-	}
-	unlock();
-	if (c != NULL)
-		spec_destroy(c);
-	return rc;
+	return child_op(sup, id, REQ_DELETE);
 }
 
 SUPV_EXPORT int
