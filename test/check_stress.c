@@ -479,7 +479,9 @@ check_mutator(struct mut *m)
 static void
 check_stuck(struct mut *m)
 {
-	uint64_t d = mono_ns() - atomic_load(&m->progress);
+	/* Progress first: a mutator may move it on after the clock is read. */
+	uint64_t p = atomic_load(&m->progress), now = mono_ns();
+	uint64_t d = now > p ? now - p : 0;
 
 	ck_assert_msg(atomic_load(&m->done) || d < (uint64_t)STUCK_MS * 1000000,
 	    "mutator %d: %s of slot %d has not returned in %llu ms (deadlock?)",
