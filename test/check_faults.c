@@ -49,42 +49,6 @@ fault_spent(void)
 	return armed && atomic_load(&supv_fault_countdown) == 0;
 }
 
-/* Threads of this process. */
-static int
-nthreads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-static void *
-nothing(void *arg)
-{
-	return arg;
-}
-
-/*
- * The threads of this process before a test makes any: a first thread is
- * made and joined before counting, as TSan starts a thread of its own then.
- */
-static int
-base_threads(void)
-{
-	pthread_t t;
-
-	ck_assert_int_eq(pthread_create(&t, NULL, nothing, NULL), 0);
-	ck_assert_int_eq(pthread_join(t, NULL), 0);
-	sleep_ms(10);
-	return nthreads();
-}
 
 #define WAIT_THREADS(want) do {                                               \
 	int want_ = (want);                                                   \

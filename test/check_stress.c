@@ -45,38 +45,6 @@ stuck_ms(void)
 	return e != NULL ? (unsigned)atoi(e) : 10000 * slow();
 }
 
-static int
-nthreads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-static void *
-nothing(void *arg)
-{
-	return arg;
-}
-
-/* As in check_faults.c: TSan makes a thread of its own at the first one. */
-static int
-base_threads(void)
-{
-	pthread_t t;
-
-	ck_assert_int_eq(pthread_create(&t, NULL, nothing, NULL), 0);
-	ck_assert_int_eq(pthread_join(t, NULL), 0);
-	sleep_ms(10);
-	return nthreads();
-}
 
 /* A small per-thread random generator (xorshift), seeded per thread. */
 static atomic_uint seeds = 1;

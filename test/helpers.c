@@ -1,4 +1,5 @@
 /* helpers.c - the shared part of the test suites. */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -276,4 +277,41 @@ w_trip(struct supv_worker *self, void *arg)
 		if (supv_sleep(self, 2) != 0)
 			return 0;
 	}
+}
+
+/* Threads of this process. */
+int
+nthreads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void *
+nothing(void *arg)
+{
+	return arg;
+}
+
+/*
+ * The threads of this process before a test makes any: a first thread is
+ * made and joined before counting, as TSan starts a thread of its own then.
+ */
+int
+base_threads(void)
+{
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, nothing, NULL), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	sleep_ms(10);
+	return nthreads();
 }

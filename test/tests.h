@@ -115,6 +115,10 @@ struct trip {
 };
 int  w_trip(struct supv_worker *self, void *arg);
 
+/* Threads of this process, and their number before a test makes any. */
+int  nthreads(void);
+int  base_threads(void);
+
 /* The suites (one per test/check_<area>.c). */
 #define SUITE(name) Suite *suite_##name(void);
 #include "suites.inc"
