@@ -116,30 +116,30 @@ run_prepare(struct child *c)
 /*
  * Ends the run: queues it for its supervisor unless it was abandoned.
  * A queued run's reference is dropped under the lock, so that the loop
- * can reuse the struct at once; the thread touches it no more, and wakes
- * the loop after unlocking (the loop joins this thread before it can
- * end, so owner stays valid).
+ * can reuse the struct at once.  The owner is woken before the unlock:
+ * once the run is queued, the owner's loop may handle it (it wakes on its
+ * own to sample heartbeats), terminate, and be freed by its parent, so
+ * after the unlock this thread touches neither the run nor its owner.
  */
 static void
 run_finish(struct supv_worker *r, int code, bool cancelled)
 {
-	struct supv *owner = NULL;
 	struct child *c;
+	bool queued;
 
 	lock();
 	r->code = code;
 	r->cancelled = cancelled;
 	r->exited = true;
 	r->ended_ns = now_ns();
-	if ((c = r->child) != NULL) {
-		owner = c->owner;
-		TAILQ_INSERT_TAIL(&owner->exitq, r, exitq);
+	if ((queued = (c = r->child) != NULL)) {
+		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
 		atomic_fetch_sub(&r->refs, 1);	/* the child's stays */
+		pthread_cond_signal(&c->owner->cv);
 	}
 	unlock();
-	if (owner != NULL)
-		pthread_cond_signal(&owner->cv);
-	else
+	fault_pause(FP_RUN_FINISHED);
+	if (!queued)
 		run_unref(r);	/* abandoned: may be the last, and run arg_free */
 }
 

@@ -7,10 +7,11 @@
  * of their heartbeat_ms, on a grid shared by every child with the same
  * period, so a thousand monitored workers cost the supervisor one timer
  * (and a tree with none never wakes).  A sample that finds the counter
- * moved records its own time as the last beat (the clock is read after
- * the counter, so the beat came before it); a child is hung at the first
- * sample, or at the exact deadline, heartbeat_ms after that.  So it is
- * never declared hung early, and at most one sampling step late: the
+ * moved records a clock reading taken after the load as the last beat
+ * (the beat came before it); one that finds it unmoved decides with a
+ * reading taken before the load (the worker was quiet at least until
+ * then).  A child is hung at the first sample, or at the exact deadline,
+ * heartbeat_ms after its last beat.  So it is never declared hung early, and at most one sampling step late: the
  * worker does not read the clock, so its last beat is known only to
  * within a step.  The thread's CPU clock, read once a child has gone
  * quiet, tells a spinning hang from a blocked one.
@@ -97,14 +98,15 @@ hb_next(struct supv *s)
 }
 
 /*
- * Samples the children whose time has come by due.  Returns the first one
- * found hung (no longer monitored), for the loop to stop, or NULL.
- * Called on s's loop with supv_mu held.
+ * Samples the children whose time has come.  Returns the first one found
+ * hung (no longer monitored), for the loop to stop, or NULL.  Called on
+ * s's loop with supv_mu held.
  */
 struct child *
-hb_check_due(struct supv *s, uint64_t due, bool *spinning)
+hb_check_due(struct supv *s, bool *spinning)
 {
 	struct child *c;
+	uint64_t due = now_ns();
 
 	while ((c = RB_MIN(child_hb, &s->hb)) != NULL && c->hb_at <= due) {
 		struct supv_worker *r = c->run;
@@ -115,13 +117,14 @@ hb_check_due(struct supv *s, uint64_t due, bool *spinning)
 		hb_unwatch(s, c);
 		if (r->exited)
 			continue;	/* its exit is handled instead */
-		v = atomic_load_explicit(&r->beat, memory_order_relaxed);
-		/* Read after the load: a beat it shows came before now. */
+		/* Read before the load: quiet at least until now. */
 		now = now_ns();
+		v = atomic_load_explicit(&r->beat, memory_order_relaxed);
 		next = hb_grid_after(c, now);
 		if (v != c->hb_seen) {
+			/* Read after the load: the beat came before it. */
 			c->hb_seen = v;
-			c->hb_last = now;
+			c->hb_last = now_ns();
 			c->hb_cpu_at = 0;
 		} else if (now - c->hb_last >= hb) {
 			until = atomic_load_explicit(&r->ext_until, memory_order_acquire);

@@ -174,35 +174,99 @@ hung_done(struct supv *s, struct child *c)
 static void ask_stop(struct child *c, enum supv_exit_kind why);
 
 /*
+ * c was found hung: report it and ask it to stop.  While it is being
+ * stopped the tree is unhealthy (no watchdog pings).
+ */
+static void
+mark_hung(struct supv *s, struct child *c, bool spinning)
+{
+	c->hung_asked = true;
+	s->nhung_asked++;
+	root_of(s)->hung_now++;
+	ask_stop(c, SUPV_EXIT_HUNG);
+	emit_hung(s, c, spinning);
+}
+
+/*
+ * Answers the root's liveness probe (sup_probe_loops): this loop is not
+ * stuck in user code or in a wait without end.
+ */
+static void
+loop_alive(struct supv *s)
+{
+	s->probe_ack = root_of(s)->probe_seq;
+}
+
+/*
+ * Whether every loop of s's tree answered probe seq; wakes them to answer
+ * the next one.
+ */
+static bool
+probe_subtree(struct supv *s, unsigned long seq)
+{
+	struct child *c;
+	bool alive = true;
+
+	if (s->state == SUP_STARTING || s->state == SUP_RUNNING ||
+	    s->state == SUP_STOPPING) {
+		alive = s->probe_ack == seq;
+		pthread_cond_signal(&s->cv);
+	}
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->sup != NULL && !probe_subtree(c->sup, seq))
+			alive = false;
+	return alive;
+}
+
+/*
+ * Whether every loop of root's tree answered the last probe since it was
+ * sent; then sends the next one.  A loop that waits without end for one
+ * worker (an infinite grace or ready_ms), or sits in a slow on_event, does
+ * not answer.  Called with supv_mu held, off the loops (the watchdog).
+ */
+bool
+sup_probe_loops(struct supv *root)
+{
+	bool alive = probe_subtree(root, root->probe_seq);
+
+	root->probe_seq++;	/* answered once the loops get the lock */
+	return alive;
+}
+
+/*
  * Waits on the loop's condition variable until deadline, while the loop
  * is busy with one child (its grace, its start): the heartbeats of the
  * others are still sampled, and a hung one is reported and asked to stop
- * at once; serve() finishes its stop.  False once deadline has passed.
+ * at once; serve() finishes its stop.  A wait that is live answers the
+ * liveness probe; one without end for one child's stop does not.  False
+ * once deadline has passed.
  */
 static bool
-wait_busy(struct supv *s, uint64_t deadline)
+wait_busy(struct supv *s, uint64_t deadline, bool live)
 {
 	struct child *c;
 	uint64_t next = hb_next(s);
 	bool spinning;
 
+	if (live)
+		loop_alive(s);
 	cond_wait_until(&s->cv, next < deadline ? next : deadline);
-	while ((c = hb_check_due(s, now_ns(), &spinning)) != NULL) {
-		c->hung_asked = true;
-		s->nhung_asked++;
-		root_of(s)->hung_now++;
-		ask_stop(c, SUPV_EXIT_HUNG);
-		emit_hung(s, c, spinning);
-	}
+	while ((c = hb_check_due(s, &spinning)) != NULL)
+		mark_hung(s, c, spinning);
 	return deadline == NO_DEADLINE || now_ns() < deadline;
 }
 
-/* Asks c's run to stop, unless it has ended or was asked already. */
+/*
+ * Asks c's run to stop, unless it has ended or was asked already.  A run
+ * asked to stop is no longer monitored, from this moment on (a pool asks
+ * all its workers at once, then waits for each in turn).
+ */
 static void
 ask_stop(struct child *c, enum supv_exit_kind why)
 {
 	struct supv_worker *r = c->run;
 
+	hb_unwatch(c->owner, c);
 	if (r->exited || r->stop_asked)
 		return;
 	if (r->sup != NULL) {
@@ -241,7 +305,9 @@ loop_stop_child(struct supv *s, struct child *c, enum supv_exit_kind why,
 	while (!r->exited) {
 		if (!cancelled && !timed_out && forced(s))
 			deadline = 0;
-		if (wait_busy(s, deadline) || r->exited)
+		/* Waiting on a subtree is live: its loops answer for it. */
+		if (wait_busy(s, deadline, r->sup != NULL ||
+		    deadline != NO_DEADLINE) || r->exited)
 			continue;
 		/* The grace ran out. */
 		emit(s, SUPV_EV_STOP_TIMEOUT, c, 0, 0, 0);
@@ -296,7 +362,7 @@ start_worker(struct supv *s, struct child *c)
 	if (c->ready_ms != 0) {
 		deadline = deadline_after_ms(r->started_ns, c->ready_ms);
 		while (!r->ready && !r->exited && !s->stop_req &&
-		    wait_busy(s, deadline))
+		    wait_busy(s, deadline, deadline != NO_DEADLINE))
 			;
 		if (!r->ready && !r->exited && s->stop_req) {
 			/* supv_stop does not wait for a start to complete. */
@@ -327,6 +393,7 @@ start_sup(struct supv *s, struct child *c)
 	struct supv *cs = c->sup;
 	struct supv_worker *r = c->run;
 	enum sup_state was = cs->state;
+	uint64_t ran;
 	int rc;
 
 	cs->run = r;
@@ -344,23 +411,21 @@ start_sup(struct supv *s, struct child *c)
 	}
 	r->thread = cs->thread;
 	child_set_state(c, CH_RUNNING);
-	while (!r->ready && !r->exited) {
-		if (s->stop_req)
-			ask_stop(c, SUPV_EXIT_SHUTDOWN);
-		wait_busy(s, NO_DEADLINE);
-	}
-	if (!r->ready && r->stop_asked) {
-		/* Stopped while it started: not a start failure. */
-		reap(s, r);
-		child_set_state(c, CH_IDLE);
-		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_SHUTDOWN, 0, 0);
+	while (!r->ready && !r->exited && !s->stop_req)
+		wait_busy(s, NO_DEADLINE, true);
+	if (!r->ready && !r->exited) {
+		/* Stopped while it starts: within its grace, as any stop. */
+		loop_stop_child(s, c, SUPV_EXIT_SHUTDOWN, &ran);
 		return ECANCELED;
 	}
 	if (!r->ready) {
+		/* Its own start failed: say why (no memory, no thread). */
+		rc = cs->start_rc == ENOMEM || cs->start_rc == EAGAIN ?
+		    cs->start_rc : ECHILD;
 		reap(s, r);
 		child_set_state(c, CH_IDLE);
 		emit(s, SUPV_EV_EXIT, c, SUPV_EXIT_START_FAILED, 0, 0);
-		return ECHILD;
+		return rc;
 	}
 	emit(s, SUPV_EV_START, c, 0, 0, 0);
 	return 0;
@@ -556,12 +621,7 @@ handle_hung(struct supv *s, struct child *c, bool spinning)
 	enum supv_exit_kind kind;
 	uint64_t ran;
 
-	/* While it is being stopped the tree is unhealthy (no watchdog). */
-	c->hung_asked = true;
-	s->nhung_asked++;
-	root_of(s)->hung_now++;
-	ask_stop(c, SUPV_EXIT_HUNG);
-	emit_hung(s, c, spinning);
+	mark_hung(s, c, spinning);
 	if (c->state == CH_RUNNING) {
 		kind = loop_stop_child(s, c, SUPV_EXIT_HUNG, &ran);
 		loop_decide(s, c, kind, ran);
@@ -659,13 +719,17 @@ handle_request(struct supv *s, struct request *q)
 
 /*
  * Stops every child in reverse start order and ends the run: the parent
- * sees the run end with why, a root's waiters are woken.
+ * sees the run end with why, a root's waiters are woken.  A start that
+ * does not complete (it failed, or a stop came first) deletes no spec:
+ * the caller of a failed supv_add_sup() gets its child back as it built
+ * it.
  */
 static void
 terminate(struct supv *s, enum supv_exit_kind why)
 {
 	struct child *c, *prev;
 	struct supv_worker *r;
+	bool keep_specs = s->state == SUP_STARTING;
 	uint64_t ran;
 
 	s->state = SUP_STOPPING;
@@ -682,7 +746,7 @@ terminate(struct supv *s, enum supv_exit_kind why)
 			clear_pending(s, c);
 		if (c->state == CH_RUNNING) {
 			loop_stop_child(s, c, SUPV_EXIT_SHUTDOWN, &ran);
-			if (c->restart == SUPV_TEMPORARY)
+			if (c->restart == SUPV_TEMPORARY && !keep_specs)
 				delete_spec(s, c);
 		}
 	}
@@ -734,6 +798,7 @@ serve(struct supv *s)
 	bool spinning, req_turn = false;
 
 	while (running(s)) {
+		loop_alive(s);
 		if (s->stop_req) {
 			terminate(s, SUPV_EXIT_SHUTDOWN);
 		} else if (s->nhung_asked > 0 && (c = hung_asked(s)) != NULL) {
@@ -754,7 +819,7 @@ serve(struct supv *s)
 			handle_exit(s, r);
 		} else {
 			now = now_ns();
-			if ((c = hb_check_due(s, now, &spinning)) != NULL) {
+			if ((c = hb_check_due(s, &spinning)) != NULL) {
 				handle_hung(s, c, spinning);
 				continue;
 			}
@@ -804,14 +869,9 @@ run_restart_in_place(struct supv_worker *r, int code)
 	/* Committed: the restart is counted before anything is emitted. */
 	window_add(&s->win, now / NS_PER_MS);
 	c->restarts++;
-	if (c->monitored)
-		hb_unwatch(s, c);
+	hb_unwatch(s, c);
 	atomic_store(&r->ext_until, 0);
 	r->started_ns = now;
-	if (c->heartbeat_ms != 0) {
-		hb_watch(s, c, now);
-		pthread_cond_signal(&s->cv);
-	}
 	if (s->on_event != NULL) {
 		/*
 		 * The lock is dropped for each event: s stays (terminate()
@@ -832,6 +892,15 @@ run_restart_in_place(struct supv_worker *r, int code)
 		if (r->child != c)
 			goto out;
 	}
+	/*
+	 * The deadline counts from here, where the body is entered again,
+	 * not from before this thread sat in the callbacks; a run asked to
+	 * stop meanwhile is not monitored (it sees supv_stopping() at once).
+	 */
+	if (c->heartbeat_ms != 0 && !r->stop_asked) {
+		hb_watch(s, c, now_ns());
+		pthread_cond_signal(&s->cv);
+	}
 	ok = true;
 out:
 	unlock();
@@ -851,6 +920,7 @@ sup_main(void *arg)
 	loop_done = false;
 	thread_name(s->name);
 	lock();
+	loop_alive(s);
 	run = s->run;
 	window_reset(&s->win);
 	TAILQ_FOREACH(c, &s->children, order) {
@@ -867,12 +937,16 @@ sup_main(void *arg)
 			run->ready = true;
 			pthread_cond_signal(&s->parent->cv);
 		} else {
+			/* READY=1 here, before anything can send STOPPING=1. */
+			notify_started(s);
 			s->start_done = true;
 			s->start_rc = 0;
 			pthread_cond_broadcast(&s->done_cv);
 		}
 		serve(s);
 	} else {
+		if (run != NULL)
+			s->start_rc = rc;
 		terminate(s, rc == ECANCELED ? SUPV_EXIT_SHUTDOWN :
 		    SUPV_EXIT_START_FAILED);
 	}

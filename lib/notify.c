@@ -4,7 +4,9 @@
  * ("@" for the abstract namespace).  READY=1 once supv_start() has started
  * the tree, STOPPING=1 when the root terminates, STATUS= lines, and
  * WATCHDOG=1 every half $WATCHDOG_USEC, only while the tree is healthy: it
- * runs, has not given up, and no worker is hung.  Without $NOTIFY_SOCKET
+ * runs, has not given up, no worker is hung, and every supervisor's loop
+ * answered the last liveness probe (none is stuck in a slow on_event or
+ * in a wait without end).  Without $NOTIFY_SOCKET
  * nothing is sent.
  */
 #include <errno.h>
@@ -83,9 +85,14 @@ watchdog_main(void *arg)
 	next = now_ns();
 	while (root->end_seq < seq) {
 		if (now_ns() >= next) {
-			if (root->state == SUP_RUNNING && root->hung_now == 0)
+			/* Every loop must have answered the last probe. */
+			bool alive = sup_probe_loops(root);
+
+			if (root->state == SUP_RUNNING && root->hung_now == 0 &&
+			    alive)
 				send_msg(n, "WATCHDOG=1");
-			send_status(root, root->hung_now ? "degraded" : "running");
+			send_status(root, root->hung_now || !alive ?
+			    "degraded" : "running");
 			next = now_ns() + n->wd_ns;
 		}
 		cond_wait_until(&root->done_cv, next);
@@ -163,7 +170,10 @@ notify_open(struct supv *root)
 		n->wd_ns = strtoull(usec, NULL, 10) * 1000 / 2;
 }
 
-/* After supv_start() has started the tree: READY=1, then the watchdog. */
+/*
+ * When the root's loop has started the tree, on that loop: READY=1, then
+ * the watchdog.  STOPPING=1 comes from the same loop, so never before.
+ */
 void
 notify_started(struct supv *root)
 {

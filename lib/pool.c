@@ -182,6 +182,12 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 		/* nothing */
 	} else if (pool->resizing) {
 		rc = EBUSY;
+	} else if (size < pool->pool_size && caller_worker_sup(pool) == pool &&
+	    tls_run->index >= size) {
+		/* It would stop itself: checked before anything is stopped. */
+		rc = EDEADLK;
+	} else if ((rc = check_owner(pool)) != 0) {
+		/* nothing */
 	} else {
 		unsigned was = pool->pool_size;
 

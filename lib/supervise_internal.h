@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/tree.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "supervise.h"
@@ -186,6 +187,7 @@ struct supv {
 	enum supv_auto_shutdown auto_shutdown;
 	supv_event_fn       *on_event;
 	void                *event_arg;
+	pid_t                pid;         /* the process that made it */
 
 	/* Guarded by supv_mu. */
 	struct supv         *parent;      /* mu */
@@ -213,7 +215,10 @@ struct supv {
 	unsigned long        end_seq;     /* mu: ... and ended */
 	enum supv_exit_kind  why;         /* mu: how the last run ended */
 	bool                 start_done;  /* mu: root: supv_start may return */
-	int                  start_rc;    /* mu: root: what it returns */
+	int                  start_rc;    /* mu: root: what it returns; a child
+	                                     supervisor: why its start failed */
+	unsigned long        probe_seq;   /* mu: root: liveness probes sent */
+	unsigned long        probe_ack;   /* mu: the last probe its loop answered */
 
 	/* A pool (supv_add_pool): its workers are stopped all at once. */
 	bool                 parallel_stop;
@@ -229,6 +234,29 @@ struct supv {
 
 /* util.c */
 extern atomic_long supv_fault_countdown;
+
+/*
+ * Race windows the tests can widen: where the library has just dropped
+ * the lock in a place where another thread may change what it looked at.
+ * supv_fault_pause (hidden, NULL by default: one relaxed load) is called
+ * there with the point.
+ */
+enum fault_point {
+	FP_RUN_FINISHED,     /* a run ended and woke its owner, lock dropped */
+	FP_START_UNLOCKED,   /* supv_start() dropped the lock to join a loop */
+};
+extern void (*_Atomic supv_fault_pause)(int point);
+
+static inline void
+fault_pause(enum fault_point p)
+{
+	void (*fn)(int) = atomic_load_explicit(&supv_fault_pause,
+	    memory_order_relaxed);
+
+	if (fn != NULL)
+		fn((int)p);
+}
+
 void    *xcalloc(size_t n, size_t size);
 uint64_t now_ns(void);
 void     lock(void);
@@ -239,6 +267,7 @@ bool     cond_wait_until(pthread_cond_t *cv, uint64_t deadline);
 uint64_t deadline_after_ms(uint64_t from, unsigned ms);
 int      thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
 int      check_id(const char *id);
+int      check_owner(const struct supv *s);
 void     thread_name(const char *name);
 struct supv *root_of(struct supv *s);
 bool     in_subtree(const struct supv *top, const struct supv *s);
@@ -279,7 +308,7 @@ bool run_restart_in_place(struct supv_worker *r, int code);
 void     hb_watch(struct supv *s, struct child *c, uint64_t now);
 void     hb_unwatch(struct supv *s, struct child *c);
 uint64_t hb_next(struct supv *s);
-struct child *hb_check_due(struct supv *s, uint64_t now, bool *spinning);
+struct child *hb_check_due(struct supv *s, bool *spinning);
 
 /* supervisor.c */
 int  spec_new(const struct supv *sup, const struct supv_child_opts *o,
@@ -306,5 +335,6 @@ enum supv_exit_kind loop_stop_child(struct supv *s, struct child *c,
     enum supv_exit_kind why, uint64_t *ran);
 void  loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
     uint64_t ran_ns);
+bool  sup_probe_loops(struct supv *root);
 
 #endif /* SUPERVISE_INTERNAL_H */

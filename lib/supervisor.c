@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "supervise_internal.h"
 
@@ -59,6 +60,7 @@ supv_new(struct supv **out, const struct supv_opts *opts)
 	s->auto_shutdown = opts->auto_shutdown;
 	s->on_event = opts->on_event;
 	s->event_arg = opts->event_arg;
+	s->pid = getpid();
 	TAILQ_INIT(&s->children);
 	RB_INIT(&s->byid);
 	RB_INIT(&s->hb);
@@ -152,6 +154,29 @@ spec_discard(struct child *c)
 }
 
 /*
+ * Whether s's loop is waiting for the calling worker's start: the worker
+ * has ready_ms and has not called supv_ready() yet, and s is its
+ * supervisor, or an ancestor whose loop waits for that supervisor's start.
+ * A call posted there would wait for the caller.  Called with supv_mu held.
+ */
+static bool
+start_waits_for_caller(const struct supv *s)
+{
+	struct supv_worker *r = tls_run;
+	const struct supv *up;
+
+	if (r == NULL || r->child == NULL || r->ready || r->child->ready_ms == 0)
+		return false;
+	for (up = r->child->owner; up != NULL; up = up->parent) {
+		if (up == s)
+			return true;
+		if (up->state != SUP_STARTING)
+			break;
+	}
+	return false;
+}
+
+/*
  * Posts q to s's loop and waits for the answer.  A worker that is asked to
  * stop meanwhile withdraws a call the loop has not begun.  Called with
  * supv_mu held.
@@ -159,8 +184,13 @@ spec_discard(struct child *c)
 static int
 post(struct supv *s, struct request *q)
 {
-	int old = nocancel_begin();
+	int old, rc;
 
+	if ((rc = check_owner(s)) != 0)
+		return rc;
+	if (start_waits_for_caller(s))
+		return EDEADLK;
+	old = nocancel_begin();
 	q->from = tls_run;
 	TAILQ_INSERT_TAIL(&s->reqq, q, link);
 	pthread_cond_signal(&s->cv);
@@ -258,6 +288,12 @@ supv_add_sup(struct supv *parent, const struct supv_child_opts *opts,
 	return rc;
 }
 
+/*
+ * Starts a stopped root.  The state turns SUP_STARTING before the lock is
+ * first dropped (to join the last run's loop, or in notify_open()), so a
+ * concurrent supv_start() gets EBUSY and a concurrent supv_stop() waits for
+ * this run; this thread alone goes on with the start.
+ */
 SUPV_EXPORT int
 supv_start(struct supv *root)
 {
@@ -268,36 +304,39 @@ supv_start(struct supv *root)
 	if (root == NULL)
 		return EINVAL;
 	lock();
-	if (root->parent != NULL) {
+	if (root->parent != NULL)
+		rc = EINVAL;
+	else if ((rc = check_owner(root)) != 0)
+		;
+	else if (caller_is_loop_of(root))
+		rc = EDEADLK;
+	else if (root->state != SUP_IDLE && root->state != SUP_TERMINATED)
+		rc = EBUSY;
+	if (rc != 0) {
 		unlock();
-		return EINVAL;
-	}
-	if (caller_is_loop_of(root)) {
-		unlock();
-		return EDEADLK;
-	}
-	if (root->state != SUP_IDLE && root->state != SUP_TERMINATED) {
-		unlock();
-		return EBUSY;
+		return rc;
 	}
 	oldcancel = nocancel_begin();
-	if (root->joinable) {
-		root->joinable = false;
-		old = root->thread;
-		unlock();
-		pthread_join(old, NULL);
-		lock();
-	}
-	notify_open(root);
 	was = root->state;
 	root->state = SUP_STARTING;
 	root->stop_req = false;
 	root->force = false;
 	root->start_done = false;
 	root->run_seq++;
+	if (root->joinable) {
+		root->joinable = false;
+		old = root->thread;
+		unlock();
+		fault_pause(FP_START_UNLOCKED);
+		pthread_join(old, NULL);
+		lock();
+	}
+	notify_open(root);
 	if ((rc = thread_spawn(&root->thread, 0, sup_main, root)) != 0) {
+		/* This run ended before it began; a stop waiting for it returns. */
 		root->state = was;
-		root->run_seq--;
+		root->end_seq = root->run_seq;
+		pthread_cond_broadcast(&root->done_cv);
 		unlock();
 		nocancel_end(oldcancel);
 		return EAGAIN;
@@ -305,8 +344,7 @@ supv_start(struct supv *root)
 	root->joinable = true;
 	while (!root->start_done)
 		pthread_cond_wait(&root->done_cv, &supv_mu);
-	if ((rc = root->start_rc) == 0)
-		notify_started(root);
+	rc = root->start_rc;
 	unlock();
 	nocancel_end(oldcancel);
 	return rc;
@@ -320,7 +358,7 @@ root_call_check(struct supv *root)
 		return EINVAL;
 	if (caller_is_loop_of(root) || caller_worker_sup(root) != NULL)
 		return EDEADLK;
-	return 0;
+	return check_owner(root);
 }
 
 /* Waits until the current run of root has ended.  Called with supv_mu held. */

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "supervise_internal.h"
 
@@ -22,6 +23,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
  * relaxed load.  Hidden: only programs linked with the static library see it.
  */
 atomic_long supv_fault_countdown;
+void (*_Atomic supv_fault_pause)(int point);
 
 static bool
 fault_hit(void)
@@ -171,6 +173,16 @@ check_id(const char *id)
 		return EINVAL;
 	n = strnlen(id, SUPV_ID_MAX + 1);
 	return n > SUPV_ID_MAX ? ENAMETOOLONG : 0;
+}
+
+/*
+ * EPERM in a child process after fork(): the tree's threads are not
+ * there, and a call that waits for them would wait for ever.
+ */
+int
+check_owner(const struct supv *s)
+{
+	return s->pid == getpid() ? 0 : EPERM;
 }
 
 /* Called with supv_mu held. */
