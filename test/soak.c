@@ -12,10 +12,10 @@
  * phase; the program fails (exit 1) if it grew by more than RSS_SLACK_KB,
  * or if the events do not add up.  It prints one summary line.
  *
- * --quick (make check): each phase runs for about QUICK_SECONDS, fewer
- * restarts.  Both samples are taken at restart counts, not at times, so
- * that a machine however fast or slow takes them both, and far enough
- * apart to show a leak; time only lengthens the run on a fast machine.
+ * --quick (make check): each phase runs for about QUICK_SECONDS.  Both
+ * samples are taken at restart counts, not at times, so that a machine
+ * however fast or slow takes them both, with restarts between them to
+ * show a leak; the time only lengthens the run on a fast machine.
  * Under a sanitizer or valgrind, whose allocators hold freed memory back
  * on purpose, the memory figures are printed but not checked.
  */
