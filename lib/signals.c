@@ -13,6 +13,7 @@
 
 #include "supervise_internal.h"
 
+/* Set before the thread starts and constant after, but for signo. */
 struct sigstop {
 	struct supv *root;
 	int          sfd;        /* signalfd of the set */
@@ -54,7 +55,7 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 {
 	static const int dflt[] = { SIGTERM, SIGINT };
 	struct sigstop *ss;
-	sigset_t sigs, old, *set = &sigs;
+	sigset_t sigs, old;
 	size_t i;
 	int rc = 0;
 
@@ -71,24 +72,33 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 			return EINVAL;
 	if (n == 0)
 		return EINVAL;
+	if ((ss = xcalloc(1, sizeof(*ss))) == NULL)
+		return ENOMEM;
+	ss->root = root;
+	/*
+	 * The slot is taken before the lock is dropped to make the descriptors
+	 * and the thread, so that a concurrent call fails with EBUSY before it
+	 * changes anything, instead of starting a second thread that nothing
+	 * would end.  Until it is given back on failure, the slot is ours.
+	 */
 	lock();
 	if (root->parent != NULL)
 		rc = EINVAL;
 	else if (root->sigstop != NULL)
 		rc = EBUSY;
+	else
+		root->sigstop = ss;
 	unlock();
-	if (rc != 0)
+	if (rc != 0) {
+		free(ss);
 		return rc;
-	if ((ss = xcalloc(1, sizeof(*ss))) == NULL)
-		return ENOMEM;
-	ss->root = root;
-	/* Block them here first, so threads created after inherit it. */
-	if ((rc = pthread_sigmask(SIG_BLOCK, set, &old)) != 0)
+	}
+	/* Blocked here first, so that threads created after inherit it. */
+	if ((rc = pthread_sigmask(SIG_BLOCK, &sigs, &old)) != 0)
 		goto fail;
-	if ((ss->sfd = signalfd(-1, set, SFD_CLOEXEC)) < 0) {
+	if ((ss->sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
 		rc = errno;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		goto fail;
+		goto fail_mask;
 	}
 	if ((ss->quitfd = eventfd(0, EFD_CLOEXEC)) < 0) {
 		rc = errno;
@@ -96,16 +106,22 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 	}
 	if ((rc = thread_spawn(&ss->thread, 0, sigstop_main, ss)) != 0)
 		goto fail_quit;
-	lock();
-	root->sigstop = ss;
-	unlock();
 	return 0;
 fail_quit:
 	close(ss->quitfd);
 fail_sfd:
 	close(ss->sfd);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);	/* change nothing */
+fail_mask:
+	/* A failed call changes nothing, the caller's mask included. */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 fail:
+	/*
+	 * Nothing else changes a taken slot: other calls see it taken, and
+	 * supv_free() may not run while another call on its root does.
+	 */
+	lock();
+	root->sigstop = NULL;
+	unlock();
 	free(ss);
 	return rc;
 }

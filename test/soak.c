@@ -12,7 +12,10 @@
  * phase; the program fails (exit 1) if it grew by more than RSS_SLACK_KB,
  * or if the events do not add up.  It prints one summary line.
  *
- * --quick (make check): each phase runs for QUICK_SECONDS at most.
+ * --quick (make check): each phase runs for about QUICK_SECONDS.  Both
+ * samples are taken at restart counts, not at times, so that a machine
+ * however fast or slow takes them both, with restarts between them to
+ * show a leak; the time only lengthens the run on a fast machine.
  * Under a sanitizer or valgrind, whose allocators hold freed memory back
  * on purpose, the memory figures are printed but not checked.
  */
@@ -29,6 +32,7 @@
 
 #define RSS_SLACK_KB   2048
 #define QUICK_SECONDS  0.8
+#define STALL_SECONDS  60	/* no restart for this long: the tree is stuck */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANITIZED 1
@@ -141,8 +145,10 @@ under_valgrind(void)
 struct phase {
 	const char   *name;
 	unsigned long target;	/* counted restarts */
-	unsigned long min_quick;	/* at least this many in --quick */
+	unsigned long quick_warm;	/* --quick: warm-up sample after this many */
+	unsigned long quick_span;	/* --quick: end sample at least this many later */
 	unsigned long done;
+	unsigned long warm_n;	/* restarts when the warm-up sample was taken */
 	double        secs;
 	long          rss_warm, rss_end;
 };
@@ -156,15 +162,21 @@ static bool quick, check_rss;
 } while (0)
 
 /*
- * Runs root until the counted child has restarted target times (or, with
- * --quick, QUICK_SECONDS have passed), measuring memory after a tenth of
- * the run and at its end, then stops and checks the events.
+ * Runs root until the counted child has restarted target times, or with
+ * --quick for QUICK_SECONDS if that is shorter, then stops it and checks
+ * the events.  Memory is read once warm, after warm restarts, and at the
+ * end, which waits for span more restarts after that first reading: both
+ * are restart counts, so that a fast machine cannot end the run before the
+ * first reading, nor a slow one take the two with nothing in between.
  */
 static bool
 run_phase(struct phase *p, struct supv *root, unsigned group)
 {
-	unsigned long warm = p->target / 10;
-	double t0, budget = QUICK_SECONDS, warm_at = QUICK_SECONDS / 4;
+	unsigned long warm = quick ? p->quick_warm : p->target / 10;
+	unsigned long span = quick ? p->quick_span : p->target / 2;
+	unsigned long n, last = 0;
+	double t, t0, t_last;
+	bool warmed = false;
 	enum supv_exit_kind why;
 	int rc;
 
@@ -175,18 +187,30 @@ run_phase(struct phase *p, struct supv *root, unsigned group)
 	atomic_store(&n_give_up, 0);
 	atomic_store(&n_sup_exit, 0);
 	atomic_store(&n_bad, 0);
-	t0 = now_s();
+	t0 = t_last = now_s();
 	if ((rc = supv_start(root)) != 0)
 		FAIL("%s: supv_start: %s", p->name, strerror(rc));
-	p->rss_warm = -1;
 	for (;;) {
-		unsigned long n = atomic_load(&n_counted);
-		double t = now_s() - t0;
-
-		if (p->rss_warm < 0 && (quick ? t >= warm_at : n >= warm))
+		n = atomic_load(&n_counted);
+		t = now_s();
+		if (!warmed && n >= warm) {
+			warmed = true;
 			p->rss_warm = rss_kb();
-		if (n >= p->target || (quick && t >= budget))
+			/* Read after the sample: what follows came after it. */
+			p->warm_n = atomic_load(&n_counted);
+			continue;
+		}
+		if (warmed && n >= p->warm_n + span &&
+		    (n >= p->target || (quick && t - t0 >= QUICK_SECONDS)))
 			break;
+		if (n != last) {
+			last = n;
+			t_last = t;
+		} else if (t - t_last >= STALL_SECONDS) {
+			supv_stop(root);
+			FAIL("%s: no restart in %d s, after %lu", p->name,
+			    STALL_SECONDS, n);
+		}
 		nap_ms(1);
 	}
 	p->rss_end = rss_kb();
@@ -213,7 +237,7 @@ run_phase(struct phase *p, struct supv *root, unsigned group)
 	if (atomic_load(&n_give_up) != 0 || atomic_load(&n_bad) != 0 ||
 	    atomic_load(&n_sup_exit) != 1)
 		FAIL("%s: unexpected events", p->name);
-	if (p->done < (quick ? p->min_quick : p->target))
+	if (p->done < p->warm_n + span)
 		FAIL("%s: only %lu restarts", p->name, p->done);
 	if (p->rss_warm < 0 || p->rss_end < 0)
 		FAIL("%s: cannot read VmRSS", p->name);
@@ -254,9 +278,12 @@ int
 main(int argc, char **argv)
 {
 	struct phase ph[3] = {
-		{ .name = "one_for_one", .target = 1000000, .min_quick = 100 },
-		{ .name = "one_for_all", .target = 100000, .min_quick = 20 },
-		{ .name = "same_thread", .target = 1000000, .min_quick = 1000 },
+		{ .name = "one_for_one", .target = 1000000, .quick_warm = 100,
+		  .quick_span = 1000 },
+		{ .name = "one_for_all", .target = 100000, .quick_warm = 20,
+		  .quick_span = 200 },
+		{ .name = "same_thread", .target = 1000000, .quick_warm = 1000,
+		  .quick_span = 10000 },
 	};
 	struct supv *root;
 	long rss0 = rss_kb();
