@@ -1,58 +1,49 @@
-/*
- * first.c - a first libsupervise program: a root supervisor with two
- * workers, one of which fails now and then and is restarted.
- *
- *     cc -o first first.c $(pkg-config --cflags --libs supervise)
- */
-#include <stdint.h>
-#include <stdio.h>
+/* first.c: ./first (until Ctrl-C), ./first SECONDS, or ./first give-up */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
 #include <supervise.h>
 
-/* Called on the supervisor's own thread for every start, exit, restart... */
-static void
-on_event(const struct supv_event *ev, void *arg)
-{
-	(void)arg;
-	printf("%-8s %-8s %s\n", supv_event_kind_name(ev->kind),
-	    ev->child != NULL ? ev->child : ev->sup,
-	    ev->kind == SUPV_EV_EXIT || ev->kind == SUPV_EV_SUP_EXIT ?
-	    supv_exit_kind_name(ev->exit) : "");
-}
-
-/* Ticks every 100 ms until asked to stop; fails at every (intptr_t)arg-th tick. */
+/* A worker: works in 100 ms steps until asked to stop; fails now and then. */
 static int
-work(struct supv_worker *self, void *arg)
+worker(struct supv_worker *self, void *arg)
 {
-	for (intptr_t tick = 1; supv_sleep(self, 100) == 0; tick++)
-		if (tick % (intptr_t)arg == 0)
-			return 1;       /* a failure: the supervisor restarts it */
-	return 0;                       /* supv_sleep said ECANCELED: a stop */
+	int steps = arg != NULL ? 1 : 20 + rand() % 21;	/* 2 to 4 s */
+
+	while (supv_sleep(self, 100) == 0) {	/* ECANCELED once asked to stop */
+		supv_heartbeat(self);		/* "not hung" (heartbeat_ms) */
+		if (--steps == 0)
+			return 1;		/* a failure: it will be restarted */
+	}
+	return 0;
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
-	const char *secs = getenv("SUPV_EXAMPLE_SECONDS");
+	const char *arg = argc > 1 ? argv[1] : "";
+	void *fast = strcmp(arg, "give-up") == 0 ? "fast" : NULL;
 	struct supv *root;
-	int rc;
+	enum supv_exit_kind why;
 
-	/* Up to 10 restarts in 5 s (the default period); beyond that it gives up. */
-	if ((rc = supv_new(&root, &(struct supv_opts){ .name = "root",
-	    .intensity = 10, .on_event = on_event })) == 0) {
-		if ((rc = supv_add_worker(root, &(struct supv_child_opts){ .id = "steady" },
-		    work, (void *)1000000)) == 0 &&
-		    (rc = supv_add_worker(root, &(struct supv_child_opts){ .id = "flaky" },
-		    work, (void *)7)) == 0 && (rc = supv_start(root)) == 0) {
-			sleep(secs != NULL ? (unsigned)atoi(secs) : 2);
-			rc = supv_stop(root);   /* returns once every worker has ended */
-		}
-		supv_free(root);
-	}
-	if (rc != 0)
-		fprintf(stderr, "first: %s\n", strerror(rc));
-	return rc == 0 ? 0 : 1;
+	/*
+	 * More than 10 restarts in 5 s and the root gives up.  A run lasts 2 s
+	 * or more (1 s if web hung), so at most 9 fit in any 5 s: the chance it
+	 * gives up by itself is 0.  "give-up" makes runs 0.1 s: it gives up.
+	 */
+	if (supv_new(&root, &(struct supv_opts){ .name = "app", .intensity = 10,
+	    .on_event = supv_log_stderr }) != 0)
+		return 1;
+	supv_stop_on_signals(root, (int[]){ SIGINT, SIGTERM, SIGALRM }, 3);
+	supv_add_worker(root, &(struct supv_child_opts){ .id = "db" },
+	    worker, fast);
+	supv_add_worker(root, &(struct supv_child_opts){ .id = "web",
+	    .heartbeat_ms = 1000 }, worker, fast);	/* hang detection too */
+	if (supv_start(root) != 0)
+		return 1;
+	alarm((unsigned)atoi(arg));		/* SIGALRM after SECONDS: a stop */
+	supv_wait(root, &why);			/* until stopped or given up */
+	supv_free(root);
+	return supv_exit_status(why);
 }
