@@ -268,7 +268,9 @@ supv_add_sup(struct supv *parent, const struct supv_child_opts *opts,
 		return rc;
 	lock();
 	if (child == parent || child->parent != NULL ||
-	    child->state != SUP_IDLE || in_subtree(child, parent)) {
+	    child->state != SUP_IDLE || in_subtree(child, parent) ||
+	    child->sigstop != NULL || child->notify != NULL) {
+		/* A root's signal thread or notifier would be lost below. */
 		rc = EINVAL;
 	} else {
 		c->sup = child;

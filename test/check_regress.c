@@ -620,6 +620,29 @@ START_TEST(test_fork_child_gets_eperm)
 }
 END_TEST
 
+/* A supervisor with a root's links (signals, systemd) cannot become a child. */
+START_TEST(test_add_sup_root_links_einval)
+{
+	struct supv *root, *a, *b;
+	struct supv_counts k;
+
+	root = mk_sup("root", NULL, 0);
+	a = mk_sup("a", NULL, 0);
+	b = mk_sup("b", NULL, 0);
+	ck_assert_int_eq(supv_stop_on_signals(a, (int[]){ SIGUSR2 }, 1), 0);
+	ck_assert_int_eq(supv_notify_systemd(b, SUPV_NOTIFY_READY), 0);
+	ck_assert_int_eq(supv_add_sup(root, &(struct supv_child_opts){
+	    .id = "a" }, a), EINVAL);
+	ck_assert_int_eq(supv_add_sup(root, &(struct supv_child_opts){
+	    .id = "b" }, b), EINVAL);
+	ck_assert_int_eq(supv_count_children(root, &k), 0);
+	ck_assert_uint_eq(k.specs, 0);
+	supv_free(a);	/* ends its signal thread */
+	supv_free(b);
+	supv_free(root);
+}
+END_TEST
+
 Suite *
 suite_regress(void)
 {
@@ -638,6 +661,7 @@ suite_regress(void)
 	tcase_add_test(tc, test_same_thread_slow_callback_not_hung);
 	tcase_add_test(tc, test_watchdog_stops_while_loop_stuck);
 	tcase_add_test(tc, test_fork_child_gets_eperm);
+	tcase_add_test(tc, test_add_sup_root_links_einval);
 	suite_add_tcase(s, tc);
 	return s;
 }
