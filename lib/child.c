@@ -1,322 +1,262 @@
 /*
- * child.c - runs of a worker: the thread trampoline, exit capture, and
- * what a worker calls on itself (stop signalling, sleep, readiness).
+ * child.c - starting and stopping one child, on its supervisor's loop:
+ * asking a run to stop, waiting for it within its grace (the heartbeats
+ * of its siblings still sampled meanwhile), what happens when the grace
+ * runs out, and starting a worker (waiting for its supv_ready()).  Called
+ * with supv_mu held, on the supervisor's loop; emit_*() drop the lock.
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "supervise_internal.h"
 
-struct argbox *
-argbox_new(void *arg, void (*free_fn)(void *))
+/* Whether the graces of s's subtree have run out (an ancestor forced it). */
+static bool
+forced(const struct supv *s)
 {
-	struct argbox *b;
-
-	if ((b = xcalloc(1, sizeof(*b))) == NULL)
-		return NULL;
-	b->arg = arg;
-	b->free_fn = free_fn;
-	atomic_init(&b->refs, 1);
-	return b;
+	for (; s != NULL; s = s->parent)
+		if (s->force)
+			return true;
+	return false;
 }
 
-/* Called without supv_mu: the last reference runs arg_free. */
-void
-argbox_unref(struct argbox *b)
-{
-	if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1)
-		return;
-	if (b->free_fn != NULL)
-		b->free_fn(b->arg);
-	free(b);
-}
-
-struct supv_worker *
-run_new(struct child *c)
-{
-	struct supv_worker *r;
-
-	if ((r = xcalloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	if (cond_init(&r->cv) != 0) {
-		free(r);
-		return NULL;
-	}
-	atomic_init(&r->refs, 1);
-	r->stop_fd = -1;
-	r->fn = c->fn;
-	r->sup = c->sup;
-	r->arg = c->arg;
-	if (r->arg != NULL)
-		atomic_fetch_add(&r->arg->refs, 1);
-	memcpy(r->id, c->id, sizeof(r->id));
-	r->index = c->index;
-	r->same_thread = c->same_thread;
-	return r;
-}
-
-/*
- * Drops a reference.  The last one frees the run; it may run arg_free, so
- * it is dropped without supv_mu, or where the arg cannot be the last one.
- */
-void
-run_unref(struct supv_worker *r)
-{
-	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
-		return;
-	if (r->stop_fd >= 0)
-		close(r->stop_fd);
-	pthread_cond_destroy(&r->cv);
-	argbox_unref(r->arg);
-	free(r);
-}
-
-/*
- * Makes c->run a fresh run for the next start, reusing the last one when
- * nothing else holds it, so that restarting allocates nothing.  Called
- * with supv_mu held.
- */
-int
-run_prepare(struct child *c)
-{
-	struct supv_worker *r = c->run;
-
-	if (r != NULL && atomic_load(&r->refs) == 1) {
-		if (r->stop_fd >= 0) {
-			close(r->stop_fd);
-			r->stop_fd = -1;
-		}
-		atomic_store(&r->stopping, false);
-		atomic_store(&r->beat, 0);
-		r->beat_local = 0;
-		atomic_store(&r->ext_until, 0);
-		atomic_store(&r->ext_beat, 0);
-		r->ready = r->exited = r->cancelled = r->stop_asked = false;
-		r->code = 0;
-		r->has_cpuclock = false;
-		r->child = c;
-		return 0;
-	}
-	if (r != NULL) {
-		/* Still held by an abandoned thread: let it keep it. */
-		r->child = NULL;
-		c->run = NULL;
-		run_unref(r);
-	}
-	if ((r = run_new(c)) == NULL)
-		return ENOMEM;
-	r->child = c;
-	c->run = r;
-	return 0;
-}
-
-/*
- * Ends the run: queues it for its supervisor unless it was abandoned.
- * A queued run's reference is dropped under the lock, so that the loop
- * can reuse the struct at once.  The owner is woken before the unlock:
- * once the run is queued, the owner's loop may handle it (it wakes on its
- * own to sample heartbeats), terminate, and be freed by its parent, so
- * after the unlock this thread touches neither the run nor its owner.
- */
+/* Wakes every loop below s, so that they see s->force. */
 static void
-run_finish(struct supv_worker *r, int code, bool cancelled)
+wake_subtree(struct supv *s)
 {
 	struct child *c;
-	bool queued;
 
-	lock();
-	r->code = code;
-	r->cancelled = cancelled;
-	r->exited = true;
-	r->ended_ns = now_ns();
-	if ((queued = (c = r->child) != NULL)) {
-		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
-		atomic_fetch_sub(&r->refs, 1);	/* the child's stays */
-		pthread_cond_signal(&c->owner->cv);
-	}
+	pthread_cond_signal(&s->cv);
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->sup != NULL)
+			wake_subtree(c->sup);
+}
+
+/* Takes an ended run off the exit queue and joins its thread. */
+void
+reap(struct supv *s, struct supv_worker *r)
+{
+	pthread_t t = r->thread;
+
+	TAILQ_REMOVE(&s->exitq, r, exitq);
 	unlock();
-	fault_pause(FP_RUN_FINISHED);
-	if (!queued)
-		run_unref(r);	/* abandoned: may be the last, and run arg_free */
+	pthread_join(t, NULL);
+	lock();
 }
 
+enum supv_exit_kind
+exit_kind(const struct supv_worker *r)
+{
+	if (r->stop_asked)
+		return r->stop_reason;
+	if (r->sup != NULL)
+		return r->sup_why;
+	if (r->cancelled)
+		return SUPV_EXIT_CANCELLED;
+	return r->code == 0 ? SUPV_EXIT_NORMAL : SUPV_EXIT_FAILURE;
+}
+
+int
+exit_code(const struct supv_worker *r)
+{
+	return r->sup != NULL || r->cancelled ? 0 : r->code;
+}
+
+/* Gives up on a run that outlived its grace: it runs on, detached. */
 static void
-run_cancelled(void *arg)
+abandon(struct child *c, struct supv_worker *r)
 {
-	run_finish(arg, 0, true);
+	pthread_detach(r->thread);
+	r->child = NULL;	/* its end will queue nothing */
+	c->run = NULL;
+	/* The thread still holds a reference, so this cannot be the last. */
+	run_unref(r);
 }
 
-static void *
-worker_main(void *arg)
+/* A hung child's stop is over: the tree may be healthy again. */
+void
+hung_done(struct supv *s, struct child *c)
 {
-	struct supv_worker *r = arg;
-	int code;
-
-	tls_run = r;
-	thread_name(r->id);
-	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
-	for (;;) {
-		pthread_cleanup_push(run_cancelled, r);
-		code = r->fn(r, r->arg->arg);
-		/* A cancel that comes now must not cut the bookkeeping short. */
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		pthread_cleanup_pop(0);
-		if (!r->same_thread || !run_restart_in_place(r, code))
-			break;
-		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-	}
-	run_finish(r, code, false);
-	return NULL;
+	if (!c->hung_asked)
+		return;
+	c->hung_asked = false;
+	s->nhung_asked--;
+	root_of(s)->hung_now--;
 }
 
 /*
- * Starts the thread of c's prepared run.  The thread holds its own
- * reference.  Called with supv_mu held.
+ * c was found hung: report it and ask it to stop.  While it is being
+ * stopped the tree is unhealthy (no watchdog pings).
  */
-int
-run_spawn_worker(struct child *c)
+void
+mark_hung(struct supv *s, struct child *c, bool spinning)
+{
+	c->hung_asked = true;
+	s->nhung_asked++;
+	root_of(s)->hung_now++;
+	ask_stop(c, SUPV_EXIT_HUNG);
+	emit_hung(s, c, spinning);
+}
+
+/*
+ * Answers the root's liveness probe (sup_probe_loops): this loop is not
+ * stuck in user code or in a wait without end.
+ */
+void
+loop_alive(struct supv *s)
+{
+	s->probe_ack = root_of(s)->probe_seq;
+}
+
+/*
+ * Waits on the loop's condition variable until deadline, while the loop
+ * is busy with one child (its grace, its start): the heartbeats of the
+ * others are still sampled, and a hung one is reported and asked to stop
+ * at once; serve() finishes its stop.  A wait that is live answers the
+ * liveness probe; one without end for one child's stop does not.  False
+ * once deadline has passed.
+ */
+bool
+wait_busy(struct supv *s, uint64_t deadline, bool live)
+{
+	struct child *c;
+	uint64_t next = hb_next(s);
+	bool spinning;
+
+	if (live)
+		loop_alive(s);
+	cond_wait_until(&s->cv, next < deadline ? next : deadline);
+	while ((c = hb_check_due(s, &spinning)) != NULL)
+		mark_hung(s, c, spinning);
+	return deadline == NO_DEADLINE || now_ns() < deadline;
+}
+
+/*
+ * Asks c's run to stop, unless it has ended or was asked already.  A run
+ * asked to stop is no longer monitored, from this moment on (a pool asks
+ * all its workers at once, then waits for each in turn).
+ */
+void
+ask_stop(struct child *c, enum supv_exit_kind why)
 {
 	struct supv_worker *r = c->run;
-	int rc;
 
-	atomic_fetch_add(&r->refs, 1);
-	r->started_ns = now_ns();
-	rc = thread_spawn(&r->thread, c->stack_size, worker_main, r);
-	if (rc != 0) {
-		atomic_fetch_sub(&r->refs, 1);
-		return rc;
+	hb_unwatch(c->owner, c);
+	if (r->exited || r->stop_asked)
+		return;
+	if (r->sup != NULL) {
+		r->stop_asked = true;
+		r->stop_reason = why;
+		r->stop_at = now_ns();
+		r->sup->stop_req = true;
+		pthread_cond_signal(&r->sup->cv);
+	} else {
+		run_signal_stop(r, why);
 	}
-	r->has_cpuclock = pthread_getcpuclockid(r->thread, &r->cpuclock) == 0;
-	return 0;
 }
 
 /*
- * Asks a worker run to stop: supv_stopping() turns true, supv_sleep()
- * wakes, the stop descriptor becomes readable.  Called with supv_mu held.
+ * Asks c's running run to stop, waits for it within its grace, and
+ * applies on_timeout when the grace runs out.  Emits the EXIT and leaves c
+ * idle; makes no restart decision.  Returns how the run ended (the kind of
+ * a run that had already ended on its own is kept) and, in *ran, how long
+ * it ran.
  */
-void
-run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
+enum supv_exit_kind
+child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
+    uint64_t *ran)
 {
-	uint64_t one = 1;
+	struct supv_worker *r = c->run;
+	uint64_t grace = c->shutdown_ns, deadline;
+	enum supv_exit_kind kind;
+	bool cancelled = false, timed_out = false;
 
-	r->stop_asked = true;
-	r->stop_reason = why;
-	r->stop_at = now_ns();
-	atomic_store_explicit(&r->stopping, true, memory_order_release);
-	pthread_cond_broadcast(&r->cv);
-	if (r->stop_fd >= 0 && write(r->stop_fd, &one, sizeof(one)) < 0) {
-		/* The counter cannot overflow from one write: nothing to do. */
+	hb_unwatch(s, c);
+	child_set_state(c, CH_STOPPING);
+	ask_stop(c, why);
+	/* The grace counts from the request (a pool asks all at once). */
+	deadline = grace == NO_DEADLINE ? NO_DEADLINE :
+	    (r->stop_asked ? r->stop_at : now_ns()) + grace;
+	while (!r->exited) {
+		if (!cancelled && !timed_out && forced(s))
+			deadline = 0;
+		/* Waiting on a subtree is live: its loops answer for it. */
+		if (wait_busy(s, deadline, r->sup != NULL ||
+		    deadline != NO_DEADLINE) || r->exited)
+			continue;
+		/* The grace ran out. */
+		emit_stop_timeout(s, c);
+		if (r->exited)
+			break;
+		if (r->sup != NULL) {
+			/* Every worker below gets its own on_timeout at once. */
+			r->sup->force = true;
+			wake_subtree(r->sup);
+			timed_out = true;
+			deadline = NO_DEADLINE;
+			continue;
+		}
+		if (c->on_timeout == SUPV_TIMEOUT_ABORT)
+			abort();
+		if (c->on_timeout == SUPV_TIMEOUT_CANCEL && !cancelled) {
+			cancelled = true;
+			pthread_cancel(r->thread);
+			deadline = grace == NO_DEADLINE ? NO_DEADLINE :
+			    now_ns() + grace;
+			continue;
+		}
+		*ran = now_ns() - r->started_ns;
+		kind = r->stop_reason;
+		abandon(c, r);
+		hung_done(s, c);
+		child_set_state(c, CH_IDLE);
+		emit_exit(s, c, kind, 0);
+		return kind;
 	}
-	/* A worker waiting for a call it made gives the call up. */
-	pthread_cond_broadcast(&supv_reply_cv);
+	*ran = r->ended_ns - r->started_ns;
+	reap(s, r);
+	kind = exit_kind(r);
+	hung_done(s, c);
+	child_set_state(c, CH_IDLE);
+	emit_exit(s, c, kind, exit_code(r));
+	return kind;
 }
 
-/*
- * The transitions a child may make.  Anything else is a bug in the
- * library, caught here in debug builds.
- */
-void
-child_set_state(struct child *c, enum child_state to)
+/* Starts a worker run; waits for supv_ready() when the child wants it. */
+int
+child_start_worker(struct supv *s, struct child *c)
 {
-	static const bool allowed[4][4] = {
-		/* from \ to      IDLE   RUNNING STOPPING PENDING */
-		[CH_IDLE]     = { true,  true,   false,   true },
-		[CH_RUNNING]  = { true,  false,  true,    false },
-		[CH_STOPPING] = { true,  false,  false,   false },
-		[CH_PENDING]  = { true,  true,   false,   true },
-	};
+	struct supv_worker *r = c->run;
+	uint64_t deadline, ran;
 
-	if (!allowed[c->state][to])
-		abort();
-	c->state = to;
-}
-
-SUPV_EXPORT bool
-supv_stopping(const struct supv_worker *self)
-{
-	if (self == NULL)
-		return false;
-	return atomic_load_explicit(&self->stopping, memory_order_relaxed);
-}
-
-static void
-unlock_cleanup(void *arg)
-{
-	(void)arg;
-	unlock();
-}
-
-SUPV_EXPORT int
-supv_sleep(struct supv_worker *self, unsigned ms)
-{
-	uint64_t deadline;
-	int stopping;
-
-	if (self == NULL)
-		return EINVAL;
-	pthread_testcancel();	/* a cancellation point even when it returns at once */
-	if (supv_stopping(self))
-		return ECANCELED;
-	if (ms == 0 || ms == SUPV_ZERO)
-		return 0;
-	deadline = deadline_after_ms(now_ns(), ms);
-	lock();
-	pthread_cleanup_push(unlock_cleanup, NULL);
-	while (!atomic_load(&self->stopping) &&
-	    cond_wait_until(&self->cv, deadline))
-		;
-	stopping = atomic_load(&self->stopping);
-	pthread_cleanup_pop(1);
-	return stopping ? ECANCELED : 0;
-}
-
-SUPV_EXPORT int
-supv_stop_fd(struct supv_worker *self)
-{
-	uint64_t one = 1;
-	int fd, old;
-
-	if (self == NULL)
-		return -1;
-	old = nocancel_begin();
-	lock();
-	if (self->stop_fd < 0) {
-		self->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (self->stop_fd >= 0 && atomic_load(&self->stopping) &&
-		    write(self->stop_fd, &one, sizeof(one)) < 0) {
-			/* Cannot fail on a fresh counter. */
+	if (run_spawn_worker(c) != 0) {
+		emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+		return EAGAIN;
+	}
+	child_set_state(c, CH_RUNNING);
+	if (c->ready_ms != 0) {
+		deadline = deadline_after_ms(r->started_ns, c->ready_ms);
+		while (!r->ready && !r->exited && !s->stop_req &&
+		    wait_busy(s, deadline, deadline != NO_DEADLINE))
+			;
+		if (!r->ready && !r->exited && s->stop_req) {
+			/* supv_stop does not wait for a start to complete. */
+			child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+			return ECANCELED;
+		}
+		if (!r->ready && r->exited) {
+			/* It returned before it was ready. */
+			reap(s, r);
+			child_set_state(c, CH_IDLE);
+			emit_exit(s, c, SUPV_EXIT_START_FAILED, exit_code(r));
+			return ECHILD;
+		}
+		if (!r->ready) {
+			child_stop(s, c, SUPV_EXIT_START_FAILED, &ran);
+			return ECHILD;
 		}
 	}
-	fd = self->stop_fd;
-	unlock();
-	nocancel_end(old);
-	return fd;
-}
-
-SUPV_EXPORT void
-supv_ready(struct supv_worker *self)
-{
-	if (self == NULL)
-		return;
-	lock();	/* no cancellation point inside */
-	if (!self->ready && self->child != NULL) {
-		self->ready = true;
-		pthread_cond_signal(&self->child->owner->cv);
-	}
-	unlock();
-}
-
-SUPV_EXPORT const char *
-supv_worker_id(const struct supv_worker *self)
-{
-	return self != NULL ? self->id : NULL;
-}
-
-SUPV_EXPORT unsigned
-supv_worker_index(const struct supv_worker *self)
-{
-	return self != NULL ? self->index : 0;
+	hb_watch(s, c, now_ns());
+	emit_start(s, c);
+	return 0;
 }

@@ -54,14 +54,51 @@ emit_ev(struct supv *s, enum supv_event_kind kind, const struct child *c,
 }
 
 /*
- * Called with supv_mu held, on s's loop or on a worker of s restarting
- * itself (with tls_sup set to s); drops the lock during the callback.
+ * The events, one function each.  Called with supv_mu held, on s's loop
+ * or on a worker of s restarting itself (with tls_sup set to s); they
+ * drop the lock during the callback.
  */
 void
-emit(struct supv *s, enum supv_event_kind kind, const struct child *c,
-    enum supv_exit_kind exit, int code, unsigned delay_ms)
+emit_start(struct supv *s, const struct child *c)
 {
-	emit_ev(s, kind, c, exit, code, delay_ms, false);
+	emit_ev(s, SUPV_EV_START, c, 0, 0, 0, false);
+}
+
+void
+emit_exit(struct supv *s, const struct child *c, enum supv_exit_kind exit,
+    int code)
+{
+	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, false);
+}
+
+void
+emit_restart(struct supv *s, const struct child *c)
+{
+	emit_ev(s, SUPV_EV_RESTART, c, 0, 0, 0, false);
+}
+
+void
+emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms)
+{
+	emit_ev(s, SUPV_EV_BACKOFF, c, 0, 0, delay_ms, false);
+}
+
+void
+emit_stop_timeout(struct supv *s, const struct child *c)
+{
+	emit_ev(s, SUPV_EV_STOP_TIMEOUT, c, 0, 0, 0, false);
+}
+
+void
+emit_give_up(struct supv *s)
+{
+	emit_ev(s, SUPV_EV_GIVE_UP, NULL, 0, 0, 0, false);
+}
+
+void
+emit_sup_exit(struct supv *s, enum supv_exit_kind why)
+{
+	emit_ev(s, SUPV_EV_SUP_EXIT, NULL, why, 0, 0, false);
 }
 
 /* The EXIT of a run whose restart was counted already (same thread). */

@@ -30,7 +30,7 @@ child_cmp_hb(struct child *a, struct child *b)
 	return a < b ? -1 : a > b;
 }
 
-RB_GENERATE(child_hb, child, hbnode, child_cmp_hb)
+RB_GENERATE_FILE(child_hb, child, hbnode, child_cmp_hb)
 
 static uint64_t
 hb_step(const struct child *c)

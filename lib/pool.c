@@ -46,22 +46,32 @@ worker_id(char dst[SUPV_ID_MAX + 1], const char *base, unsigned index)
 		dst[SUPV_ID_MAX] = '\0';
 }
 
-/* A worker spec copied from the pool's template. */
+static int pool_grow(struct supv *pool, unsigned size);
+
+/* A pool's own state, behind struct supv's pool pointer. */
+struct pool {
+	struct child *tmpl;       /* the spec each worker copies */
+	unsigned      size;       /* mu: workers it should have */
+	bool          resizing;   /* mu: a supv_pool_resize() is under way */
+};
+
+/* Called without supv_mu when the pool's supervisor is freed. */
+static void
+pool_free(struct pool *p)
+{
+	if (p->tmpl != NULL)
+		spec_destroy(p->tmpl);
+	free(p);
+}
+
+/* The spec of worker index, copied from the template. */
 static struct child *
 clone_worker(const struct child *tmpl, unsigned index)
 {
-	struct child *c;
+	char id[SUPV_ID_MAX + 1];
 
-	if ((c = xcalloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	*c = *tmpl;
-	worker_id(c->id, tmpl->id, index);
-	c->index = index;
-	c->run = NULL;
-	c->owner = NULL;
-	c->monitored = false;
-	atomic_fetch_add(&c->arg->refs, 1);
-	return c;
+	worker_id(id, tmpl->id, index);
+	return spec_clone(tmpl, id, index);
 }
 
 SUPV_EXPORT int
@@ -70,8 +80,9 @@ supv_add_pool(struct supv *sup, const struct supv_child_opts *opts,
 {
 	static const struct supv_pool_opts dflt;
 	struct supv *pool;
-	struct child *tmpl, *c;
-	unsigned size, i;
+	struct pool *p = NULL;
+	struct child *tmpl;
+	unsigned size;
 	int rc;
 
 	if (sup == NULL || opts == NULL || fn == NULL)
@@ -87,6 +98,12 @@ supv_add_pool(struct supv *sup, const struct supv_child_opts *opts,
 	    .on_event = sup->on_event, .event_arg = sup->event_arg })) != 0)
 		return rc;
 	pool->parallel_stop = true;
+	if ((p = xcalloc(1, sizeof(*p))) == NULL) {
+		rc = ENOMEM;
+		goto fail;
+	}
+	pool->pool = p;
+	pool->pool_free = pool_free;
 	if ((rc = spec_new(pool, opts, false, &tmpl)) != 0)
 		goto fail;
 	tmpl->fn = fn;
@@ -95,23 +112,38 @@ supv_add_pool(struct supv *sup, const struct supv_child_opts *opts,
 		rc = ENOMEM;
 		goto fail;
 	}
-	pool->pool_tmpl = tmpl;
-	for (i = 0; i < size; i++) {
-		if ((c = clone_worker(tmpl, i)) == NULL) {
-			rc = ENOMEM;
-			goto fail;
-		}
-		sup_spec_link(pool, c);
-	}
-	pool->pool_size = size;
+	p->tmpl = tmpl;
+	lock();
+	rc = pool_grow(pool, size);
+	unlock();
+	if (rc != 0)
+		goto fail;
 	rc = supv_add_sup(sup, &(struct supv_child_opts){ .id = opts->id }, pool);
 	if (rc == 0)
 		return 0;
 fail:
 	/* The caller keeps arg: no arg_free. */
-	if (pool->pool_tmpl != NULL)
-		pool->pool_tmpl->arg->free_fn = NULL;
+	if (p != NULL && p->tmpl != NULL)
+		p->tmpl->arg->free_fn = NULL;
 	supv_free(pool);
+	return rc;
+}
+
+/*
+ * Adds one worker spec through the tree's own call.  A spec that could
+ * not be added is freed at once: the template holds arg, so that is never
+ * its last reference.  Called with supv_mu held.
+ */
+static int
+pool_add_worker(struct supv *pool, unsigned index)
+{
+	struct child *c;
+	int rc;
+
+	if ((c = clone_worker(pool->pool->tmpl, index)) == NULL)
+		return ENOMEM;
+	if ((rc = add_spec(pool, c)) != 0)
+		spec_destroy(c);
 	return rc;
 }
 
@@ -119,20 +151,12 @@ fail:
 static int
 pool_grow(struct supv *pool, unsigned size)
 {
-	struct child *c;
+	struct pool *p = pool->pool;
 	int rc;
 
-	while (pool->pool_size < size) {
-		if ((c = clone_worker(pool->pool_tmpl, pool->pool_size)) == NULL)
-			return ENOMEM;
-		if ((rc = add_spec(pool, c)) != 0) {
-			unlock();
-			spec_destroy(c);	/* the template keeps arg alive */
-			lock();
+	for (; p->size < size; p->size++)
+		if ((rc = pool_add_worker(pool, p->size)) != 0)
 			return rc;
-		}
-		pool->pool_size++;
-	}
 	return 0;
 }
 
@@ -140,11 +164,12 @@ pool_grow(struct supv *pool, unsigned size)
 static int
 pool_shrink(struct supv *pool, unsigned size)
 {
+	struct pool *p = pool->pool;
 	char id[SUPV_ID_MAX + 1];
 	int rc;
 
-	while (pool->pool_size > size) {
-		worker_id(id, pool->pool_tmpl->id, pool->pool_size - 1);
+	while (p->size > size) {
+		worker_id(id, p->tmpl->id, p->size - 1);
 		unlock();
 		rc = supv_terminate_child(pool, id);
 		if (rc == 0)
@@ -153,7 +178,7 @@ pool_shrink(struct supv *pool, unsigned size)
 		/* A temporary worker that ended is gone already. */
 		if (rc != 0 && rc != ENOENT)
 			return rc;
-		pool->pool_size--;
+		p->size--;
 	}
 	return 0;
 }
@@ -162,7 +187,9 @@ SUPV_EXPORT int
 supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 {
 	struct supv *pool;
+	struct pool *p;
 	struct child *c;
+	unsigned was;
 	int rc;
 
 	if (sup == NULL)
@@ -176,22 +203,21 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 		rc = EDEADLK;
 	} else if ((c = find_child(sup, id)) == NULL) {
 		rc = ENOENT;
-	} else if ((pool = c->sup) == NULL || pool->pool_tmpl == NULL) {
+	} else if ((pool = c->sup) == NULL || (p = pool->pool) == NULL) {
 		rc = EINVAL;
 	} else if ((rc = check_pool_ids(id, size)) != 0) {
 		/* nothing */
-	} else if (pool->resizing) {
+	} else if (p->resizing) {
 		rc = EBUSY;
-	} else if (size < pool->pool_size && caller_worker_sup(pool) == pool &&
+	} else if (size < p->size && caller_worker_sup(pool) == pool &&
 	    tls_run->index >= size) {
 		/* It would stop itself: checked before anything is stopped. */
 		rc = EDEADLK;
 	} else if ((rc = check_owner(pool)) != 0) {
 		/* nothing */
 	} else {
-		unsigned was = pool->pool_size;
-
-		pool->resizing = true;
+		was = p->size;
+		p->resizing = true;
 		if (size > was) {
 			/* A failed call changes nothing: undo a partial grow. */
 			if ((rc = pool_grow(pool, size)) != 0)
@@ -199,7 +225,7 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 		} else {
 			rc = pool_shrink(pool, size);
 		}
-		pool->resizing = false;
+		p->resizing = false;
 	}
 	unlock();
 	return rc;

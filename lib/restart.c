@@ -1,5 +1,7 @@
 /*
- * restart.c - the restart intensity window and backoff delays.
+ * restart.c - the pure decisions, written once: whether an exit restarts
+ * its child, which children a strategy restarts with it, the restart
+ * intensity window, and backoff delays (shared with task retries).
  *
  * The window keeps the times of the restarts that may still be inside it,
  * oldest first, in a ring of intensity + 1 slots.  Adding a restart drops
@@ -113,4 +115,33 @@ backoff_delay(struct child *c, uint64_t ran_ns)
 	/* d/2 + uniform[0, d - d/2]: from half of d to all of it. */
 	d = d / 2 + arc4random_uniform((uint32_t)(d - d / 2 + 1));
 	return (unsigned)d;
+}
+
+/* Whether an exit of this kind restarts c (OTP's restart types). */
+bool
+restart_wanted(const struct child *c, enum supv_exit_kind kind)
+{
+	switch (c->restart) {
+	case SUPV_PERMANENT:
+		return true;
+	case SUPV_TRANSIENT:
+		return kind != SUPV_EXIT_NORMAL && kind != SUPV_EXIT_SHUTDOWN;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The children that restart with c under s's strategy, from *first to
+ * *last in start order: c alone, every child, or c and those after it.
+ */
+void
+restart_group(struct supv *s, struct child *c, struct child **first,
+    struct child **last)
+{
+	*first = *last = c;
+	if (s->strategy == SUPV_ONE_FOR_ALL)
+		*first = TAILQ_FIRST(&s->children);
+	if (s->strategy != SUPV_ONE_FOR_ONE)
+		*last = TAILQ_LAST(&s->children, child_list);
 }

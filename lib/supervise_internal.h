@@ -7,7 +7,8 @@
  * supv_stopping(), takes no lock), and a single lock makes operations that
  * span levels of a tree (adding a subtree, terminating a child supervisor,
  * an abandoned worker that outlives its tree) simple to get right.  No lock
- * is ever held while user code runs: emit() and argbox_unref() drop it.
+ * is ever held while user code runs: the emit_*() functions drop it for
+ * the callback, and argbox_unref() (arg_free) is called without it.
  *
  * Threads.  Each running supervisor has one thread of its own (its "loop"),
  * and it alone changes its children's state while it runs: API calls on a
@@ -146,9 +147,15 @@ struct child {
 };
 
 RB_HEAD(child_ids, child);
-RB_PROTOTYPE(child_ids, child, byid, child_cmp_id)
+
+/*
+ * A red-black tree's functions, static to the one file that uses them.
+ * libbsd's RB_GENERATE_STATIC needs __unused, which it leaves undefined
+ * on Linux (a kernel header has a member of that name).
+ */
+#define RB_GENERATE_FILE(name, type, field, cmp) \
+	RB_GENERATE_INTERNAL(name, type, field, cmp, __attribute__((unused)) static)
 RB_HEAD(child_hb, child);
-RB_PROTOTYPE(child_hb, child, hbnode, child_cmp_hb)
 
 /* A supervisor's state. */
 enum sup_state {
@@ -182,6 +189,7 @@ struct window {
 };
 
 struct supv {
+	/* Set by supv_new(), constant after. */
 	char                 name[SUPV_ID_MAX + 1];
 	enum supv_strategy   strategy;
 	enum supv_auto_shutdown auto_shutdown;
@@ -189,7 +197,7 @@ struct supv {
 	void                *event_arg;
 	pid_t                pid;         /* the process that made it */
 
-	/* Guarded by supv_mu. */
+	/* The tree and the children.  Guarded by supv_mu. */
 	struct supv         *parent;      /* mu */
 	struct child        *spec;        /* mu: this supervisor's spec in parent */
 	TAILQ_HEAD(child_list, child) children; /* mu: start order */
@@ -198,38 +206,44 @@ struct supv {
 	unsigned             nchildren;   /* mu */
 	unsigned             npending;    /* mu: children in CH_PENDING */
 	unsigned             nhung_asked; /* mu: children with hung_asked */
-	enum sup_state       state;       /* mu */
-	bool                 emitting;    /* mu: an event callback is running */
-	unsigned             inplace_busy; /* mu: same-thread restarts emitting */
+
+	/* A run and its loop.  Guarded by supv_mu. */
+	enum sup_state       state;       /* mu: see sup_set_state() */
+	struct supv_worker  *run;         /* mu: our run as the parent sees it */
+	pthread_t            thread;      /* mu: the loop's thread */
 	pthread_cond_t       cv;          /* mu: the loop waits here */
-	pthread_cond_t       done_cv;     /* mu: root: start/end waiters */
-	pthread_t            thread;      /* mu: the loop's thread ... */
-	bool                 joinable;    /* mu: ... not yet joined (root only) */
 	bool                 stop_req;    /* mu: terminate as SHUTDOWN */
 	bool                 force;       /* mu: graces in this subtree ran out */
 	TAILQ_HEAD(, supv_worker) exitq;  /* mu: runs that ended, to handle */
 	TAILQ_HEAD(, request) reqq;       /* mu: calls to carry out */
-	struct window        win;         /* mu (loop only) */
-	struct supv_worker  *run;         /* mu: our run as the parent sees it */
-	unsigned long        run_seq;     /* mu: root: runs started ... */
+	bool                 emitting;    /* mu: an event callback is running */
+	unsigned             inplace_busy; /* mu: same-thread restarts emitting */
+	/*
+	 * mu: the restart intensity window: changed by the loop, and by a
+	 * worker restarting itself in place (run_restart_in_place), both
+	 * under the lock; read by every event and by STATUS lines.
+	 */
+	struct window        win;
+	unsigned long        probe_ack;   /* mu: the last probe its loop answered */
+	int                  start_rc;    /* mu: why its start failed (root: what
+	                                     supv_start returns) */
+
+	/* A root's own: its runs, their waiters, and its process links. */
+	pthread_cond_t       done_cv;     /* mu: start and end waiters */
+	bool                 joinable;    /* mu: thread not yet joined */
+	unsigned long        run_seq;     /* mu: runs started ... */
 	unsigned long        end_seq;     /* mu: ... and ended */
 	enum supv_exit_kind  why;         /* mu: how the last run ended */
-	bool                 start_done;  /* mu: root: supv_start may return */
-	int                  start_rc;    /* mu: root: what it returns; a child
-	                                     supervisor: why its start failed */
-	unsigned long        probe_seq;   /* mu: root: liveness probes sent */
-	unsigned long        probe_ack;   /* mu: the last probe its loop answered */
-
-	/* A pool (supv_add_pool): its workers are stopped all at once. */
-	bool                 parallel_stop;
-	struct child        *pool_tmpl;   /* mu: the spec each worker copies */
-	unsigned             pool_size;   /* mu: workers it should have */
-	bool                 resizing;    /* mu: a supv_pool_resize() is under way */
-
-	/* A root's links to the processes and signals around it. */
+	bool                 start_done;  /* mu: supv_start may return */
+	unsigned long        probe_seq;   /* mu: liveness probes sent */
 	unsigned             hung_now;    /* mu: children being stopped as hung, tree-wide */
 	struct notify       *notify;      /* mu: systemd notification, or NULL */
 	struct sigstop      *sigstop;     /* mu: supv_stop_on_signals(), or NULL */
+
+	/* A pool's own (supv_add_pool): its workers stop all at once. */
+	bool                 parallel_stop; /* constant once it is added */
+	struct pool         *pool;        /* its state (pool.c), or NULL */
+	void               (*pool_free)(struct pool *); /* frees it, without mu */
 };
 
 /* util.c */
@@ -277,13 +291,22 @@ int      nocancel_begin(void);
 void     nocancel_end(int old);
 
 /* events.c */
-void emit(struct supv *s, enum supv_event_kind kind, const struct child *c,
-    enum supv_exit_kind exit, int code, unsigned delay_ms);
+void emit_start(struct supv *s, const struct child *c);
+void emit_exit(struct supv *s, const struct child *c, enum supv_exit_kind exit,
+    int code);
 void emit_exit_counted(struct supv *s, const struct child *c,
     enum supv_exit_kind exit, int code);
+void emit_restart(struct supv *s, const struct child *c);
+void emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms);
 void emit_hung(struct supv *s, const struct child *c, bool spinning);
+void emit_stop_timeout(struct supv *s, const struct child *c);
+void emit_give_up(struct supv *s);
+void emit_sup_exit(struct supv *s, enum supv_exit_kind why);
 
-/* restart.c */
+/* restart.c: the pure decisions */
+bool     restart_wanted(const struct child *c, enum supv_exit_kind kind);
+void     restart_group(struct supv *s, struct child *c, struct child **first,
+    struct child **last);
 int      window_init(struct window *w, unsigned intensity, unsigned period_ms);
 void     window_reset(struct window *w);
 void     window_free(struct window *w);
@@ -292,17 +315,29 @@ bool     window_add(struct window *w, uint64_t now_ms);
 bool     window_full(struct window *w, uint64_t now_ms);
 unsigned backoff_delay(struct child *c, uint64_t ran_ns);
 
-/* child.c */
-struct argbox *argbox_new(void *arg, void (*free_fn)(void *));
-void           argbox_unref(struct argbox *b);
-struct supv_worker *run_new(struct child *c);
-void           run_unref(struct supv_worker *r);
-int            run_prepare(struct child *c);
-int            run_spawn_worker(struct child *c);
-void           run_signal_stop(struct supv_worker *r, enum supv_exit_kind why);
-void           child_set_state(struct child *c, enum child_state to);
+/* spec.c: the data model */
+int   spec_new(const struct supv *sup, const struct supv_child_opts *o,
+    bool is_sup, struct child **out);
+struct child *spec_clone(const struct child *tmpl, const char *id,
+    unsigned index);
+void  spec_discard(struct child *c);
+void  spec_destroy(struct child *c);
+void  sup_spec_link(struct supv *s, struct child *c);
+void  sup_spec_unlink(struct supv *s, struct child *c);
+struct child *find_child(struct supv *sup, const char *id);
+void  child_set_state(struct child *c, enum child_state to);
+void  sup_set_state(struct supv *s, enum sup_state to);
+void  sup_destroy(struct supv *s);
 
-bool run_restart_in_place(struct supv_worker *r, int code);
+/* run.c: runs of a worker */
+struct argbox *argbox_new(void *arg, void (*free_fn)(void *));
+void  argbox_unref(struct argbox *b);
+struct supv_worker *run_new(struct child *c);
+void  run_unref(struct supv_worker *r);
+int   run_prepare(struct child *c);
+int   run_spawn_worker(struct child *c);
+void  run_signal_stop(struct supv_worker *r, enum supv_exit_kind why);
+bool  run_restart_in_place(struct supv_worker *r, int code);
 
 /* heartbeat.c */
 void     hb_watch(struct supv *s, struct child *c, uint64_t now);
@@ -310,31 +345,31 @@ void     hb_unwatch(struct supv *s, struct child *c);
 uint64_t hb_next(struct supv *s);
 struct child *hb_check_due(struct supv *s, bool *spinning);
 
-/* supervisor.c */
-int  spec_new(const struct supv *sup, const struct supv_child_opts *o,
-    bool is_sup, struct child **out);
-void spec_discard(struct child *c);
-int  add_spec(struct supv *sup, struct child *c);
+/* child.c: starting and stopping one child, on its supervisor's loop */
+void  ask_stop(struct child *c, enum supv_exit_kind why);
+enum supv_exit_kind child_stop(struct supv *s, struct child *c,
+    enum supv_exit_kind why, uint64_t *ran);
+int   child_start_worker(struct supv *s, struct child *c);
+bool  wait_busy(struct supv *s, uint64_t deadline, bool live);
+void  mark_hung(struct supv *s, struct child *c, bool spinning);
+void  hung_done(struct supv *s, struct child *c);
+void  loop_alive(struct supv *s);
+void  reap(struct supv *s, struct supv_worker *r);
+enum supv_exit_kind exit_kind(const struct supv_worker *r);
+int   exit_code(const struct supv_worker *r);
 
-struct child *find_child(struct supv *sup, const char *id);
+/* loop.c: a supervisor's thread */
+void  sup_run_begin(struct supv *s, struct supv_worker *run);
+int   sup_launch(struct supv *s, size_t stack);
 
-/* notify.c, signals.c */
+/* supervisor.c: the tree's own calls */
+int   add_spec(struct supv *sup, struct child *c);
+
+/* notify.c, signals.c: a root's links to its process */
 void notify_open(struct supv *root);
 void notify_started(struct supv *root);
 void notify_stopping(struct supv *root, enum supv_exit_kind why);
 void notify_free(struct supv *root);
 void sigstop_free(struct supv *root);
-
-/* loop.c */
-void *sup_main(void *arg);
-void  sup_spec_unlink(struct supv *s, struct child *c);
-void  spec_destroy(struct child *c);
-void  sup_destroy(struct supv *s);
-void  sup_spec_link(struct supv *s, struct child *c);
-enum supv_exit_kind loop_stop_child(struct supv *s, struct child *c,
-    enum supv_exit_kind why, uint64_t *ran);
-void  loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
-    uint64_t ran_ns);
-bool  sup_probe_loops(struct supv *root);
 
 #endif /* SUPERVISE_INTERNAL_H */

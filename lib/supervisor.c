@@ -83,76 +83,6 @@ fail:
 	return rc;
 }
 
-/* Builds a spec from opts; nothing is shared with the caller yet. */
-int
-spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
-    struct child **out)
-{
-	struct child *c;
-	unsigned bmax;
-	int rc;
-
-	if ((rc = check_id(o->id)) != 0)
-		return rc;
-	if ((unsigned)o->restart > SUPV_TEMPORARY ||
-	    (unsigned)o->on_timeout > SUPV_TIMEOUT_ABORT)
-		return EINVAL;
-	if (is_sup && (o->heartbeat_ms != 0 || o->ready_ms != 0 ||
-	    o->on_timeout != SUPV_TIMEOUT_ABANDON))
-		return EINVAL;
-	if (o->heartbeat_ms == SUPV_ZERO || o->ready_ms == SUPV_ZERO ||
-	    o->backoff_ms == SUPV_INFINITY)
-		return EINVAL;
-	bmax = o->backoff_max_ms == 0 ? o->backoff_ms : o->backoff_max_ms;
-	if (bmax == SUPV_ZERO)
-		bmax = 0;
-	if (o->backoff_ms != SUPV_ZERO && bmax < o->backoff_ms)
-		return EINVAL;
-	if (o->significant && (o->restart == SUPV_PERMANENT ||
-	    sup->auto_shutdown == SUPV_AUTO_NEVER))
-		return EINVAL;
-	if (o->stack_size != 0 && o->stack_size < (size_t)PTHREAD_STACK_MIN)
-		return EINVAL;
-	if ((c = xcalloc(1, sizeof(*c))) == NULL)
-		return ENOMEM;
-	strlcpy(c->id, o->id, sizeof(c->id));
-	c->restart = o->restart;
-	if (o->shutdown_ms == 0)
-		c->shutdown_ns = is_sup ? NO_DEADLINE :
-		    (uint64_t)DEFAULT_SHUTDOWN_MS * NS_PER_MS;
-	else if (o->shutdown_ms == SUPV_ZERO)
-		c->shutdown_ns = 0;
-	else if (o->shutdown_ms == SUPV_INFINITY)
-		c->shutdown_ns = NO_DEADLINE;
-	else
-		c->shutdown_ns = (uint64_t)o->shutdown_ms * NS_PER_MS;
-	c->on_timeout = o->on_timeout;
-	c->heartbeat_ms = o->heartbeat_ms == SUPV_INFINITY ? 0 : o->heartbeat_ms;
-	c->ready_ms = o->ready_ms;
-	c->backoff_ms = o->backoff_ms == SUPV_ZERO ? 0 : o->backoff_ms;
-	c->backoff_max_ms = bmax;
-	c->significant = o->significant;
-	c->stack_size = o->stack_size;
-	c->same_thread = o->same_thread && !is_sup;
-	c->state = CH_IDLE;
-	*out = c;
-	return 0;
-}
-
-/*
- * Frees a spec whose add failed: the caller keeps arg, and arg_free is
- * never called for it (a run abandoned after missing ready_ms may still
- * use arg until it returns: supv_add_worker(3), CAVEATS).
- */
-void
-spec_discard(struct child *c)
-{
-	if (c->arg != NULL)
-		c->arg->free_fn = NULL;
-	c->sup = NULL;
-	spec_destroy(c);
-}
-
 /*
  * Whether s's loop is waiting for the calling worker's start: the worker
  * has ready_ms and has not called supv_ready() yet, and s is its
@@ -221,7 +151,7 @@ add_spec(struct supv *sup, struct child *c)
 
 	if (caller_is_loop_of(sup))
 		return EDEADLK;
-	if (RB_FIND(child_ids, &sup->byid, c) != NULL)
+	if (find_child(sup, c->id) != NULL)
 		return EEXIST;
 	if (sup->state == SUP_STOPPING)
 		return ECANCELED;
@@ -281,7 +211,7 @@ supv_add_sup(struct supv *parent, const struct supv_child_opts *opts,
 			child->parent = NULL;
 			child->spec = NULL;
 			child->run = NULL;
-			child->state = SUP_IDLE;
+			sup_set_state(child, SUP_IDLE);
 		}
 	}
 	unlock();
@@ -320,9 +250,7 @@ supv_start(struct supv *root)
 	}
 	oldcancel = nocancel_begin();
 	was = root->state;
-	root->state = SUP_STARTING;
-	root->stop_req = false;
-	root->force = false;
+	sup_run_begin(root, NULL);
 	root->start_done = false;
 	root->run_seq++;
 	if (root->joinable) {
@@ -334,9 +262,9 @@ supv_start(struct supv *root)
 		lock();
 	}
 	notify_open(root);
-	if ((rc = thread_spawn(&root->thread, 0, sup_main, root)) != 0) {
+	if ((rc = sup_launch(root, 0)) != 0) {
 		/* This run ended before it began; a stop waiting for it returns. */
-		root->state = was;
+		sup_set_state(root, was);
 		root->end_seq = root->run_seq;
 		pthread_cond_broadcast(&root->done_cv);
 		unlock();
@@ -440,16 +368,6 @@ supv_free(struct supv *sup)
 		pthread_join(t, NULL);
 	notify_free(sup);
 	sup_destroy(sup);
-}
-
-/* Finds the child id of sup.  Called with supv_mu held. */
-struct child *
-find_child(struct supv *sup, const char *id)
-{
-	struct child key;
-
-	strlcpy(key.id, id, sizeof(key.id));
-	return RB_FIND(child_ids, &sup->byid, &key);
 }
 
 /*

@@ -66,18 +66,6 @@ w_fail_before_ready(struct supv_worker *self, void *arg)
 	return 1;
 }
 
-static struct supv *
-new_root(const char *name, struct rec *rec, enum supv_strategy strategy,
-    unsigned intensity)
-{
-	struct supv *s;
-
-	ck_assert_int_eq(supv_new(&s, &(struct supv_opts){ .name = name,
-	    .strategy = strategy, .intensity = intensity,
-	    .on_event = rec_cb, .event_arg = rec }), 0);
-	return s;
-}
-
 START_TEST(test_add_worker_running)
 {
 	struct supv *root;

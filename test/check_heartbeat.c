@@ -50,7 +50,7 @@ nap(unsigned ms)
 }
 
 static struct supv *
-new_root(const char *name, struct rec *rec, enum supv_strategy strategy)
+hb_root(const char *name, struct rec *rec, enum supv_strategy strategy)
 {
 	struct supv *s;
 
@@ -58,22 +58,6 @@ new_root(const char *name, struct rec *rec, enum supv_strategy strategy)
 	    .strategy = strategy, .intensity = 10, .period_ms = 60000,
 	    .on_event = rec_cb, .event_arg = rec }), 0);
 	return s;
-}
-
-static struct rec_ev
-ev_get(struct rec *r, enum supv_event_kind kind, const char *child, unsigned i)
-{
-	struct rec_ev e;
-	int at = rec_find(r, kind, child, i);
-
-	if (at < 0)
-		rec_dump(r);
-	ck_assert_msg(at >= 0, "no %s event #%u for %s", supv_event_kind_name(kind),
-	    i, child ? child : "(any)");
-	pthread_mutex_lock(&r->mu);
-	e = r->ev[at];
-	pthread_mutex_unlock(&r->mu);
-	return e;
 }
 
 /*
@@ -112,7 +96,7 @@ START_TEST(test_hung_detected_restarted)
 
 	rec_init(&rec);
 	atomic_store(&runs, 0);
-	root = new_root("root", &rec, SUPV_ONE_FOR_ONE);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ONE);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "h", .heartbeat_ms = 50, .ready_ms = WAIT_MS }, w_hang_once,
 	    NULL), 0);
@@ -164,7 +148,7 @@ START_TEST(test_hung_counts_from_ready)
 
 	rec_init(&rec);
 	atomic_store(&runs, 0);
-	root = new_root("root", &rec, SUPV_ONE_FOR_ONE);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ONE);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "h", .heartbeat_ms = 50, .ready_ms = WAIT_MS },
 	    w_ready_late_then_hang, NULL), 0);
@@ -302,7 +286,7 @@ hung_ignoring(enum supv_on_timeout how)
 	unsigned n;
 
 	rec_init(&rec);
-	root = new_root("root", &rec, SUPV_ONE_FOR_ONE);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ONE);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "h", .heartbeat_ms = 50, .ready_ms = WAIT_MS,
 	    .shutdown_ms = 200, .on_timeout = how,
@@ -358,7 +342,7 @@ START_TEST(test_hung_one_for_all)
 
 	rec_init(&rec);
 	atomic_store(&runs, 0);
-	root = new_root("root", &rec, SUPV_ONE_FOR_ALL);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ALL);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "a" }, w_sleeper, NULL), 0);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
@@ -421,7 +405,7 @@ START_TEST(test_extend)
 	atomic_store(&beat_at, 0);
 	rec_init(&rec);
 	atomic_store(&runs, 0);
-	root = new_root("root", &rec, SUPV_ONE_FOR_ONE);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ONE);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "x", .heartbeat_ms = 50, .ready_ms = WAIT_MS }, w_extend,
 	    NULL), 0);
@@ -462,7 +446,7 @@ START_TEST(test_extend_expires)
 	atomic_store(&beat_at, 0);
 	rec_init(&rec);
 	atomic_store(&runs, 0);
-	root = new_root("root", &rec, SUPV_ONE_FOR_ONE);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ONE);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "x", .heartbeat_ms = 50, .ready_ms = WAIT_MS },
 	    w_extend_expire, NULL), 0);
@@ -495,7 +479,7 @@ START_TEST(test_extend_infinity)
 	atomic_store(&ext_rc, -1);
 	atomic_store(&beat_at, 0);
 	rec_init(&rec);
-	root = new_root("root", &rec, SUPV_ONE_FOR_ONE);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ONE);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "x", .heartbeat_ms = 20, .ready_ms = WAIT_MS },
 	    w_extend_forever, NULL), 0);
@@ -579,7 +563,7 @@ START_TEST(test_spinning)
 	rec_init(&rec);
 	rec.hook = spin_hook;
 	rec.hook_arg = &sp;
-	root = new_root("root", &rec, SUPV_ONE_FOR_ONE);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ONE);
 	/*
 	 * A spinner needs more than half a CPU to be seen spinning, which a
 	 * loaded machine may not give it every time: it hangs again after
@@ -631,7 +615,7 @@ START_TEST(test_not_monitored_while_stopping)
 	struct rec_ev e;
 
 	rec_init(&rec);
-	root = new_root("root", &rec, SUPV_ONE_FOR_ONE);
+	root = hb_root("root", &rec, SUPV_ONE_FOR_ONE);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "x", .heartbeat_ms = 100 }, w_slow_stop, NULL), 0);
 	ck_assert_int_eq(supv_start(root), 0);

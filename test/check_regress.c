@@ -24,17 +24,6 @@ extern void (*_Atomic supv_fault_pause)(int point);
 #define FP_RUN_FINISHED   0
 #define FP_START_UNLOCKED 1
 
-static struct supv *
-mk_sup(const char *name, struct rec *rec, unsigned intensity)
-{
-	struct supv *s;
-
-	ck_assert_int_eq(supv_new(&s, &(struct supv_opts){ .name = name,
-	    .intensity = intensity, .on_event = rec != NULL ? rec_cb : NULL,
-	    .event_arg = rec }), 0);
-	return s;
-}
-
 /* The race seam: pauses once at one point, when armed. */
 static atomic_int pause_point = -1, paused;
 static atomic_uint pause_ms;
@@ -75,7 +64,7 @@ START_TEST(test_concurrent_start)
 	pthread_t t[2];
 	int i, ok, busy;
 
-	race_root = mk_sup("root", NULL, 0);
+	race_root = new_root("root", NULL, SUPV_ONE_FOR_ONE, 0);
 	ck_assert_int_eq(supv_add_worker(race_root,
 	    &(struct supv_child_opts){ .id = "w" }, w_sleeper, NULL), 0);
 	for (i = 0; i < 20; i++) {
@@ -119,7 +108,7 @@ START_TEST(test_pool_stop_not_hung)
 	struct rec rec;
 
 	rec_init(&rec);
-	root = mk_sup("root", &rec, 0);
+	root = new_root("root", &rec, SUPV_ONE_FOR_ONE, 0);
 	ck_assert_int_eq(supv_add_pool(root, &(struct supv_child_opts){
 	    .id = "p", .heartbeat_ms = 20 },
 	    &(struct supv_pool_opts){ .size = 4 }, w_beat_then_quiet, NULL), 0);
@@ -171,8 +160,8 @@ START_TEST(test_sub_stopped_while_starting_grace)
 	rec_init(&rec);
 	atomic_store(&ignorer_done, 0);
 	atomic_store(&started_a, 0);
-	root = mk_sup("root", &rec, 0);
-	sub = mk_sup("sub", &rec, 0);
+	root = new_root("root", &rec, SUPV_ONE_FOR_ONE, 0);
+	sub = new_root("sub", &rec, SUPV_ONE_FOR_ONE, 0);
 	/* "a" would take 1.5 s to stop; its own grace is unlimited. */
 	ck_assert_int_eq(supv_add_worker(sub, &(struct supv_child_opts){
 	    .id = "a", .shutdown_ms = SUPV_INFINITY }, w_mark_start, NULL), 0);
@@ -266,7 +255,7 @@ START_TEST(test_ready_never_after_stopping)
 
 	atomic_store(&failed_once, 0);
 	fd = fake_systemd(0);
-	root = mk_sup("root", NULL, SUPV_ZERO);
+	root = new_root("root", NULL, SUPV_ONE_FOR_ONE, SUPV_ZERO);
 	ck_assert_int_eq(supv_notify_systemd(root, SUPV_NOTIFY_READY), 0);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "f" }, w_fail_now, NULL), 0);
@@ -318,7 +307,7 @@ START_TEST(test_pool_resize_self_checked_first)
 
 	atomic_store(&resize_rc, -1);
 	atomic_store(&pool_alive, 0);
-	root = mk_sup("root", NULL, 0);
+	root = new_root("root", NULL, SUPV_ONE_FOR_ONE, 0);
 	ck_assert_int_eq(supv_add_pool(root, &(struct supv_child_opts){ .id = "p" },
 	    &(struct supv_pool_opts){ .size = 4 }, w_shrink_self, root), 0);
 	ck_assert_int_eq(supv_start(root), 0);
@@ -352,7 +341,7 @@ START_TEST(test_add_before_ready_edeadlk)
 	struct supv_counts k;
 
 	atomic_store(&add_rc, -1);
-	root = mk_sup("root", NULL, 0);
+	root = new_root("root", NULL, SUPV_ONE_FOR_ONE, 0);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "w", .ready_ms = SUPV_INFINITY }, w_add_before_ready, root), 0);
 	ck_assert_int_eq(supv_start(root), 0);
@@ -364,8 +353,8 @@ START_TEST(test_add_before_ready_edeadlk)
 
 	/* On the supervisor above, whose loop waits for the caller's sub. */
 	atomic_store(&add_rc, -1);
-	root = mk_sup("root", NULL, 0);
-	sub = mk_sup("sub", NULL, 0);
+	root = new_root("root", NULL, SUPV_ONE_FOR_ONE, 0);
+	sub = new_root("sub", NULL, SUPV_ONE_FOR_ONE, 0);
 	ck_assert_int_eq(supv_add_worker(sub, &(struct supv_child_opts){
 	    .id = "w", .ready_ms = SUPV_INFINITY }, w_add_before_ready, root), 0);
 	ck_assert_int_eq(supv_add_sup(root, &(struct supv_child_opts){
@@ -394,8 +383,8 @@ START_TEST(test_temporary_sub_freed_safely)
 
 	rec_init(&rec);
 	atomic_store(&fail_trip.armed, 0);
-	root = mk_sup("root", &rec, 0);
-	sub = mk_sup("sub", &rec, SUPV_ZERO);
+	root = new_root("root", &rec, SUPV_ONE_FOR_ONE, 0);
+	sub = new_root("sub", &rec, SUPV_ONE_FOR_ONE, SUPV_ZERO);
 	ck_assert_int_eq(supv_add_worker(sub, &(struct supv_child_opts){
 	    .id = "hb", .heartbeat_ms = 4 }, w_beat, NULL), 0);
 	ck_assert_int_eq(supv_add_worker(sub, &(struct supv_child_opts){
@@ -424,7 +413,7 @@ END_TEST
 static struct supv *
 build_sub(void)
 {
-	struct supv *sub = mk_sup("sub", NULL, 0);
+	struct supv *sub = new_root("sub", NULL, SUPV_ONE_FOR_ONE, 0);
 	char id[16];
 	int i;
 
@@ -443,7 +432,7 @@ START_TEST(test_failed_add_sup_changes_nothing)
 	long n;
 	int rc;
 
-	root = mk_sup("root", NULL, SUPV_INFINITY);
+	root = new_root("root", NULL, SUPV_ONE_FOR_ONE, SUPV_INFINITY);
 	ck_assert_int_eq(supv_start(root), 0);
 
 	/* A child that fails on its own: ECHILD, every spec still there. */
@@ -594,7 +583,7 @@ START_TEST(test_fork_child_gets_eperm)
 	pid_t pid;
 	int status;
 
-	root = mk_sup("root", NULL, 0);
+	root = new_root("root", NULL, SUPV_ONE_FOR_ONE, 0);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
 	    .id = "w" }, w_sleeper, NULL), 0);
 	ck_assert_int_eq(supv_start(root), 0);
@@ -626,9 +615,9 @@ START_TEST(test_add_sup_root_links_einval)
 	struct supv *root, *a, *b;
 	struct supv_counts k;
 
-	root = mk_sup("root", NULL, 0);
-	a = mk_sup("a", NULL, 0);
-	b = mk_sup("b", NULL, 0);
+	root = new_root("root", NULL, SUPV_ONE_FOR_ONE, 0);
+	a = new_root("a", NULL, SUPV_ONE_FOR_ONE, 0);
+	b = new_root("b", NULL, SUPV_ONE_FOR_ONE, 0);
 	ck_assert_int_eq(supv_stop_on_signals(a, (int[]){ SIGUSR2 }, 1), 0);
 	ck_assert_int_eq(supv_notify_systemd(b, SUPV_NOTIFY_READY), 0);
 	ck_assert_int_eq(supv_add_sup(root, &(struct supv_child_opts){

@@ -22,22 +22,6 @@ new_sup(const char *name, struct rec *rec, enum supv_strategy strategy,
 	return s;
 }
 
-static struct rec_ev
-ev_get(struct rec *r, enum supv_event_kind kind, const char *child, unsigned i)
-{
-	struct rec_ev e;
-	int at = rec_find(r, kind, child, i);
-
-	if (at < 0)
-		rec_dump(r);
-	ck_assert_msg(at >= 0, "no %s event #%u for %s", supv_event_kind_name(kind),
-	    i, child ? child : "(any)");
-	pthread_mutex_lock(&r->mu);
-	e = r->ev[at];
-	pthread_mutex_unlock(&r->mu);
-	return e;
-}
-
 static bool
 child_pending(struct supv *s, const char *id)
 {

@@ -315,3 +315,33 @@ base_threads(void)
 	sleep_ms(10);
 	return nthreads();
 }
+
+/* The i-th (0-based) event of that kind and child; fails the test if none. */
+struct rec_ev
+ev_get(struct rec *r, enum supv_event_kind kind, const char *child, unsigned i)
+{
+	struct rec_ev e;
+	int at = rec_find(r, kind, child, i);
+
+	if (at < 0)
+		rec_dump(r);
+	ck_assert_msg(at >= 0, "no %s event #%u for %s", supv_event_kind_name(kind),
+	    i, child ? child : "(any)");
+	pthread_mutex_lock(&r->mu);
+	e = r->ev[at];
+	pthread_mutex_unlock(&r->mu);
+	return e;
+}
+
+/* A supervisor whose events go to rec (NULL: none). */
+struct supv *
+new_root(const char *name, struct rec *rec, enum supv_strategy strategy,
+    unsigned intensity)
+{
+	struct supv *s;
+
+	ck_assert_int_eq(supv_new(&s, &(struct supv_opts){ .name = name,
+	    .strategy = strategy, .intensity = intensity,
+	    .on_event = rec != NULL ? rec_cb : NULL, .event_arg = rec }), 0);
+	return s;
+}

@@ -115,6 +115,13 @@ struct trip {
 };
 int  w_trip(struct supv_worker *self, void *arg);
 
+/* The i-th (0-based) event of that kind and child; fails the test if none. */
+struct rec_ev ev_get(struct rec *r, enum supv_event_kind kind,
+    const char *child, unsigned i);
+/* A supervisor whose events go to rec (NULL: none); other options default. */
+struct supv *new_root(const char *name, struct rec *rec,
+    enum supv_strategy strategy, unsigned intensity);
+
 /* Threads of this process, and their number before a test makes any. */
 int  nthreads(void);
 int  base_threads(void);

@@ -1,0 +1,374 @@
+/*
+ * run.c - runs of a worker: the thread trampoline, exit capture, the
+ * same-thread restart (decided on the worker's own thread), and what a
+ * worker calls on itself (stop signalling, sleep, readiness).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "supervise_internal.h"
+
+struct argbox *
+argbox_new(void *arg, void (*free_fn)(void *))
+{
+	struct argbox *b;
+
+	if ((b = xcalloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->arg = arg;
+	b->free_fn = free_fn;
+	atomic_init(&b->refs, 1);
+	return b;
+}
+
+/* Called without supv_mu: the last reference runs arg_free. */
+void
+argbox_unref(struct argbox *b)
+{
+	if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1)
+		return;
+	if (b->free_fn != NULL)
+		b->free_fn(b->arg);
+	free(b);
+}
+
+struct supv_worker *
+run_new(struct child *c)
+{
+	struct supv_worker *r;
+
+	if ((r = xcalloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	if (cond_init(&r->cv) != 0) {
+		free(r);
+		return NULL;
+	}
+	atomic_init(&r->refs, 1);
+	r->stop_fd = -1;
+	r->fn = c->fn;
+	r->sup = c->sup;
+	r->arg = c->arg;
+	if (r->arg != NULL)
+		atomic_fetch_add(&r->arg->refs, 1);
+	memcpy(r->id, c->id, sizeof(r->id));
+	r->index = c->index;
+	r->same_thread = c->same_thread;
+	return r;
+}
+
+/*
+ * Drops a reference.  The last one frees the run; it may run arg_free, so
+ * it is dropped without supv_mu, or where the arg cannot be the last one.
+ */
+void
+run_unref(struct supv_worker *r)
+{
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	if (r->stop_fd >= 0)
+		close(r->stop_fd);
+	pthread_cond_destroy(&r->cv);
+	argbox_unref(r->arg);
+	free(r);
+}
+
+/*
+ * Makes c->run a fresh run for the next start, reusing the last one when
+ * nothing else holds it, so that restarting allocates nothing.  Called
+ * with supv_mu held.
+ */
+int
+run_prepare(struct child *c)
+{
+	struct supv_worker *r = c->run;
+
+	if (r != NULL && atomic_load(&r->refs) == 1) {
+		if (r->stop_fd >= 0) {
+			close(r->stop_fd);
+			r->stop_fd = -1;
+		}
+		atomic_store(&r->stopping, false);
+		atomic_store(&r->beat, 0);
+		r->beat_local = 0;
+		atomic_store(&r->ext_until, 0);
+		atomic_store(&r->ext_beat, 0);
+		r->ready = r->exited = r->cancelled = r->stop_asked = false;
+		r->code = 0;
+		r->has_cpuclock = false;
+		r->child = c;
+		return 0;
+	}
+	if (r != NULL) {
+		/* Still held by an abandoned thread: let it keep it. */
+		r->child = NULL;
+		c->run = NULL;
+		run_unref(r);
+	}
+	if ((r = run_new(c)) == NULL)
+		return ENOMEM;
+	r->child = c;
+	c->run = r;
+	return 0;
+}
+
+/*
+ * Ends the run: queues it for its supervisor unless it was abandoned.
+ * A queued run's reference is dropped under the lock, so that the loop
+ * can reuse the struct at once.  The owner is woken before the unlock:
+ * once the run is queued, the owner's loop may handle it (it wakes on its
+ * own to sample heartbeats), terminate, and be freed by its parent, so
+ * after the unlock this thread touches neither the run nor its owner.
+ */
+static void
+run_finish(struct supv_worker *r, int code, bool cancelled)
+{
+	struct child *c;
+	bool queued;
+
+	lock();
+	r->code = code;
+	r->cancelled = cancelled;
+	r->exited = true;
+	r->ended_ns = now_ns();
+	if ((queued = (c = r->child) != NULL)) {
+		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
+		atomic_fetch_sub(&r->refs, 1);	/* the child's stays */
+		pthread_cond_signal(&c->owner->cv);
+	}
+	unlock();
+	fault_pause(FP_RUN_FINISHED);
+	if (!queued)
+		run_unref(r);	/* abandoned: may be the last, and run arg_free */
+}
+
+static void
+run_cancelled(void *arg)
+{
+	run_finish(arg, 0, true);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct supv_worker *r = arg;
+	int code;
+
+	tls_run = r;
+	thread_name(r->id);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
+	for (;;) {
+		pthread_cleanup_push(run_cancelled, r);
+		code = r->fn(r, r->arg->arg);
+		/* A cancel that comes now must not cut the bookkeeping short. */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		pthread_cleanup_pop(0);
+		if (!r->same_thread || !run_restart_in_place(r, code))
+			break;
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	}
+	run_finish(r, code, false);
+	return NULL;
+}
+
+/*
+ * The same-thread fast path, on a worker's own thread after its body
+ * returned code.  When that exit would simply restart this child one for
+ * one (no stop asked, no backoff, no synchronous start, the intensity not
+ * exceeded) the restart is decided and counted here, the run is reset,
+ * EXIT, RESTART and START are emitted, and true tells the thread to run
+ * the body again.  Anything else goes to the loop as usual.  Called
+ * without supv_mu.
+ */
+bool
+run_restart_in_place(struct supv_worker *r, int code)
+{
+	enum supv_exit_kind kind = code == 0 ? SUPV_EXIT_NORMAL : SUPV_EXIT_FAILURE;
+	struct supv *s, *saved;
+	struct child *c;
+	uint64_t now;
+	bool ok = false;
+
+	lock();
+	if ((c = r->child) == NULL || r->stop_asked)
+		goto out;
+	s = c->owner;
+	if ((s->state != SUP_RUNNING && s->state != SUP_STARTING) || s->stop_req ||
+	    s->strategy != SUPV_ONE_FOR_ONE || c->backoff_ms != 0 ||
+	    c->ready_ms != 0 || c->state != CH_RUNNING ||
+	    !restart_wanted(c, kind))
+		goto out;
+	now = now_ns();
+	if (window_full(&s->win, now / NS_PER_MS))
+		goto out;	/* the loop gives up */
+	/* Committed: the restart is counted before anything is emitted. */
+	window_add(&s->win, now / NS_PER_MS);
+	c->restarts++;
+	hb_unwatch(s, c);
+	atomic_store(&r->ext_until, 0);
+	r->started_ns = now;
+	if (s->on_event != NULL) {
+		/*
+		 * The lock is dropped for each event: s stays (terminate()
+		 * waits for inplace_busy), c stays while it is this run's;
+		 * a run abandoned meanwhile ends instead of running again.
+		 */
+		s->inplace_busy++;
+		saved = tls_sup;
+		tls_sup = s;	/* calls on the tree from the callback: EDEADLK */
+		emit_exit_counted(s, c, kind, code);
+		if (r->child == c)
+			emit_restart(s, c);
+		if (r->child == c)
+			emit_start(s, c);
+		tls_sup = saved;
+		s->inplace_busy--;
+		pthread_cond_broadcast(&supv_reply_cv);
+		if (r->child != c)
+			goto out;
+	}
+	/*
+	 * The deadline counts from here, where the body is entered again,
+	 * not from before this thread sat in the callbacks; a run asked to
+	 * stop meanwhile is not monitored (it sees supv_stopping() at once).
+	 */
+	if (c->heartbeat_ms != 0 && !r->stop_asked) {
+		hb_watch(s, c, now_ns());
+		pthread_cond_signal(&s->cv);
+	}
+	ok = true;
+out:
+	unlock();
+	return ok;
+}
+
+/*
+ * Starts the thread of c's prepared run.  The thread holds its own
+ * reference.  Called with supv_mu held.
+ */
+int
+run_spawn_worker(struct child *c)
+{
+	struct supv_worker *r = c->run;
+	int rc;
+
+	atomic_fetch_add(&r->refs, 1);
+	r->started_ns = now_ns();
+	rc = thread_spawn(&r->thread, c->stack_size, worker_main, r);
+	if (rc != 0) {
+		atomic_fetch_sub(&r->refs, 1);
+		return rc;
+	}
+	r->has_cpuclock = pthread_getcpuclockid(r->thread, &r->cpuclock) == 0;
+	return 0;
+}
+
+/*
+ * Asks a worker run to stop: supv_stopping() turns true, supv_sleep()
+ * wakes, the stop descriptor becomes readable.  Called with supv_mu held.
+ */
+void
+run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
+{
+	uint64_t one = 1;
+
+	r->stop_asked = true;
+	r->stop_reason = why;
+	r->stop_at = now_ns();
+	atomic_store_explicit(&r->stopping, true, memory_order_release);
+	pthread_cond_broadcast(&r->cv);
+	if (r->stop_fd >= 0 && write(r->stop_fd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow from one write: nothing to do. */
+	}
+	/* A worker waiting for a call it made gives the call up. */
+	pthread_cond_broadcast(&supv_reply_cv);
+}
+
+SUPV_EXPORT bool
+supv_stopping(const struct supv_worker *self)
+{
+	if (self == NULL)
+		return false;
+	return atomic_load_explicit(&self->stopping, memory_order_relaxed);
+}
+
+static void
+unlock_cleanup(void *arg)
+{
+	(void)arg;
+	unlock();
+}
+
+SUPV_EXPORT int
+supv_sleep(struct supv_worker *self, unsigned ms)
+{
+	uint64_t deadline;
+	int stopping;
+
+	if (self == NULL)
+		return EINVAL;
+	pthread_testcancel();	/* a cancellation point even when it returns at once */
+	if (supv_stopping(self))
+		return ECANCELED;
+	if (ms == 0 || ms == SUPV_ZERO)
+		return 0;
+	deadline = deadline_after_ms(now_ns(), ms);
+	lock();
+	pthread_cleanup_push(unlock_cleanup, NULL);
+	while (!atomic_load(&self->stopping) &&
+	    cond_wait_until(&self->cv, deadline))
+		;
+	stopping = atomic_load(&self->stopping);
+	pthread_cleanup_pop(1);
+	return stopping ? ECANCELED : 0;
+}
+
+SUPV_EXPORT int
+supv_stop_fd(struct supv_worker *self)
+{
+	uint64_t one = 1;
+	int fd, old;
+
+	if (self == NULL)
+		return -1;
+	old = nocancel_begin();
+	lock();
+	if (self->stop_fd < 0) {
+		self->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (self->stop_fd >= 0 && atomic_load(&self->stopping) &&
+		    write(self->stop_fd, &one, sizeof(one)) < 0) {
+			/* Cannot fail on a fresh counter. */
+		}
+	}
+	fd = self->stop_fd;
+	unlock();
+	nocancel_end(old);
+	return fd;
+}
+
+SUPV_EXPORT void
+supv_ready(struct supv_worker *self)
+{
+	if (self == NULL)
+		return;
+	lock();	/* no cancellation point inside */
+	if (!self->ready && self->child != NULL) {
+		self->ready = true;
+		pthread_cond_signal(&self->child->owner->cv);
+	}
+	unlock();
+}
+
+SUPV_EXPORT const char *
+supv_worker_id(const struct supv_worker *self)
+{
+	return self != NULL ? self->id : NULL;
+}
+
+SUPV_EXPORT unsigned
+supv_worker_index(const struct supv_worker *self)
+{
+	return self != NULL ? self->index : 0;
+}

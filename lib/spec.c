@@ -1,0 +1,225 @@
+/*
+ * spec.c - the data model of a tree: child specs (create, copy, link into
+ * a supervisor, find by id, destroy), their states, the arguments they
+ * share with their runs, and freeing a supervisor.  No thread runs here
+ * and nothing waits: every function is called with supv_mu held unless
+ * its comment says otherwise.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervise_internal.h"
+
+static int
+child_cmp_id(struct child *a, struct child *b)
+{
+	return strcmp(a->id, b->id);
+}
+
+RB_GENERATE_FILE(child_ids, child, byid, child_cmp_id)
+
+/* Builds a spec from opts; nothing is shared with the caller yet. */
+int
+spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
+    struct child **out)
+{
+	struct child *c;
+	unsigned bmax;
+	int rc;
+
+	if ((rc = check_id(o->id)) != 0)
+		return rc;
+	if ((unsigned)o->restart > SUPV_TEMPORARY ||
+	    (unsigned)o->on_timeout > SUPV_TIMEOUT_ABORT)
+		return EINVAL;
+	if (is_sup && (o->heartbeat_ms != 0 || o->ready_ms != 0 ||
+	    o->on_timeout != SUPV_TIMEOUT_ABANDON))
+		return EINVAL;
+	if (o->heartbeat_ms == SUPV_ZERO || o->ready_ms == SUPV_ZERO ||
+	    o->backoff_ms == SUPV_INFINITY)
+		return EINVAL;
+	bmax = o->backoff_max_ms == 0 ? o->backoff_ms : o->backoff_max_ms;
+	if (bmax == SUPV_ZERO)
+		bmax = 0;
+	if (o->backoff_ms != SUPV_ZERO && bmax < o->backoff_ms)
+		return EINVAL;
+	if (o->significant && (o->restart == SUPV_PERMANENT ||
+	    sup->auto_shutdown == SUPV_AUTO_NEVER))
+		return EINVAL;
+	if (o->stack_size != 0 && o->stack_size < (size_t)PTHREAD_STACK_MIN)
+		return EINVAL;
+	if ((c = xcalloc(1, sizeof(*c))) == NULL)
+		return ENOMEM;
+	strlcpy(c->id, o->id, sizeof(c->id));
+	c->restart = o->restart;
+	if (o->shutdown_ms == 0)
+		c->shutdown_ns = is_sup ? NO_DEADLINE :
+		    (uint64_t)DEFAULT_SHUTDOWN_MS * NS_PER_MS;
+	else if (o->shutdown_ms == SUPV_ZERO)
+		c->shutdown_ns = 0;
+	else if (o->shutdown_ms == SUPV_INFINITY)
+		c->shutdown_ns = NO_DEADLINE;
+	else
+		c->shutdown_ns = (uint64_t)o->shutdown_ms * NS_PER_MS;
+	c->on_timeout = o->on_timeout;
+	c->heartbeat_ms = o->heartbeat_ms == SUPV_INFINITY ? 0 : o->heartbeat_ms;
+	c->ready_ms = o->ready_ms;
+	c->backoff_ms = o->backoff_ms == SUPV_ZERO ? 0 : o->backoff_ms;
+	c->backoff_max_ms = bmax;
+	c->significant = o->significant;
+	c->stack_size = o->stack_size;
+	c->same_thread = o->same_thread && !is_sup;
+	c->state = CH_IDLE;
+	*out = c;
+	return 0;
+}
+
+/*
+ * A copy of tmpl's configuration, for a pool worker: unlinked and idle,
+ * with its own id and index, sharing tmpl's argument.
+ */
+struct child *
+spec_clone(const struct child *tmpl, const char *id, unsigned index)
+{
+	struct child *c;
+
+	if ((c = xcalloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	strlcpy(c->id, id, sizeof(c->id));
+	c->restart = tmpl->restart;
+	c->shutdown_ns = tmpl->shutdown_ns;
+	c->on_timeout = tmpl->on_timeout;
+	c->heartbeat_ms = tmpl->heartbeat_ms;
+	c->ready_ms = tmpl->ready_ms;
+	c->backoff_ms = tmpl->backoff_ms;
+	c->backoff_max_ms = tmpl->backoff_max_ms;
+	c->significant = tmpl->significant;
+	c->stack_size = tmpl->stack_size;
+	c->same_thread = tmpl->same_thread;
+	c->fn = tmpl->fn;
+	c->arg = tmpl->arg;
+	atomic_fetch_add(&c->arg->refs, 1);
+	c->index = index;
+	c->state = CH_IDLE;
+	return c;
+}
+
+/*
+ * Frees a spec whose add failed: the caller keeps arg, and arg_free is
+ * never called for it (a run abandoned after missing ready_ms may still
+ * use arg until it returns: supv_add_worker(3), CAVEATS).
+ */
+void
+spec_discard(struct child *c)
+{
+	if (c->arg != NULL)
+		c->arg->free_fn = NULL;
+	c->sup = NULL;
+	spec_destroy(c);
+}
+
+/*
+ * The transitions a supervisor may make; anything else is a bug in the
+ * library, and aborts in every build.  A start that cannot launch its
+ * loop goes back to where it was; a child supervisor whose add failed is
+ * handed back to its caller as never started.
+ */
+void
+sup_set_state(struct supv *s, enum sup_state to)
+{
+	static const bool allowed[5][5] = {
+		/* from \ to       IDLE   STARTING RUNNING STOPPING TERMINATED */
+		[SUP_IDLE]       = { true,  true,    false,  false,   false },
+		[SUP_STARTING]   = { true,  false,   true,   true,    true },
+		[SUP_RUNNING]    = { false, false,   false,  true,    false },
+		[SUP_STOPPING]   = { false, false,   false,  false,   true },
+		[SUP_TERMINATED] = { true,  true,    false,  false,   false },
+	};
+
+	if (!allowed[s->state][to])
+		abort();
+	s->state = to;
+}
+
+/*
+ * The transitions a child may make.  Anything else is a bug in the
+ * library, and aborts in every build.
+ */
+void
+child_set_state(struct child *c, enum child_state to)
+{
+	static const bool allowed[4][4] = {
+		/* from \ to      IDLE   RUNNING STOPPING PENDING */
+		[CH_IDLE]     = { true,  true,   false,   true },
+		[CH_RUNNING]  = { true,  false,  true,    false },
+		[CH_STOPPING] = { true,  false,  false,   false },
+		[CH_PENDING]  = { true,  true,   false,   true },
+	};
+
+	if (!allowed[c->state][to])
+		abort();
+	c->state = to;
+}
+
+void
+sup_spec_link(struct supv *s, struct child *c)
+{
+	c->owner = s;
+	TAILQ_INSERT_TAIL(&s->children, c, order);
+	RB_INSERT(child_ids, &s->byid, c);
+	s->nchildren++;
+}
+
+void
+sup_spec_unlink(struct supv *s, struct child *c)
+{
+	if (c->monitored)
+		hb_unwatch(s, c);
+	TAILQ_REMOVE(&s->children, c, order);
+	RB_REMOVE(child_ids, &s->byid, c);
+	s->nchildren--;
+}
+
+/* Finds the child id of sup.  Called with supv_mu held. */
+struct child *
+find_child(struct supv *sup, const char *id)
+{
+	struct child key;
+
+	strlcpy(key.id, id, sizeof(key.id));
+	return RB_FIND(child_ids, &sup->byid, &key);
+}
+
+/*
+ * Frees a spec that no list holds any more, with the subtree of a child
+ * supervisor.  Called without supv_mu: it may run arg_free.
+ */
+void
+spec_destroy(struct child *c)
+{
+	if (c->sup != NULL)
+		sup_destroy(c->sup);
+	run_unref(c->run);
+	argbox_unref(c->arg);
+	free(c);
+}
+
+/* Frees a supervisor that no thread uses any more.  Called without supv_mu. */
+void
+sup_destroy(struct supv *s)
+{
+	struct child *c;
+
+	while ((c = TAILQ_FIRST(&s->children)) != NULL) {
+		TAILQ_REMOVE(&s->children, c, order);
+		spec_destroy(c);
+	}
+	if (s->pool != NULL)
+		s->pool_free(s->pool);
+	window_free(&s->win);
+	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->done_cv);
+	free(s);
+}
