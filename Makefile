@@ -3,7 +3,7 @@
 .SUFFIXES:
 
 MAJOR   = 1
-MINOR   = 0
+MINOR   = 1
 PATCH   = 0
 VERSION = $(MAJOR).$(MINOR).$(PATCH)
 
@@ -67,6 +67,11 @@ $(B)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/supervise.h
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(LIBFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# version.c stops the build if the header's SUPV_VERSION_* disagree with these.
+$(B)/lib/version.o: XCFLAGS += -DSUPV_MAKE_MAJOR=$(MAJOR) -DSUPV_MAKE_MINOR=$(MINOR) \
+	-DSUPV_MAKE_PATCH=$(PATCH)
+$(B)/lib/version.o: Makefile
+
 $(STATIC): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -80,14 +85,26 @@ $(B)/$(SONAME): $(SHARED)
 $(B)/libsupervise.so: $(B)/$(SONAME)
 	ln -sf $(notdir $<) $@
 
-# The version script is made from the lists of documented symbols.
+# The version script is made from lib/*.sym: lists of exported names under
+# "NODE:" headings, one version node per release, oldest first (see the
+# top of lib/supervise.sym).  symbols.txt has one "NODE NAME" line per
+# symbol, in node order; supervise.map chains the nodes, each inheriting
+# the one before, and hides everything else.
 SYMS := $(wildcard lib/*.sym)
 $(B)/symbols.txt: $(SYMS)
 	@mkdir -p $(@D)
-	cat $(SYMS) | sort > $@
+	awk 'FNR == 1 { node = "" } /^[ \t]*(#|$$)/ { next } \
+	  /^SUPERVISE_[0-9]+(\.[0-9]+)?:$$/ { node = substr($$0, 1, length($$0) - 1); next } \
+	  node == "" || !/^[A-Za-z_][A-Za-z0-9_]*$$/ { \
+	    printf "%s:%d: expected a name under a node heading: %s\n", FILENAME, FNR, $$0 > "/dev/stderr"; bad = 1; next } \
+	  { print node, $$0 } END { exit bad }' $(SYMS) > $@.tmp || { rm -f $@.tmp; exit 1; }
+	sort -k1,1V -k2,2 $@.tmp > $@
+	rm -f $@.tmp
 $(B)/supervise.map: $(B)/symbols.txt
-	{ echo 'SUPERVISE_$(MAJOR) {'; echo '  global:'; \
-	  sed 's/.*/    &;/' $<; echo '  local: *;'; echo '};'; } > $@
+	awk 'function end() { if (node == "") return; if (parent == "") print "  local: *;"; \
+	    print "}" (parent != "" ? " " parent : "") ";" } \
+	  $$1 != node { end(); parent = node; node = $$1; print node " {"; print "  global:" } \
+	  { print "    " $$2 ";" } END { end() }' $< > $@
 
 supervise.pc: supervise.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
@@ -177,7 +194,7 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK)
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
 	$(RUN_ENV) CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
 	@echo "== exported symbols =="
-	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt
+	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt $(VERSION)
 	@echo "== header compiles alone =="
 	sh test/header.sh "$(CC)" "$(CXX)"
 	@echo "== man pages =="

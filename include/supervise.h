@@ -19,8 +19,11 @@
 extern "C" {
 #endif
 
-#define SUPV_VERSION_MAJOR 1
-#define SUPV_VERSION_MINOR 0
+/* The version of this header; supv_version() gives the library's. */
+#define SUPV_VERSION_MAJOR  1
+#define SUPV_VERSION_MINOR  1
+#define SUPV_VERSION_PATCH  0
+#define SUPV_VERSION_STRING "1.1.0"
 
 #define SUPV_ID_MAX   63
 #define SUPV_INFINITY UINT_MAX         /* no limit */
@@ -211,6 +214,8 @@ int  supv_exit_status(enum supv_exit_kind why);
 const char *supv_name(const struct supv *sup);
 const char *supv_exit_kind_name(enum supv_exit_kind kind);
 const char *supv_event_kind_name(enum supv_event_kind kind);
+/* The library's version, "MAJOR.MINOR.PATCH" (since 1.1). */
+const char *supv_version(void);
 
 /* --- task pools (supv_taskpool_*, supv_task_*) --- */
 /*
