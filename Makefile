@@ -106,9 +106,23 @@ $(B)/supervise.map: $(B)/symbols.txt
 	  $$1 != node { end(); parent = node; node = $$1; print node " {"; print "  global:" } \
 	  { print "    " $$2 ";" } END { end() }' $< > $@
 
-supervise.pc: supervise.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+# supervise.pc says where install puts things.  pc.vars holds the values it
+# was made with and is rewritten only when they change, so that an install
+# with another PREFIX, LIBDIR or INCLUDEDIR remakes it.  Paths under PREFIX
+# are written relative to ${prefix}.
+PC_VARS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(VERSION)
+PC_VARS_OLD := $(shell cat $(B)/pc.vars 2>/dev/null)
+ifneq ($(strip $(PC_VARS)),$(strip $(PC_VARS_OLD)))
+.PHONY: $(B)/pc.vars
+endif
+$(B)/pc.vars:
+	@mkdir -p $(@D)
+	printf '%s\n' '$(PC_VARS)' > $@
+$(B)/supervise.pc: supervise.pc.in $(B)/pc.vars Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Tests, examples and benchmarks link the static library.
 $(B)/test/%.o: test/%.c test/tests.h include/supervise.h $(B)/test/suites.inc
@@ -202,6 +216,12 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK)
 	@echo "== examples (smoke) =="
 	sh test/examples.sh $(B)/examples
 	sh test/signals.sh $(B)/examples
+ifeq ($(SAN)$(VALGRIND),)
+	@echo "== static link from the installed supervise.pc =="
+	sh test/static.sh "$(CC)" "$(MAKE)"
+else
+	@echo "static: SKIPPED under $(if $(SAN),SAN=$(SAN),valgrind) (a sanitized build does not link statically)"
+endif
 ifneq ($(SOAK),)
 	@echo "== soak (short) =="
 	$(RUN_PREFIX) $(SOAK) --quick
@@ -226,15 +246,19 @@ demo-run: all $(B)/examples/demo
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 
-install: all supervise.pc
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+# The directories install makes if they are missing; uninstall removes them,
+# and their parents below PREFIX, when it leaves them empty.  (It cannot tell
+# them from directories that were there, empty, before the install.)
+INSTALL_DIRS = $(PKGCONFIGDIR) $(LIBDIR) $(INCLUDEDIR) $(MANDIR)/man3 $(MANDIR)/man7
+
+install: all $(B)/supervise.pc
+	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
 	install -m 644 include/supervise.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf libsupervise.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsupervise.so
-	install -m 644 supervise.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 644 $(B)/supervise.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	for m in man/man3/*.3; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done
 	for m in man/man7/*.7; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done
 
@@ -244,6 +268,12 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libsupervise.so $(DESTDIR)$(PKGCONFIGDIR)/supervise.pc
 	for m in man/man3/*.3; do rm -f $(DESTDIR)$(MANDIR)/man3/$${m##*/}; done
 	for m in man/man7/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${m##*/}; done
+	@p='$(DESTDIR)$(PREFIX)'; for d in $(addprefix $(DESTDIR),$(INSTALL_DIRS)); do \
+	  while [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; do \
+	    echo "rmdir $$d"; d=$${d%/*}; \
+	    case $$d in "$$p"/*) ;; *) break ;; esac; \
+	  done; \
+	done
 
 clean:
 	rm -rf build build-* supervise.pc
