@@ -56,7 +56,14 @@ BENCHES      := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
 MANPAGES := $(wildcard man/man3/*.3 man/man7/*.7)
 
-DEB_PACKAGES := pkg-config libbsd-dev check mandoc
+# libmd-dev: libmd.a, for a static link (libbsd-dev pulls it in anyway);
+# libc.a comes with libc6-dev, and g++ with build-essential.
+DEB_PACKAGES := pkg-config libbsd-dev libmd-dev check mandoc g++
+
+# DEPS=no, for a packager's build: make never installs anything (no apt-get,
+# no sudo); a missing dependency stops check and demo with its name.  By
+# default they install what is missing with make deps.
+DEPS ?= yes
 
 .PHONY: all check check-run deps need-deps install uninstall clean examples \
 	bench demo demo-run soak fuzz
@@ -159,17 +166,40 @@ deps:
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	if [ "$(DEPS)" = no ]; then \
+	  echo "deps: missing$$missing; DEPS=no: not installing them" >&2; exit 1; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	echo "deps: installing$$missing"; \
 	$$SUDO apt-get update; \
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing
 
-# Installs what is missing; the targets that need it re-read the flags
-# in a sub-make afterwards.
+# What check (NEED=build tests) and demo (NEED=build) need, looked for as
+# the build looks for it.  If something is missing: with DEPS=no, stop
+# and name it; otherwise make deps installs it, and the targets that need
+# it re-read the flags in a sub-make afterwards.
+check: NEED = build tests
+demo: NEED = build
 need-deps:
-	@if ! command -v $(PKG_CONFIG) >/dev/null 2>&1 || \
-	    ! $(PKG_CONFIG) --exists libbsd-overlay check || \
-	    ! command -v mandoc >/dev/null 2>&1; then $(MAKE) --no-print-directory deps; fi
+	@m=""; \
+	if ! command -v $(PKG_CONFIG) >/dev/null 2>&1; then \
+	  m="$$m\n  pkg-config: no $(PKG_CONFIG) command (it finds libbsd and check)"; \
+	else \
+	  $(PKG_CONFIG) --exists libbsd-overlay || \
+	    m="$$m\n  libbsd-dev: $(PKG_CONFIG) finds no libbsd-overlay"; \
+	  case "$(NEED)" in *tests*) $(PKG_CONFIG) --exists check || \
+	    m="$$m\n  check: $(PKG_CONFIG) finds no check (the unit test framework)";; esac; \
+	fi; \
+	case "$(NEED)" in *tests*) \
+	  command -v mandoc >/dev/null 2>&1 || m="$$m\n  mandoc: no mandoc command (the man page lint)"; \
+	  command -v $(CXX) >/dev/null 2>&1 || m="$$m\n  g++: no $(CXX) command (CXX, for the C++ tests)";; \
+	esac; \
+	[ -z "$$m" ] && exit 0; \
+	if [ "$(DEPS)" = no ]; then \
+	  printf 'missing, with the Debian package that has it:%b\n' "$$m" >&2; \
+	  echo "DEPS=no: not installing anything; install those, or run without DEPS=no" >&2; \
+	  exit 1; \
+	fi; \
+	$(MAKE) --no-print-directory deps
 
 check: need-deps
 	@$(MAKE) --no-print-directory check-run
