@@ -51,6 +51,8 @@ RUNNER    := $(B)/test/runner
 
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLES     := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
+CXX_EXAMPLE_SRCS := $(wildcard examples/*.cpp)
+EXAMPLES     += $(CXX_EXAMPLE_SRCS:examples/%.cpp=$(B)/examples/%)
 BENCH_SRCS   := $(wildcard bench/*.c)
 BENCHES      := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
@@ -153,6 +155,13 @@ $(RUNNER): $(TEST_OBJS) $(STATIC)
 $(B)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
+
+# C++ examples: the header must stay free of C++ warnings, -Wshadow included.
+CXXWARN := -Wall -Wextra -Werror -Wshadow
+$(B)/examples/%: examples/%.cpp include/supervise.h $(STATIC)
+	@mkdir -p $(@D)
+	$(CXX) -pthread $(OPT) $(CXXWARN) $(SANFLAGS) -Iinclude $(CPPFLAGS) $(CXXFLAGS) \
+		$(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
 
 $(B)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(@D)
