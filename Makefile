@@ -3,7 +3,7 @@
 .SUFFIXES:
 
 MAJOR   = 1
-MINOR   = 0
+MINOR   = 1
 PATCH   = 0
 VERSION = $(MAJOR).$(MINOR).$(PATCH)
 
@@ -51,12 +51,21 @@ RUNNER    := $(B)/test/runner
 
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLES     := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
+CXX_EXAMPLE_SRCS := $(wildcard examples/*.cpp)
+EXAMPLES     += $(CXX_EXAMPLE_SRCS:examples/%.cpp=$(B)/examples/%)
 BENCH_SRCS   := $(wildcard bench/*.c)
 BENCHES      := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
 MANPAGES := $(wildcard man/man3/*.3 man/man7/*.7)
 
-DEB_PACKAGES := pkg-config libbsd-dev check mandoc
+# libmd-dev: libmd.a, for a static link (libbsd-dev pulls it in anyway);
+# libc.a comes with libc6-dev, and g++ with build-essential.
+DEB_PACKAGES := pkg-config libbsd-dev libmd-dev check mandoc g++
+
+# DEPS=no, for a packager's build: make never installs anything (no apt-get,
+# no sudo); a missing dependency stops check and demo with its name.  By
+# default they install what is missing with make deps.
+DEPS ?= yes
 
 .PHONY: all check check-run deps need-deps install uninstall clean examples \
 	bench demo demo-run soak fuzz
@@ -66,6 +75,11 @@ all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so
 $(B)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/supervise.h
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(LIBFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# version.c stops the build if the header's SUPV_VERSION_* disagree with these.
+$(B)/lib/version.o: XCFLAGS += -DSUPV_MAKE_MAJOR=$(MAJOR) -DSUPV_MAKE_MINOR=$(MINOR) \
+	-DSUPV_MAKE_PATCH=$(PATCH)
+$(B)/lib/version.o: Makefile
 
 $(STATIC): $(LIB_OBJS)
 	rm -f $@
@@ -80,18 +94,44 @@ $(B)/$(SONAME): $(SHARED)
 $(B)/libsupervise.so: $(B)/$(SONAME)
 	ln -sf $(notdir $<) $@
 
-# The version script is made from the lists of documented symbols.
+# The version script is made from lib/*.sym: lists of exported names under
+# "NODE:" headings, one version node per release, oldest first (see the
+# top of lib/supervise.sym).  symbols.txt has one "NODE NAME" line per
+# symbol, in node order; supervise.map chains the nodes, each inheriting
+# the one before, and hides everything else.
 SYMS := $(wildcard lib/*.sym)
 $(B)/symbols.txt: $(SYMS)
 	@mkdir -p $(@D)
-	cat $(SYMS) | sort > $@
+	awk 'FNR == 1 { node = "" } /^[ \t]*(#|$$)/ { next } \
+	  /^SUPERVISE_[0-9]+(\.[0-9]+)?:$$/ { node = substr($$0, 1, length($$0) - 1); next } \
+	  node == "" || !/^[A-Za-z_][A-Za-z0-9_]*$$/ { \
+	    printf "%s:%d: expected a name under a node heading: %s\n", FILENAME, FNR, $$0 > "/dev/stderr"; bad = 1; next } \
+	  { print node, $$0 } END { exit bad }' $(SYMS) > $@.tmp || { rm -f $@.tmp; exit 1; }
+	sort -k1,1V -k2,2 $@.tmp > $@
+	rm -f $@.tmp
 $(B)/supervise.map: $(B)/symbols.txt
-	{ echo 'SUPERVISE_$(MAJOR) {'; echo '  global:'; \
-	  sed 's/.*/    &;/' $<; echo '  local: *;'; echo '};'; } > $@
+	awk 'function end() { if (node == "") return; if (parent == "") print "  local: *;"; \
+	    print "}" (parent != "" ? " " parent : "") ";" } \
+	  $$1 != node { end(); parent = node; node = $$1; print node " {"; print "  global:" } \
+	  { print "    " $$2 ";" } END { end() }' $< > $@
 
-supervise.pc: supervise.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+# supervise.pc says where install puts things.  pc.vars holds the values it
+# was made with and is rewritten only when they change, so that an install
+# with another PREFIX, LIBDIR or INCLUDEDIR remakes it.  Paths under PREFIX
+# are written relative to ${prefix}.
+PC_VARS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(VERSION)
+PC_VARS_OLD := $(shell cat $(B)/pc.vars 2>/dev/null)
+ifneq ($(strip $(PC_VARS)),$(strip $(PC_VARS_OLD)))
+.PHONY: $(B)/pc.vars
+endif
+$(B)/pc.vars:
+	@mkdir -p $(@D)
+	printf '%s\n' '$(PC_VARS)' > $@
+$(B)/supervise.pc: supervise.pc.in $(B)/pc.vars Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Tests, examples and benchmarks link the static library.
 $(B)/test/%.o: test/%.c test/tests.h include/supervise.h $(B)/test/suites.inc
@@ -116,6 +156,13 @@ $(B)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
 
+# C++ examples: the header must stay free of C++ warnings, -Wshadow included.
+CXXWARN := -Wall -Wextra -Werror -Wshadow
+$(B)/examples/%: examples/%.cpp include/supervise.h $(STATIC)
+	@mkdir -p $(@D)
+	$(CXX) -pthread $(OPT) $(CXXWARN) $(SANFLAGS) -Iinclude $(CPPFLAGS) $(CXXFLAGS) \
+		$(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
+
 $(B)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS) -lm
@@ -128,17 +175,40 @@ deps:
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	if [ "$(DEPS)" = no ]; then \
+	  echo "deps: missing$$missing; DEPS=no: not installing them" >&2; exit 1; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	echo "deps: installing$$missing"; \
 	$$SUDO apt-get update; \
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing
 
-# Installs what is missing; the targets that need it re-read the flags
-# in a sub-make afterwards.
+# What check (NEED=build tests) and demo (NEED=build) need, looked for as
+# the build looks for it.  If something is missing: with DEPS=no, stop
+# and name it; otherwise make deps installs it, and the targets that need
+# it re-read the flags in a sub-make afterwards.
+check: NEED = build tests
+demo: NEED = build
 need-deps:
-	@if ! command -v $(PKG_CONFIG) >/dev/null 2>&1 || \
-	    ! $(PKG_CONFIG) --exists libbsd-overlay check || \
-	    ! command -v mandoc >/dev/null 2>&1; then $(MAKE) --no-print-directory deps; fi
+	@m=""; \
+	if ! command -v $(PKG_CONFIG) >/dev/null 2>&1; then \
+	  m="$$m\n  pkg-config: no $(PKG_CONFIG) command (it finds libbsd and check)"; \
+	else \
+	  $(PKG_CONFIG) --exists libbsd-overlay || \
+	    m="$$m\n  libbsd-dev: $(PKG_CONFIG) finds no libbsd-overlay"; \
+	  case "$(NEED)" in *tests*) $(PKG_CONFIG) --exists check || \
+	    m="$$m\n  check: $(PKG_CONFIG) finds no check (the unit test framework)";; esac; \
+	fi; \
+	case "$(NEED)" in *tests*) \
+	  command -v mandoc >/dev/null 2>&1 || m="$$m\n  mandoc: no mandoc command (the man page lint)"; \
+	  command -v $(CXX) >/dev/null 2>&1 || m="$$m\n  g++: no $(CXX) command (CXX, for the C++ tests)";; \
+	esac; \
+	[ -z "$$m" ] && exit 0; \
+	if [ "$(DEPS)" = no ]; then \
+	  printf 'missing, with the Debian package that has it:%b\n' "$$m" >&2; \
+	  echo "DEPS=no: not installing anything; install those, or run without DEPS=no" >&2; \
+	  exit 1; \
+	fi; \
+	$(MAKE) --no-print-directory deps
 
 check: need-deps
 	@$(MAKE) --no-print-directory check-run
@@ -177,7 +247,7 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK)
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
 	$(RUN_ENV) CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
 	@echo "== exported symbols =="
-	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt
+	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt $(VERSION)
 	@echo "== header compiles alone =="
 	sh test/header.sh "$(CC)" "$(CXX)"
 	@echo "== man pages =="
@@ -185,6 +255,12 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK)
 	@echo "== examples (smoke) =="
 	sh test/examples.sh $(B)/examples
 	sh test/signals.sh $(B)/examples
+ifeq ($(SAN)$(VALGRIND),)
+	@echo "== static link from the installed supervise.pc =="
+	sh test/static.sh "$(CC)" "$(MAKE)"
+else
+	@echo "static: SKIPPED under $(if $(SAN),SAN=$(SAN),valgrind) (a sanitized build does not link statically)"
+endif
 ifneq ($(SOAK),)
 	@echo "== soak (short) =="
 	$(RUN_PREFIX) $(SOAK) --quick
@@ -209,15 +285,19 @@ demo-run: all $(B)/examples/demo
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 
-install: all supervise.pc
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+# The directories install makes if they are missing; uninstall removes them,
+# and their parents below PREFIX, when it leaves them empty.  (It cannot tell
+# them from directories that were there, empty, before the install.)
+INSTALL_DIRS = $(PKGCONFIGDIR) $(LIBDIR) $(INCLUDEDIR) $(MANDIR)/man3 $(MANDIR)/man7
+
+install: all $(B)/supervise.pc
+	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
 	install -m 644 include/supervise.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf libsupervise.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsupervise.so
-	install -m 644 supervise.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 644 $(B)/supervise.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	for m in man/man3/*.3; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done
 	for m in man/man7/*.7; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done
 
@@ -227,6 +307,12 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libsupervise.so $(DESTDIR)$(PKGCONFIGDIR)/supervise.pc
 	for m in man/man3/*.3; do rm -f $(DESTDIR)$(MANDIR)/man3/$${m##*/}; done
 	for m in man/man7/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${m##*/}; done
+	@p='$(DESTDIR)$(PREFIX)'; for d in $(addprefix $(DESTDIR),$(INSTALL_DIRS)); do \
+	  while [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; do \
+	    echo "rmdir $$d"; d=$${d%/*}; \
+	    case $$d in "$$p"/*) ;; *) break ;; esac; \
+	  done; \
+	done
 
 clean:
 	rm -rf build build-* supervise.pc

@@ -19,8 +19,11 @@
 extern "C" {
 #endif
 
-#define SUPV_VERSION_MAJOR 1
-#define SUPV_VERSION_MINOR 0
+/* The version of this header; supv_version() gives the library's. */
+#define SUPV_VERSION_MAJOR  1
+#define SUPV_VERSION_MINOR  1
+#define SUPV_VERSION_PATCH  0
+#define SUPV_VERSION_STRING "1.1.0"
 
 #define SUPV_ID_MAX   63
 #define SUPV_INFINITY UINT_MAX         /* no limit */
@@ -211,6 +214,8 @@ int  supv_exit_status(enum supv_exit_kind why);
 const char *supv_name(const struct supv *sup);
 const char *supv_exit_kind_name(enum supv_exit_kind kind);
 const char *supv_event_kind_name(enum supv_event_kind kind);
+/* The library's version, "MAJOR.MINOR.PATCH" (since 1.1). */
+const char *supv_version(void);
 
 /* --- task pools (supv_taskpool_*, supv_task_*) --- */
 /*
@@ -293,7 +298,20 @@ int  supv_taskpool_submit(struct supv_taskpool *pool, supv_task_fn *fn, void *ar
                           const struct supv_task_opts *opts, struct supv_task **out);
 int  supv_taskpool_stop(struct supv_taskpool *pool, enum supv_taskpool_stop_mode mode,
                         unsigned drain_ms);
+/*
+ * In C++ this function hides the struct of the same name, which C++ code
+ * therefore names "struct supv_taskpool_stats", as C code does.  g++
+ * -Wshadow reports that hiding at the declaration, whatever the order of
+ * the two; the warning is turned off for this declaration alone.
+ */
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
 int  supv_taskpool_stats(struct supv_taskpool *pool, struct supv_taskpool_stats *out);
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 int  supv_task_wait(struct supv_task *task, unsigned timeout_ms,
                     struct supv_task_result *res);
 int  supv_task_poll(struct supv_task *task, struct supv_task_result *res);

@@ -5,7 +5,8 @@
 # A failing example's output is shown.
 #
 # Every example honours SUPV_EXAMPLE_SECONDS: it runs about that long,
-# stops its tree and exits 0.  echo_server runs with --self-test.  first,
+# stops its tree and exits 0, or ends sooner by itself, as hello (C++)
+# does.  echo_server runs with --self-test.  first,
 # the README's first program, takes its duration as an argument instead;
 # it must also have restarted workers, give up when asked to, and be the
 # very program the README shows.
