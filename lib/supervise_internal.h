@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "supervise.h"
+#include "abi.h"
 
 #define SUPV_EXPORT __attribute__((visibility("default")))
 
@@ -280,6 +281,8 @@ int      cond_init(pthread_cond_t *cv);
 bool     cond_wait_until(pthread_cond_t *cv, uint64_t deadline);
 uint64_t deadline_after_ms(uint64_t from, unsigned ms);
 int      thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
+int      struct_in(void *dst, size_t want, const void *src, size_t have);
+void     struct_out(void *dst, size_t want, const void *src, size_t have);
 int      check_id(const char *id);
 int      check_owner(const struct supv *s);
 void     thread_name(const char *name);

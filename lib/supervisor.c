@@ -26,17 +26,19 @@ copy_name(char *dst, const char *src, const char *dflt)
 }
 
 SUPV_EXPORT int
-supv_new(struct supv **out, const struct supv_opts *opts)
+supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 {
-	static const struct supv_opts dflt;
+	struct supv_opts o;
+	const struct supv_opts *opts = &o;
 	struct supv *s;
 	unsigned intensity, period;
 	int rc;
 
 	if (out == NULL)
 		return EINVAL;
-	if (opts == NULL)
-		opts = &dflt;
+	/* NULL reads as all defaults, as a zeroed struct does. */
+	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+		return rc;
 	if ((unsigned)opts->strategy > SUPV_REST_FOR_ONE ||
 	    (unsigned)opts->auto_shutdown > SUPV_AUTO_ALL)
 		return EINVAL;
@@ -162,14 +164,18 @@ add_spec(struct supv *sup, struct child *c)
 }
 
 SUPV_EXPORT int
-supv_add_worker(struct supv *sup, const struct supv_child_opts *opts,
-    supv_work_fn *fn, void *arg)
+supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
+    supv_work_fn *fn, void *arg, size_t size)
 {
+	struct supv_child_opts o;
+	const struct supv_child_opts *opts = &o;
 	struct child *c;
 	int rc;
 
-	if (sup == NULL || opts == NULL || fn == NULL)
+	if (sup == NULL || user == NULL || fn == NULL)
 		return EINVAL;
+	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+		return rc;
 	if ((rc = spec_new(sup, opts, false, &c)) != 0)
 		return rc;
 	c->fn = fn;
@@ -186,14 +192,18 @@ supv_add_worker(struct supv *sup, const struct supv_child_opts *opts,
 }
 
 SUPV_EXPORT int
-supv_add_sup(struct supv *parent, const struct supv_child_opts *opts,
-    struct supv *child)
+supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
+    struct supv *child, size_t size)
 {
+	struct supv_child_opts o;
+	const struct supv_child_opts *opts = &o;
 	struct child *c;
 	int rc;
 
-	if (parent == NULL || opts == NULL || child == NULL)
+	if (parent == NULL || user == NULL || child == NULL)
 		return EINVAL;
+	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+		return rc;
 	if ((rc = spec_new(parent, opts, true, &c)) != 0)
 		return rc;
 	lock();
@@ -452,31 +462,35 @@ supv_delete_child(struct supv *sup, const char *id)
 }
 
 SUPV_EXPORT int
-supv_count_children(struct supv *sup, struct supv_counts *out)
+supv_count_children_sized(struct supv *sup, struct supv_counts *out,
+    size_t size)
 {
+	struct supv_counts k = { 0 };
 	struct child *c;
 
 	if (sup == NULL || out == NULL)
 		return EINVAL;
-	memset(out, 0, sizeof(*out));
 	lock();
 	TAILQ_FOREACH(c, &sup->children, order) {
-		out->specs++;
+		k.specs++;
 		if (c->state == CH_RUNNING || c->state == CH_STOPPING)
-			out->active++;
+			k.active++;
 		if (c->sup != NULL)
-			out->supervisors++;
+			k.supervisors++;
 		else
-			out->workers++;
+			k.workers++;
 	}
 	unlock();
+	struct_out(out, size, &k, sizeof(k));
 	return 0;
 }
 
+/* The entries are written at the caller's stride, each up to its size. */
 SUPV_EXPORT int
-supv_which_children(struct supv *sup, struct supv_child_info *out, size_t n,
-    size_t *total)
+supv_which_children_sized(struct supv *sup, struct supv_child_info *out,
+    size_t n, size_t *total, size_t stride)
 {
+	struct supv_child_info ci;
 	struct child *c;
 	size_t i = 0;
 
@@ -485,16 +499,16 @@ supv_which_children(struct supv *sup, struct supv_child_info *out, size_t n,
 	lock();
 	TAILQ_FOREACH(c, &sup->children, order) {
 		if (i < n) {
-			struct supv_child_info *ci = &out[i];
-
-			memset(ci, 0, sizeof(*ci));
-			strlcpy(ci->id, c->id, sizeof(ci->id));
-			ci->is_sup = c->sup != NULL;
-			ci->running = c->state == CH_RUNNING ||
+			memset(&ci, 0, sizeof(ci));
+			strlcpy(ci.id, c->id, sizeof(ci.id));
+			ci.is_sup = c->sup != NULL;
+			ci.running = c->state == CH_RUNNING ||
 			    c->state == CH_STOPPING;
-			ci->pending = c->state == CH_PENDING;
-			ci->restart = c->restart;
-			ci->restarts = c->restarts;
+			ci.pending = c->state == CH_PENDING;
+			ci.restart = c->restart;
+			ci.restarts = c->restarts;
+			struct_out((char *)out + i * stride, stride, &ci,
+			    sizeof(ci));
 		}
 		i++;
 	}
