@@ -169,6 +169,13 @@ int  supv_start(struct supv *root);
 int  supv_stop(struct supv *root);
 int  supv_wait(struct supv *root, enum supv_exit_kind *why);      /* why may be NULL */
 void supv_free(struct supv *sup);
+/*
+ * For a program with its own event loop: supv_timedwait() gives up after
+ * timeout_ms (ETIMEDOUT), and supv_wait_fd() is a descriptor that is
+ * readable while no run of root is in progress (-1 if none can be made).
+ */
+int  supv_timedwait(struct supv *root, enum supv_exit_kind *why, unsigned timeout_ms);
+int  supv_wait_fd(struct supv *root);
 
 /* Children of a running or stopped supervisor */
 int  supv_terminate_child(struct supv *sup, const char *id);

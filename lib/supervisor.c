@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "supervise_internal.h"
@@ -63,6 +64,7 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 	s->on_event = opts->on_event;
 	s->event_arg = opts->event_arg;
 	s->pid = getpid();
+	s->wait_fd = -1;
 	TAILQ_INIT(&s->children);
 	RB_INIT(&s->byid);
 	RB_INIT(&s->hb);
@@ -263,6 +265,7 @@ supv_start(struct supv *root)
 	sup_run_begin(root, NULL);
 	root->start_done = false;
 	root->run_seq++;
+	flagfd_clear(root->wait_fd);
 	if (root->joinable) {
 		root->joinable = false;
 		old = root->thread;
@@ -276,6 +279,7 @@ supv_start(struct supv *root)
 		/* This run ended before it began; a stop waiting for it returns. */
 		sup_set_state(root, was);
 		root->end_seq = root->run_seq;
+		flagfd_set(root->wait_fd);
 		pthread_cond_broadcast(&root->done_cv);
 		unlock();
 		nocancel_end(oldcancel);
@@ -301,16 +305,36 @@ root_call_check(struct supv *root)
 	return check_owner(root);
 }
 
-/* Waits until the current run of root has ended.  Called with supv_mu held. */
-static void
-wait_end(struct supv *root)
+/*
+ * Waits until the current run of root has ended, or until deadline (ns):
+ * ETIMEDOUT then.  Called with supv_mu held.
+ */
+static int
+wait_end(struct supv *root, uint64_t deadline)
 {
 	unsigned long seq = root->run_seq;
 	int old = nocancel_begin();
+	bool in_time = true;
 
-	while (root->end_seq < seq)
-		pthread_cond_wait(&root->done_cv, &supv_mu);
+	while (root->end_seq < seq && in_time)
+		in_time = cond_wait_until(&root->done_cv, deadline);
 	nocancel_end(old);
+	return root->end_seq < seq ? ETIMEDOUT : 0;
+}
+
+/*
+ * Asks root's run to stop, and returns at once; with force, a stop under
+ * way has its graces cut short too.  Called with supv_mu held.
+ */
+void
+sup_request_stop(struct supv *root, bool force)
+{
+	if (root->state == SUP_IDLE || root->state == SUP_TERMINATED)
+		return;
+	root->stop_req = true;
+	pthread_cond_signal(&root->cv);
+	if (force)
+		force_subtree(root);
 }
 
 SUPV_EXPORT int
@@ -322,18 +346,16 @@ supv_stop(struct supv *root)
 		return EINVAL;
 	lock();
 	if ((rc = root_call_check(root)) == 0 && root->state != SUP_IDLE) {
-		if (root->state != SUP_TERMINATED) {
-			root->stop_req = true;
-			pthread_cond_signal(&root->cv);
-		}
-		wait_end(root);
+		sup_request_stop(root, false);
+		wait_end(root, NO_DEADLINE);
 	}
 	unlock();
 	return rc;
 }
 
 SUPV_EXPORT int
-supv_wait(struct supv *root, enum supv_exit_kind *why)
+supv_timedwait(struct supv *root, enum supv_exit_kind *why,
+    unsigned timeout_ms)
 {
 	int rc;
 
@@ -343,14 +365,44 @@ supv_wait(struct supv *root, enum supv_exit_kind *why)
 	if ((rc = root_call_check(root)) == 0) {
 		if (root->state == SUP_IDLE) {
 			rc = ESRCH;
-		} else {
-			wait_end(root);
-			if (why != NULL)
-				*why = root->why;
+		} else if ((rc = wait_end(root, deadline_after_ms(now_ns(),
+		    timeout_ms == SUPV_ZERO ? 0 : timeout_ms))) == 0 &&
+		    why != NULL) {
+			*why = root->why;
 		}
 	}
 	unlock();
 	return rc;
+}
+
+SUPV_EXPORT int
+supv_wait(struct supv *root, enum supv_exit_kind *why)
+{
+	return supv_timedwait(root, why, SUPV_INFINITY);
+}
+
+/*
+ * A descriptor for an event loop: readable while no run of root is in
+ * progress (from the end of a run to the next supv_start), so that a
+ * program can poll for its tree's end and then call supv_wait() without
+ * blocking.  The library owns it; it lives as long as root.
+ */
+SUPV_EXPORT int
+supv_wait_fd(struct supv *root)
+{
+	int fd;
+
+	if (root == NULL)
+		return -1;
+	lock();
+	if (root->parent == NULL && root->wait_fd < 0) {
+		root->wait_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (root->run_seq > 0 && root->end_seq == root->run_seq)
+			flagfd_set(root->wait_fd);
+	}
+	fd = root->parent == NULL ? root->wait_fd : -1;
+	unlock();
+	return fd;
 }
 
 SUPV_EXPORT void

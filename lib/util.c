@@ -246,6 +246,29 @@ nocancel_end(int old)
 }
 
 /*
+ * An eventfd used as a flag: readable once set, until cleared.  Setting
+ * or clearing one that is already so does nothing harmful: the counter
+ * cannot overflow from the writes the library makes.
+ */
+void
+flagfd_set(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0)
+		(void)!write(fd, &one, sizeof(one));
+}
+
+void
+flagfd_clear(int fd)
+{
+	uint64_t v;
+
+	if (fd >= 0)
+		(void)!read(fd, &v, sizeof(v));
+}
+
+/*
  * Reads a caller's struct of size have into the library's own of size
  * want: the common part is copied and the rest zero-filled (0 means the
  * default everywhere).  src NULL gives a zeroed struct.  A caller's struct
