@@ -237,17 +237,34 @@ $(FUZZ_DIR)/fuzz_api: test/fuzz_api.c $(LIB_SRCS) lib/supervise_internal.h inclu
 	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(BSD_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined -pthread -o $@ test/fuzz_api.c $(LIB_SRCS) $(BSD_LIBS)
 
+# Growth-safe structs: a program built against an older header (every
+# struct without its last member) runs clean under ASan against the
+# library, built here with ASan whatever SAN says.
+ABI_FLAGS := -std=c11 -D_GNU_SOURCE -pthread -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined
+ABI_OBJS  := $(LIB_SRCS:lib/%.c=$(B)/abi/%.o)
+$(B)/abi/%.o: lib/%.c $(wildcard lib/*.h) include/supervise.h
+	@mkdir -p $(@D)
+	$(CC) $(ABI_FLAGS) -Iinclude $(BSD_CFLAGS) -c -o $@ $<
+$(B)/abi/old/supervise.h: include/supervise.h test/old_header.awk
+	@mkdir -p $(@D)
+	awk -f test/old_header.awk include/supervise.h > $@
+$(B)/abi/abi_old: test/abi_old.c $(B)/abi/old/supervise.h $(ABI_OBJS)
+	$(CC) $(ABI_FLAGS) -I$(B)/abi/old -o $@ test/abi_old.c $(ABI_OBJS) $(BSD_LIBS)
+
 soak: all $(SOAK)
 	$(SOAK)
 
 fuzz: $(FUZZ)
 	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
 
-check-run: all $(RUNNER) $(EXAMPLES) $(SOAK)
+check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
 	$(RUN_ENV) CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
 	@echo "== exported symbols =="
 	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt $(VERSION)
+	@echo "== growth-safe structs (an older header, under ASan) =="
+	$(B)/abi/abi_old
 	@echo "== header compiles alone =="
 	sh test/header.sh "$(CC)" "$(CXX)"
 	@echo "== man pages =="

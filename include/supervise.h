@@ -119,7 +119,12 @@ struct supv_child_opts {
 	                                        thread-local storage carries over */
 };
 
-struct supv_counts { unsigned specs, active, supervisors, workers; };
+struct supv_counts {
+	unsigned specs;        /* child specs */
+	unsigned active;       /* children running (or stopping) */
+	unsigned supervisors;  /* specs of child supervisors ... */
+	unsigned workers;      /* ... and of workers */
+};
 
 /* One child, as supv_which_children() reports it. */
 struct supv_child_info {
@@ -131,15 +136,49 @@ struct supv_child_info {
 	unsigned          restarts;   /* times it was restarted since its spec was added */
 };
 
+/*
+ * Growth-safe structs.  Every struct the caller allocates, option or
+ * output, reaches the library with its size: the calls taking one are
+ * macros that pass sizeof of the caller's struct type to a *_sized entry
+ * point.  The library reads an older, smaller option struct only up to
+ * its size (the rest is 0: the default) and writes an output struct only
+ * up to its size (arrays at the caller's stride).  A newer, larger struct
+ * whose extra fields are all 0 works with an older library; one that sets
+ * them gets E2BIG.  The plain functions remain for programs built against
+ * 1.0 and for function pointers.  See supervise(7), ABI.
+ */
+
 /* Building and running a tree */
 int  supv_new(struct supv **out, const struct supv_opts *opts);   /* opts may be NULL */
 int  supv_add_worker(struct supv *sup, const struct supv_child_opts *opts,
                      supv_work_fn *fn, void *arg);
 int  supv_add_sup(struct supv *parent, const struct supv_child_opts *opts, struct supv *child);
+/*
+ * Sizes go last so that the macros can be variadic: commas inside a
+ * compound literal argument stay where they are.
+ */
+int  supv_new_sized(struct supv **out, const struct supv_opts *opts, size_t opts_size);
+int  supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *opts,
+                           supv_work_fn *fn, void *arg, size_t opts_size);
+int  supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *opts,
+                        struct supv *child, size_t opts_size);
+#define supv_new(...) \
+	supv_new_sized(__VA_ARGS__, sizeof(struct supv_opts))
+#define supv_add_worker(...) \
+	supv_add_worker_sized(__VA_ARGS__, sizeof(struct supv_child_opts))
+#define supv_add_sup(...) \
+	supv_add_sup_sized(__VA_ARGS__, sizeof(struct supv_child_opts))
 int  supv_start(struct supv *root);
 int  supv_stop(struct supv *root);
 int  supv_wait(struct supv *root, enum supv_exit_kind *why);      /* why may be NULL */
 void supv_free(struct supv *sup);
+/*
+ * For a program with its own event loop: supv_timedwait() gives up after
+ * timeout_ms (ETIMEDOUT), and supv_wait_fd() is a descriptor that is
+ * readable while no run of root is in progress (-1 if none can be made).
+ */
+int  supv_timedwait(struct supv *root, enum supv_exit_kind *why, unsigned timeout_ms);
+int  supv_wait_fd(struct supv *root);
 
 /* Children of a running or stopped supervisor */
 int  supv_terminate_child(struct supv *sup, const char *id);
@@ -152,6 +191,13 @@ int  supv_count_children(struct supv *sup, struct supv_counts *out);
  */
 int  supv_which_children(struct supv *sup, struct supv_child_info *out, size_t n,
                          size_t *total);
+int  supv_count_children_sized(struct supv *sup, struct supv_counts *out, size_t out_size);
+int  supv_which_children_sized(struct supv *sup, struct supv_child_info *out, size_t n,
+                               size_t *total, size_t stride);
+#define supv_count_children(...) \
+	supv_count_children_sized(__VA_ARGS__, sizeof(struct supv_counts))
+#define supv_which_children(...) \
+	supv_which_children_sized(__VA_ARGS__, sizeof(struct supv_child_info))
 
 /* Inside a worker */
 void        supv_heartbeat(struct supv_worker *self);
@@ -180,7 +226,14 @@ struct supv_pool_opts {
 };
 int      supv_add_pool(struct supv *sup, const struct supv_child_opts *opts,
                        const struct supv_pool_opts *pool, supv_work_fn *fn, void *arg);
+int      supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *opts,
+                             const struct supv_pool_opts *pool, supv_work_fn *fn,
+                             void *arg, size_t opts_size, size_t pool_size);
+#define supv_add_pool(...) \
+	supv_add_pool_sized(__VA_ARGS__, sizeof(struct supv_child_opts), \
+	    sizeof(struct supv_pool_opts))
 int      supv_pool_resize(struct supv *sup, const char *id, unsigned size);
+
 /* A pool worker's index, from 0; 0 for a worker outside a pool. */
 unsigned supv_worker_index(const struct supv_worker *self);
 

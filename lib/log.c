@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -74,14 +76,35 @@ priority(const struct supv_event *ev)
 	}
 }
 
+/*
+ * Whether stderr is connected to the journal: systemd sets JOURNAL_STREAM
+ * to "device:inode" of the stream it gave the service, and a line that
+ * starts with "<N>" is then filed at priority N (sd-daemon(3)).
+ */
+static bool
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 SUPV_EXPORT void
 supv_log_stderr(const struct supv_event *ev, void *arg)
 {
 	char line[256];
-	int n;
+	int n = 0;
 
 	(void)arg;
-	n = (int)strlen(strcpy(line, "supervise: "));
+	if (stderr_is_journal())
+		n = snprintf(line, sizeof(line), "<%d>", priority(ev));
+	n += (int)strlen(strcpy(line + n, "supervise: "));
 	if (supv_event_format(ev, line + n, sizeof(line) - (size_t)n - 1) < 0)
 		return;
 	n = (int)strlen(line);

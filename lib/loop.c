@@ -32,6 +32,22 @@ sup_run_begin(struct supv *s, struct supv_worker *run)
 	s->force = false;
 }
 
+/*
+ * Cuts short the graces of every child in s's subtree, as SUPV_ZERO would:
+ * each loop of it sees the flag (forced()) once woken.
+ */
+void
+force_subtree(struct supv *s)
+{
+	struct child *c;
+
+	s->force = true;
+	pthread_cond_signal(&s->cv);
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->sup != NULL)
+			force_subtree(c->sup);
+}
+
 /* Creates the loop thread of a run that sup_run_begin() began. */
 int
 sup_launch(struct supv *s, size_t stack)
@@ -433,6 +449,7 @@ terminate(struct supv *s, enum supv_exit_kind why)
 		pthread_cond_signal(&s->parent->cv);
 	} else {
 		s->end_seq = s->run_seq;
+		flagfd_set(s->wait_fd);
 		if (!s->start_done) {
 			s->start_done = true;
 			s->start_rc = why == SUPV_EXIT_START_FAILED ? ECHILD :

@@ -75,20 +75,25 @@ clone_worker(const struct child *tmpl, unsigned index)
 }
 
 SUPV_EXPORT int
-supv_add_pool(struct supv *sup, const struct supv_child_opts *opts,
-    const struct supv_pool_opts *popts, supv_work_fn *fn, void *arg)
+supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *uopts,
+    const struct supv_pool_opts *upool, supv_work_fn *fn, void *arg,
+    size_t osize, size_t psize)
 {
-	static const struct supv_pool_opts dflt;
+	struct supv_child_opts o;
+	struct supv_pool_opts po;
+	const struct supv_child_opts *opts = &o;
+	const struct supv_pool_opts *popts = &po;
 	struct supv *pool;
 	struct pool *p = NULL;
 	struct child *tmpl;
 	unsigned size;
 	int rc;
 
-	if (sup == NULL || opts == NULL || fn == NULL)
+	if (sup == NULL || uopts == NULL || fn == NULL)
 		return EINVAL;
-	if (popts == NULL)
-		popts = &dflt;
+	if ((rc = struct_in(&o, sizeof(o), uopts, osize)) != 0 ||
+	    (rc = struct_in(&po, sizeof(po), upool, psize)) != 0)
+		return rc;
 	size = popts->size == 0 ? 1 : popts->size == SUPV_ZERO ? 0 : popts->size;
 	if ((rc = check_id(opts->id)) != 0 ||
 	    (rc = check_pool_ids(opts->id, size)) != 0)

@@ -20,7 +20,26 @@ struct sigstop {
 	int          quitfd;     /* eventfd: supv_free() ends the thread */
 	pthread_t    thread;
 	atomic_int   signo;      /* the last signal received, 0 if none */
+	unsigned long stop_seq;  /* thread only: the run a signal stopped */
 };
+
+/*
+ * The first signal asks the tree to stop and does not wait; another one
+ * while that run still stops forces it: every grace is cut short, as
+ * SUPV_ZERO would (Ctrl-C twice).
+ */
+static void
+stop_or_force(struct sigstop *ss)
+{
+	struct supv *root = ss->root;
+	bool again;
+
+	lock();
+	again = ss->stop_seq == root->run_seq && root->end_seq < root->run_seq;
+	ss->stop_seq = root->run_seq;
+	sup_request_stop(root, again);
+	unlock();
+}
 
 static void *
 sigstop_main(void *arg)
@@ -44,7 +63,7 @@ sigstop_main(void *arg)
 		if ((pfd[0].revents & POLLIN) &&
 		    read(ss->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			atomic_store(&ss->signo, (int)si.ssi_signo);
-			supv_stop(ss->root);
+			stop_or_force(ss);
 		}
 	}
 	return NULL;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "supervise_internal.h"
 
@@ -219,6 +220,8 @@ sup_destroy(struct supv *s)
 	if (s->pool != NULL)
 		s->pool_free(s->pool);
 	window_free(&s->win);
+	if (s->wait_fd >= 0)
+		close(s->wait_fd);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->done_cv);
 	free(s);

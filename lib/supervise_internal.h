@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "supervise.h"
+#include "abi.h"
 
 #define SUPV_EXPORT __attribute__((visibility("default")))
 
@@ -235,6 +236,8 @@ struct supv {
 	unsigned long        end_seq;     /* mu: ... and ended */
 	enum supv_exit_kind  why;         /* mu: how the last run ended */
 	bool                 start_done;  /* mu: supv_start may return */
+	int                  wait_fd;     /* mu: supv_wait_fd(), readable while
+	                                     no run is in progress; -1: none */
 	unsigned long        probe_seq;   /* mu: liveness probes sent */
 	unsigned             hung_now;    /* mu: children being stopped as hung, tree-wide */
 	struct notify       *notify;      /* mu: systemd notification, or NULL */
@@ -280,6 +283,10 @@ int      cond_init(pthread_cond_t *cv);
 bool     cond_wait_until(pthread_cond_t *cv, uint64_t deadline);
 uint64_t deadline_after_ms(uint64_t from, unsigned ms);
 int      thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
+int      struct_in(void *dst, size_t want, const void *src, size_t have);
+void     struct_out(void *dst, size_t want, const void *src, size_t have);
+void     flagfd_set(int fd);
+void     flagfd_clear(int fd);
 int      check_id(const char *id);
 int      check_owner(const struct supv *s);
 void     thread_name(const char *name);
@@ -360,10 +367,12 @@ int   exit_code(const struct supv_worker *r);
 
 /* loop.c: a supervisor's thread */
 void  sup_run_begin(struct supv *s, struct supv_worker *run);
+void  force_subtree(struct supv *s);
 int   sup_launch(struct supv *s, size_t stack);
 
 /* supervisor.c: the tree's own calls */
 int   add_spec(struct supv *sup, struct child *c);
+void  sup_request_stop(struct supv *root, bool force);
 
 /* notify.c, signals.c: a root's links to its process */
 void notify_open(struct supv *root);

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "supervise_internal.h"
@@ -26,17 +27,19 @@ copy_name(char *dst, const char *src, const char *dflt)
 }
 
 SUPV_EXPORT int
-supv_new(struct supv **out, const struct supv_opts *opts)
+supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 {
-	static const struct supv_opts dflt;
+	struct supv_opts o;
+	const struct supv_opts *opts = &o;
 	struct supv *s;
 	unsigned intensity, period;
 	int rc;
 
 	if (out == NULL)
 		return EINVAL;
-	if (opts == NULL)
-		opts = &dflt;
+	/* NULL reads as all defaults, as a zeroed struct does. */
+	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+		return rc;
 	if ((unsigned)opts->strategy > SUPV_REST_FOR_ONE ||
 	    (unsigned)opts->auto_shutdown > SUPV_AUTO_ALL)
 		return EINVAL;
@@ -61,6 +64,7 @@ supv_new(struct supv **out, const struct supv_opts *opts)
 	s->on_event = opts->on_event;
 	s->event_arg = opts->event_arg;
 	s->pid = getpid();
+	s->wait_fd = -1;
 	TAILQ_INIT(&s->children);
 	RB_INIT(&s->byid);
 	RB_INIT(&s->hb);
@@ -162,14 +166,18 @@ add_spec(struct supv *sup, struct child *c)
 }
 
 SUPV_EXPORT int
-supv_add_worker(struct supv *sup, const struct supv_child_opts *opts,
-    supv_work_fn *fn, void *arg)
+supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
+    supv_work_fn *fn, void *arg, size_t size)
 {
+	struct supv_child_opts o;
+	const struct supv_child_opts *opts = &o;
 	struct child *c;
 	int rc;
 
-	if (sup == NULL || opts == NULL || fn == NULL)
+	if (sup == NULL || user == NULL || fn == NULL)
 		return EINVAL;
+	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+		return rc;
 	if ((rc = spec_new(sup, opts, false, &c)) != 0)
 		return rc;
 	c->fn = fn;
@@ -186,14 +194,18 @@ supv_add_worker(struct supv *sup, const struct supv_child_opts *opts,
 }
 
 SUPV_EXPORT int
-supv_add_sup(struct supv *parent, const struct supv_child_opts *opts,
-    struct supv *child)
+supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
+    struct supv *child, size_t size)
 {
+	struct supv_child_opts o;
+	const struct supv_child_opts *opts = &o;
 	struct child *c;
 	int rc;
 
-	if (parent == NULL || opts == NULL || child == NULL)
+	if (parent == NULL || user == NULL || child == NULL)
 		return EINVAL;
+	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+		return rc;
 	if ((rc = spec_new(parent, opts, true, &c)) != 0)
 		return rc;
 	lock();
@@ -253,6 +265,7 @@ supv_start(struct supv *root)
 	sup_run_begin(root, NULL);
 	root->start_done = false;
 	root->run_seq++;
+	flagfd_clear(root->wait_fd);
 	if (root->joinable) {
 		root->joinable = false;
 		old = root->thread;
@@ -266,6 +279,7 @@ supv_start(struct supv *root)
 		/* This run ended before it began; a stop waiting for it returns. */
 		sup_set_state(root, was);
 		root->end_seq = root->run_seq;
+		flagfd_set(root->wait_fd);
 		pthread_cond_broadcast(&root->done_cv);
 		unlock();
 		nocancel_end(oldcancel);
@@ -291,16 +305,36 @@ root_call_check(struct supv *root)
 	return check_owner(root);
 }
 
-/* Waits until the current run of root has ended.  Called with supv_mu held. */
-static void
-wait_end(struct supv *root)
+/*
+ * Waits until the current run of root has ended, or until deadline (ns):
+ * ETIMEDOUT then.  Called with supv_mu held.
+ */
+static int
+wait_end(struct supv *root, uint64_t deadline)
 {
 	unsigned long seq = root->run_seq;
 	int old = nocancel_begin();
+	bool in_time = true;
 
-	while (root->end_seq < seq)
-		pthread_cond_wait(&root->done_cv, &supv_mu);
+	while (root->end_seq < seq && in_time)
+		in_time = cond_wait_until(&root->done_cv, deadline);
 	nocancel_end(old);
+	return root->end_seq < seq ? ETIMEDOUT : 0;
+}
+
+/*
+ * Asks root's run to stop, and returns at once; with force, a stop under
+ * way has its graces cut short too.  Called with supv_mu held.
+ */
+void
+sup_request_stop(struct supv *root, bool force)
+{
+	if (root->state == SUP_IDLE || root->state == SUP_TERMINATED)
+		return;
+	root->stop_req = true;
+	pthread_cond_signal(&root->cv);
+	if (force)
+		force_subtree(root);
 }
 
 SUPV_EXPORT int
@@ -312,18 +346,16 @@ supv_stop(struct supv *root)
 		return EINVAL;
 	lock();
 	if ((rc = root_call_check(root)) == 0 && root->state != SUP_IDLE) {
-		if (root->state != SUP_TERMINATED) {
-			root->stop_req = true;
-			pthread_cond_signal(&root->cv);
-		}
-		wait_end(root);
+		sup_request_stop(root, false);
+		wait_end(root, NO_DEADLINE);
 	}
 	unlock();
 	return rc;
 }
 
 SUPV_EXPORT int
-supv_wait(struct supv *root, enum supv_exit_kind *why)
+supv_timedwait(struct supv *root, enum supv_exit_kind *why,
+    unsigned timeout_ms)
 {
 	int rc;
 
@@ -333,14 +365,44 @@ supv_wait(struct supv *root, enum supv_exit_kind *why)
 	if ((rc = root_call_check(root)) == 0) {
 		if (root->state == SUP_IDLE) {
 			rc = ESRCH;
-		} else {
-			wait_end(root);
-			if (why != NULL)
-				*why = root->why;
+		} else if ((rc = wait_end(root, deadline_after_ms(now_ns(),
+		    timeout_ms == SUPV_ZERO ? 0 : timeout_ms))) == 0 &&
+		    why != NULL) {
+			*why = root->why;
 		}
 	}
 	unlock();
 	return rc;
+}
+
+SUPV_EXPORT int
+supv_wait(struct supv *root, enum supv_exit_kind *why)
+{
+	return supv_timedwait(root, why, SUPV_INFINITY);
+}
+
+/*
+ * A descriptor for an event loop: readable while no run of root is in
+ * progress (from the end of a run to the next supv_start), so that a
+ * program can poll for its tree's end and then call supv_wait() without
+ * blocking.  The library owns it; it lives as long as root.
+ */
+SUPV_EXPORT int
+supv_wait_fd(struct supv *root)
+{
+	int fd;
+
+	if (root == NULL)
+		return -1;
+	lock();
+	if (root->parent == NULL && root->wait_fd < 0) {
+		root->wait_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (root->run_seq > 0 && root->end_seq == root->run_seq)
+			flagfd_set(root->wait_fd);
+	}
+	fd = root->parent == NULL ? root->wait_fd : -1;
+	unlock();
+	return fd;
 }
 
 SUPV_EXPORT void
@@ -452,31 +514,35 @@ supv_delete_child(struct supv *sup, const char *id)
 }
 
 SUPV_EXPORT int
-supv_count_children(struct supv *sup, struct supv_counts *out)
+supv_count_children_sized(struct supv *sup, struct supv_counts *out,
+    size_t size)
 {
+	struct supv_counts k = { 0 };
 	struct child *c;
 
 	if (sup == NULL || out == NULL)
 		return EINVAL;
-	memset(out, 0, sizeof(*out));
 	lock();
 	TAILQ_FOREACH(c, &sup->children, order) {
-		out->specs++;
+		k.specs++;
 		if (c->state == CH_RUNNING || c->state == CH_STOPPING)
-			out->active++;
+			k.active++;
 		if (c->sup != NULL)
-			out->supervisors++;
+			k.supervisors++;
 		else
-			out->workers++;
+			k.workers++;
 	}
 	unlock();
+	struct_out(out, size, &k, sizeof(k));
 	return 0;
 }
 
+/* The entries are written at the caller's stride, each up to its size. */
 SUPV_EXPORT int
-supv_which_children(struct supv *sup, struct supv_child_info *out, size_t n,
-    size_t *total)
+supv_which_children_sized(struct supv *sup, struct supv_child_info *out,
+    size_t n, size_t *total, size_t stride)
 {
+	struct supv_child_info ci;
 	struct child *c;
 	size_t i = 0;
 
@@ -485,16 +551,16 @@ supv_which_children(struct supv *sup, struct supv_child_info *out, size_t n,
 	lock();
 	TAILQ_FOREACH(c, &sup->children, order) {
 		if (i < n) {
-			struct supv_child_info *ci = &out[i];
-
-			memset(ci, 0, sizeof(*ci));
-			strlcpy(ci->id, c->id, sizeof(ci->id));
-			ci->is_sup = c->sup != NULL;
-			ci->running = c->state == CH_RUNNING ||
+			memset(&ci, 0, sizeof(ci));
+			strlcpy(ci.id, c->id, sizeof(ci.id));
+			ci.is_sup = c->sup != NULL;
+			ci.running = c->state == CH_RUNNING ||
 			    c->state == CH_STOPPING;
-			ci->pending = c->state == CH_PENDING;
-			ci->restart = c->restart;
-			ci->restarts = c->restarts;
+			ci.pending = c->state == CH_PENDING;
+			ci.restart = c->restart;
+			ci.restarts = c->restarts;
+			struct_out((char *)out + i * stride, stride, &ci,
+			    sizeof(ci));
 		}
 		i++;
 	}

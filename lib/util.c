@@ -244,3 +244,58 @@ nocancel_end(int old)
 {
 	pthread_setcancelstate(old, NULL);
 }
+
+/*
+ * An eventfd used as a flag: readable once set, until cleared.  Setting
+ * or clearing one that is already so does nothing harmful: the counter
+ * cannot overflow from the writes the library makes.
+ */
+void
+flagfd_set(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0)
+		(void)!write(fd, &one, sizeof(one));
+}
+
+void
+flagfd_clear(int fd)
+{
+	uint64_t v;
+
+	if (fd >= 0)
+		(void)!read(fd, &v, sizeof(v));
+}
+
+/*
+ * Reads a caller's struct of size have into the library's own of size
+ * want: the common part is copied and the rest zero-filled (0 means the
+ * default everywhere).  src NULL gives a zeroed struct.  A caller's struct
+ * larger than the library's must be zero past it: a newer program that
+ * sets a field this library does not know gets E2BIG, as openat2(2) does.
+ */
+int
+struct_in(void *dst, size_t want, const void *src, size_t have)
+{
+	const unsigned char *p = src;
+	size_t i;
+
+	memset(dst, 0, want);
+	if (src == NULL)
+		return 0;
+	for (i = want; i < have; i++)
+		if (p[i] != 0)
+			return E2BIG;
+	memcpy(dst, src, have < want ? have : want);
+	return 0;
+}
+
+/* Writes the library's struct src (size have) into the caller's of size want. */
+void
+struct_out(void *dst, size_t want, const void *src, size_t have)
+{
+	memcpy(dst, src, have < want ? have : want);
+	if (want > have)
+		memset((char *)dst + have, 0, want - have);
+}
