@@ -127,7 +127,7 @@ tp_pool_wake_one(struct supv_taskpool *p)
 	LIST_REMOVE(sl, idle_link);
 	sl->idle = false;
 	lock();
-	sl->woken = true;
+	sl->woken = sl->run;
 	pthread_cond_signal(&sl->run->cv);
 	unlock();
 }
@@ -265,7 +265,11 @@ pool_event(const struct supv_event *ev, void *arg)
 /*
  * Waits, idle, until work is handed over, the next retry is due, or the
  * run is asked to stop.  Hang detection is suspended meanwhile: the next
- * heartbeat resumes it.  Called with pool->mu held; drops it meanwhile.
+ * heartbeat resumes it.  The run may be abandoned while it waits (it did
+ * not wake within its grace), and its slot given to a successor: once it
+ * has the locks back, it touches the slot only if the slot is still its
+ * own.  Called with pool->mu held, and sl owned by self; drops the lock
+ * meanwhile.
  */
 static void
 slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self)
@@ -280,14 +284,15 @@ slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self)
 	pthread_mutex_unlock(&p->mu);
 	old = nocancel_begin();
 	lock();
-	while (!sl->woken && !supv_stopping(self) &&
+	while (sl->woken != self && !supv_stopping(self) &&
 	    cond_wait_until(&self->cv, deadline))
 		;
-	sl->woken = false;
+	if (sl->woken == self)
+		sl->woken = NULL;
 	unlock();
 	nocancel_end(old);
 	pthread_mutex_lock(&p->mu);
-	if (sl->idle) {
+	if (sl->run == self && sl->idle) {
 		LIST_REMOVE(sl, idle_link);
 		sl->idle = false;
 	}
@@ -341,6 +346,24 @@ slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
 }
 
 /*
+ * Whether the supervisor gave up on this run (it outlived its grace, or
+ * its start): the run's EXIT has been emitted already, and the slot may
+ * serve a successor.  A run that is not abandoned when it takes its slot,
+ * with pool->mu held, gives the slot up at its EXIT, which pool_event()
+ * handles under pool->mu.
+ */
+static bool
+run_abandoned(const struct supv_worker *self)
+{
+	bool gone;
+
+	lock();
+	gone = self->child == NULL;
+	unlock();
+	return gone;
+}
+
+/*
  * Whether the supervisor asked this run to stop because it was hung: it
  * may ask before it reports the hang, and a task that returns then has
  * still failed that attempt.
@@ -376,6 +399,11 @@ pool_worker(struct supv_worker *self, void *arg)
 	tp_batch_init(&b);
 	tls_slot = sl;
 	pthread_mutex_lock(&p->mu);
+	if (run_abandoned(self)) {
+		/* Too late to begin: a successor may hold the slot already. */
+		pthread_mutex_unlock(&p->mu);
+		return 0;
+	}
 	if (sl->cur != NULL) {
 		/* Not seen at the last run's exit: it failed there. */
 		t = sl->cur;
@@ -493,6 +521,11 @@ pool_ctl(struct supv_worker *self, void *arg)
 	old = nocancel_begin();
 	tls_slot = sl;
 	pthread_mutex_lock(&p->mu);
+	if (run_abandoned(self)) {
+		pthread_mutex_unlock(&p->mu);
+		nocancel_end(old);
+		return 0;
+	}
 	if (p->state == POOL_IDLE)
 		pool_set_state(p, POOL_OPEN);
 	p->ctl_run = self;
@@ -532,9 +565,12 @@ pool_ctl(struct supv_worker *self, void *arg)
 			break;
 	}
 	pthread_mutex_lock(&p->mu);
-	p->ctl_run = NULL;
-	sl->run = NULL;
-	pool_close(p, &b);
+	if (p->ctl_run == self) {
+		/* Unless abandoned: a successor's pool is not ours to close. */
+		p->ctl_run = NULL;
+		sl->run = NULL;
+		pool_close(p, &b);
+	}
 	pthread_mutex_unlock(&p->mu);
 	tp_batch_flush(p, &b);
 	nocancel_end(old);

@@ -63,7 +63,10 @@ TAILQ_HEAD(task_list, supv_task);
 
 /*
  * One worker of the pool (or its timer thread, the last slot), as the
- * pool sees it across that worker's runs.
+ * pool sees it across that worker's runs.  A run owns its slot from the
+ * moment it sets run to itself until its EXIT (pool_event() clears run),
+ * and changes the slot only while run is itself: a run that was abandoned
+ * may come back at any time, after a successor took the slot.
  */
 struct tp_slot {
 	struct supv_taskpool *pool;
@@ -79,7 +82,13 @@ struct tp_slot {
 	LIST_ENTRY(tp_slot)   idle_link;  /* mu */
 	bool                  down;       /* ctl only: a restart after a deadline failed */
 
-	bool                  woken;      /* supv_mu: work was handed to the idle run */
+	/*
+	 * supv_mu: the idle run work was handed to.  It names the run, not
+	 * the slot: a run that the supervisor gave up on while it was idle,
+	 * and that wakes after its successor went idle, neither takes nor
+	 * clears its successor's hand-off.
+	 */
+	struct supv_worker   *woken;
 };
 
 /* The pool's state; transitions are in pool_set_state(). */

@@ -1,8 +1,17 @@
 /* check_taskpool.c - task pools: retries, hangs, deadlines, backpressure, stopping. */
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "tests.h"
+/*
+ * White-box, for the regression tests at the end: a pool's supervisor and
+ * idle list, and the condition variable a run waits on.
+ */
+#include "../lib/taskpool.h"
 
 /* A root supervisor with one task pool "tp" under it. */
 struct fx {
@@ -980,6 +989,173 @@ START_TEST(test_chain_and_waiters)
 }
 END_TEST
 
+/* --- regressions: replacing workers, handing work to idle ones --- */
+
+/*
+ * Holding a worker's thread while it is idle.  A task unblocks SIGUSR1 on
+ * its worker and records which it is; the signal then keeps that thread in
+ * park_handler() until unpark().  A thread is parked only while it waits on
+ * its run's condition variable, holding no lock, so that the rest of the
+ * library goes on: as a thread the scheduler leaves aside, however long.
+ */
+struct parkee {
+	pid_t               tid;
+	pthread_t           thread;
+	struct supv_worker *self;
+	unsigned            index;	/* its slot */
+};
+
+static struct parkee pks[2];	/* by slot */
+static atomic_int parked, unparked, met, meet;
+
+static void
+park_handler(int sig)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	(void)sig;
+	atomic_fetch_add(&parked, 1);
+	while (!atomic_load(&unparked))
+		nanosleep(&ms, NULL);
+}
+
+static void
+park_setup(void)
+{
+	struct sigaction sa = { .sa_handler = park_handler };
+
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	atomic_store(&parked, 0);
+	atomic_store(&unparked, 0);
+}
+
+/* Records its worker in pks[], then waits until meet tasks have. */
+static int
+t_parkable(struct supv_worker *self, void *arg)
+{
+	const char *id = supv_worker_id(self);
+	unsigned k = (unsigned)strtoul(strrchr(id, '.') + 1, NULL, 10);
+	sigset_t set;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	pks[k] = (struct parkee){ .tid = (pid_t)syscall(SYS_gettid),
+	    .thread = pthread_self(), .self = self, .index = k };
+	atomic_fetch_add(&met, 1);
+	while (atomic_load(&met) < atomic_load(&meet) && supv_sleep(self, 1) == 0)
+		;
+	return 0;
+}
+
+/* Runs n parkable tasks at once, on n workers. */
+static void
+run_parkable(struct supv_taskpool *p, unsigned n)
+{
+	struct supv_task *t[2];
+	unsigned i;
+
+	atomic_store(&met, 0);
+	atomic_store(&meet, (int)n);
+	for (i = 0; i < n; i++)
+		t[i] = submit(p, t_parkable, 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(wait_ok(t[i]).status, SUPV_TASK_DONE);
+		supv_task_release(t[i]);
+	}
+}
+
+/* Whether a thread is blocked on a futex in [addr, addr + len) (Linux). */
+static bool
+futex_waits(pid_t tid, const void *addr, size_t len)
+{
+	char path[64];
+	unsigned long a;
+	long nr;
+	FILE *f;
+	bool in;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	in = fscanf(f, "%ld %lx", &nr, &a) == 2 && nr == SYS_futex &&
+	    a >= (uintptr_t)addr && a < (uintptr_t)addr + len;
+	fclose(f);
+	return in;
+}
+
+/* Whether the worker is idle: waiting on its run's condition variable. */
+static bool
+idle_waiting(const struct parkee *pk)
+{
+	return futex_waits(pk->tid, &pk->self->cv, sizeof(pk->self->cv));
+}
+
+static void
+park(const struct parkee *pk)
+{
+	int n = atomic_load(&parked);
+
+	ck_assert(POLL_UNTIL(idle_waiting(pk), WAIT_MS));
+	ck_assert_int_eq(pthread_kill(pk->thread, SIGUSR1), 0);
+	ck_assert(POLL_UNTIL(atomic_load(&parked) == n + 1, WAIT_MS));
+}
+
+static void
+unpark(void)
+{
+	atomic_store(&unparked, 1);
+}
+
+static bool
+slot_is_idle(struct supv_taskpool *p, unsigned k)
+{
+	bool idle;
+
+	pthread_mutex_lock(&p->mu);
+	idle = p->slots[k].idle;
+	pthread_mutex_unlock(&p->mu);
+	return idle;
+}
+
+START_TEST(test_abandoned_idle_worker)
+{
+	/*
+	 * An idle worker does not wake within its grace: its run is
+	 * abandoned and its slot started again.  When it wakes at last, it
+	 * leaves the slot to its successor, which is still handed work.
+	 * Before, it took the new run off the idle list: nothing woke it.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .shutdown_ms = 20 });
+	struct parkee old;
+	struct supv_task *t;
+	int n;
+
+	park_setup();
+	run_parkable(f->pool, 1);
+	old = pks[0];
+	park(&old);
+	/* Its pool is restarted: the idle worker outlives its grace. */
+	ck_assert_int_eq(supv_terminate_child(f->root, "tp"), 0);
+	ck_assert_uint_eq(rec_count(&f->rec, SUPV_EV_STOP_TIMEOUT, "tp.0"), 1);
+	ck_assert_int_eq(supv_restart_child(f->root, "tp"), 0);
+	run_parkable(f->pool, 1);
+	ck_assert_ptr_ne(pks[0].self, old.self);
+	ck_assert(POLL_UNTIL(idle_waiting(&pks[0]), WAIT_MS));
+	n = nthreads();
+	unpark();
+	ck_assert(POLL_UNTIL(nthreads() == n - 1, WAIT_MS));
+	ck_assert(slot_is_idle(f->pool, 0));
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
 Suite *
 suite_taskpool(void)
 {
@@ -1022,6 +1198,11 @@ suite_taskpool(void)
 	tcase_add_test(tc, test_drain_timeout);
 	tcase_add_test(tc, test_tree_stop_cancels);
 	tcase_add_test(tc, test_handle_outlives_pool);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("handoff");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_abandoned_idle_worker);
 	suite_add_tcase(s, tc);
 	return s;
 }
