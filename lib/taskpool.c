@@ -113,15 +113,20 @@ pool_set_state(struct supv_taskpool *p, enum pool_state to)
 }
 
 /*
- * Hands work to the idle worker that went idle last, if any.  Its run is
- * alive: it waits in slot_idle(), and it needs pool->mu, which we hold,
- * to leave.  Called with pool->mu held.
+ * Hands work to the idle worker that went idle last, if any, passing over
+ * those being stopped, which would not take it.  Its run is alive: it
+ * waits in slot_idle(), and it needs pool->mu, which we hold, to leave.
+ * A run asked to stop after this declines the work in slot_next(), which
+ * hands it on in turn.  Called with pool->mu held.
  */
 void
 tp_pool_wake_one(struct supv_taskpool *p)
 {
-	struct tp_slot *sl = LIST_FIRST(&p->idle);
+	struct tp_slot *sl;
 
+	LIST_FOREACH(sl, &p->idle, idle_link)
+		if (!sl->doomed && !supv_stopping(sl->run))
+			break;
 	if (sl == NULL)
 		return;
 	LIST_REMOVE(sl, idle_link);
@@ -312,8 +317,16 @@ slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
 
 	for (;;) {
 		if (sl->run != self || sl->doomed || p->state == POOL_CLOSED ||
-		    supv_stopping(self))
+		    supv_stopping(self)) {
+			/*
+			 * This run may have been handed work (or a new first
+			 * retry time) before it was asked to stop: another
+			 * idle worker takes it instead.
+			 */
+			if (p->nqueued + p->ndelayed > 0)
+				tp_pool_wake_one(p);
 			return NULL;
+		}
 		if (p->ndelayed > 0)
 			tp_tasks_promote_due(p, now_ns());
 		if ((t = TAILQ_FIRST(&p->queue)) != NULL)

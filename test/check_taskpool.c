@@ -1109,6 +1109,20 @@ unpark(void)
 	atomic_store(&unparked, 1);
 }
 
+/* The idle worker the next task is handed to. */
+static struct parkee *
+idle_head(struct supv_taskpool *p)
+{
+	struct tp_slot *sl;
+
+	pthread_mutex_lock(&p->mu);
+	sl = LIST_FIRST(&p->idle);
+	pthread_mutex_unlock(&p->mu);
+	ck_assert_ptr_nonnull(sl);
+	ck_assert_ptr_eq(pks[sl->index].self, sl->run);
+	return &pks[sl->index];
+}
+
 static bool
 slot_is_idle(struct supv_taskpool *p, unsigned k)
 {
@@ -1151,6 +1165,94 @@ START_TEST(test_abandoned_idle_worker)
 	ck_assert(slot_is_idle(f->pool, 0));
 	t = submit(f->pool, t_ok, 0);
 	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+struct child_stop {
+	struct supv *sup;
+	const char  *id;
+	atomic_int   rc;
+};
+
+static void *
+terminate_thread(void *arg)
+{
+	struct child_stop *cs = arg;
+
+	atomic_store(&cs->rc, supv_terminate_child(cs->sup, cs->id));
+	return NULL;
+}
+
+START_TEST(test_handoff_to_stopping)
+{
+	/*
+	 * The idle worker that went idle last is being stopped: a task is
+	 * handed to the other one.  Before, it was handed to the one that
+	 * would never take it, and waited for the next submit.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .shutdown_ms = SUPV_INFINITY });
+	struct child_stop cs = { .sup = f->pool->sup };
+	struct parkee *h;
+	struct supv_task *t;
+	pthread_t th;
+
+	park_setup();
+	run_parkable(f->pool, 2);
+	ck_assert(POLL_UNTIL(idle_waiting(&pks[0]) && idle_waiting(&pks[1]),
+	    WAIT_MS));
+	h = idle_head(f->pool);
+	park(h);
+	cs.id = supv_worker_id(h->self);
+	atomic_store(&cs.rc, -1);
+	ck_assert_int_eq(pthread_create(&th, NULL, terminate_thread, &cs), 0);
+	ck_assert(POLL_UNTIL(supv_stopping(h->self), WAIT_MS));
+	/* It cannot stop while parked: the task must go to the other. */
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	ck_assert_int_eq(atomic_load(&parked), 1);
+	unpark();
+	pthread_join(th, NULL);
+	ck_assert_int_eq(atomic_load(&cs.rc), 0);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_handoff_declined)
+{
+	/*
+	 * The idle worker handed a task is asked to stop before it takes it:
+	 * it passes the task on to another idle worker.  Before, the task
+	 * waited for the next submit.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .shutdown_ms = SUPV_INFINITY });
+	struct child_stop cs = { .sup = f->pool->sup };
+	struct parkee *h;
+	struct supv_task *t;
+	pthread_t th;
+
+	park_setup();
+	run_parkable(f->pool, 2);
+	ck_assert(POLL_UNTIL(idle_waiting(&pks[0]) && idle_waiting(&pks[1]),
+	    WAIT_MS));
+	h = idle_head(f->pool);
+	park(h);
+	t = submit(f->pool, t_ok, 0);
+	/* Handed to the parked worker, which is taken off the idle list. */
+	ck_assert(!slot_is_idle(f->pool, h->index));
+	ck_assert(slot_is_idle(f->pool, 1 - h->index));
+	cs.id = supv_worker_id(h->self);
+	atomic_store(&cs.rc, -1);
+	ck_assert_int_eq(pthread_create(&th, NULL, terminate_thread, &cs), 0);
+	ck_assert(POLL_UNTIL(supv_stopping(h->self), WAIT_MS));
+	unpark();
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(atomic_load(&cs.rc), 0);
 	supv_task_release(t);
 	fx_end(f);
 }
@@ -1203,6 +1305,8 @@ suite_taskpool(void)
 	tc = tcase_create("handoff");
 	tcase_set_timeout(tc, TCASE_TIMEOUT);
 	tcase_add_test(tc, test_abandoned_idle_worker);
+	tcase_add_test(tc, test_handoff_to_stopping);
+	tcase_add_test(tc, test_handoff_declined);
 	suite_add_tcase(s, tc);
 	return s;
 }
