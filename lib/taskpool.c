@@ -40,8 +40,12 @@
 #define TP_DEFAULT_QUEUE    1024
 #define TP_DEFAULT_ATTEMPTS 3
 #define TP_MAX_WORKERS      4096
-/* How soon the timer thread tries again to restart a worker it replaced. */
-#define TP_RESTART_RETRY_MS 100
+/*
+ * How soon the pool tries again to start a worker it replaced, and at
+ * most how long it waits between tries.
+ */
+#define TP_RESTART_RETRY_MS     100
+#define TP_RESTART_RETRY_MAX_MS 2000
 
 /* The slot of the worker (or timer thread) the calling thread is. */
 static _Thread_local struct tp_slot *tls_slot;
@@ -502,17 +506,26 @@ ctl_scan(struct supv_taskpool *p, uint64_t now, struct batch *b)
 /*
  * Replaces a worker whose task ran past its deadline: it is stopped (its
  * grace applies, it ends as SHUTDOWN) and started again.  Neither counts
- * as a restart.  Called without pool->mu.
+ * as a restart.  A start that fails for want of memory or a thread is
+ * tried again after a backoff, for as long as it fails and the pool runs:
+ * a pool never shrinks for good.  Called without pool->mu.
  */
 static void
 ctl_replace(struct supv_taskpool *p, struct tp_slot *sl)
 {
 	int rc;
 
-	if (supv_terminate_child(p->sup, sl->id) != 0)
+	if (sl->down == 0 && supv_terminate_child(p->sup, sl->id) != 0)
 		return;	/* the pool is stopping */
 	rc = supv_restart_child(p->sup, sl->id);
-	sl->down = rc == ECHILD;
+	if (rc == ENOMEM || rc == EAGAIN || rc == ECHILD) {
+		sl->down++;
+		sl->down_retry = now_ns() + (uint64_t)tp_backoff(
+		    TP_RESTART_RETRY_MS, TP_RESTART_RETRY_MAX_MS, sl->down) *
+		    NS_PER_MS;
+	} else {
+		sl->down = 0;	/* started, or the pool is stopping */
+	}
 }
 
 /*
@@ -527,7 +540,7 @@ pool_ctl(struct supv_worker *self, void *arg)
 	struct batch b;
 	uint64_t at, now;
 	unsigned i, n;
-	bool stopping, down;
+	bool stopping;
 	int old;
 
 	tp_batch_init(&b);
@@ -545,6 +558,8 @@ pool_ctl(struct supv_worker *self, void *arg)
 	p->ctl_at = 0;
 	sl->run = self;
 	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < p->nworkers; i++)
+		p->slots[i].down = 0;	/* this run of the pool starts them all */
 	supv_ready(self);
 	for (;;) {
 		now = now_ns();
@@ -553,20 +568,18 @@ pool_ctl(struct supv_worker *self, void *arg)
 		at = p->ctl_at;
 		pthread_mutex_unlock(&p->mu);
 		tp_batch_flush(p, &b);
-		down = false;
-		for (i = 0; i < p->nworkers; i++) {
-			if (p->slots[i].down)
-				ctl_replace(p, &p->slots[i]);
-			down |= p->slots[i].down;
-		}
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n; i++)
 			ctl_replace(p, &p->slots[p->kills[i]]);
-			down |= p->slots[p->kills[i]].down;
+		for (i = 0; i < p->nworkers; i++) {
+			if (p->slots[i].down == 0)
+				continue;
+			if (p->slots[i].down_retry <= now_ns())
+				ctl_replace(p, &p->slots[i]);
+			if (p->slots[i].down != 0 && p->slots[i].down_retry < at)
+				at = p->slots[i].down_retry;
 		}
 		if (n > 0)
 			continue;	/* time went by: look again */
-		if (down)
-			at = now + (uint64_t)TP_RESTART_RETRY_MS * NS_PER_MS;
 		lock();
 		while (!p->ctl_kick && !supv_stopping(self) &&
 		    cond_wait_until(&self->cv, at))

@@ -80,7 +80,8 @@ struct tp_slot {
 	bool                  doomed;     /* mu: the run is to be stopped: no more tasks */
 	bool                  idle;       /* mu: in pool->idle, waiting for a task */
 	LIST_ENTRY(tp_slot)   idle_link;  /* mu */
-	bool                  down;       /* ctl only: a restart after a deadline failed */
+	unsigned              down;       /* ctl only: restarts failed in a row after a deadline */
+	uint64_t              down_retry; /* ctl only: when to try again (ns) */
 
 	/*
 	 * supv_mu: the idle run work was handed to.  It names the run, not
@@ -173,6 +174,7 @@ void tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
 void tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
 void tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now);
 void tp_pool_unref(struct supv_taskpool *p);                    /* without mu */
+unsigned tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k); /* any */
 
 /* taskpool.c: called with pool->mu held. */
 void tp_pool_wake_one(struct supv_taskpool *p);

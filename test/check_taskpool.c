@@ -991,6 +991,74 @@ END_TEST
 
 /* --- regressions: replacing workers, handing work to idle ones --- */
 
+/* The events of kind from child whose exit kind is exit. */
+static unsigned
+count_exits(struct rec *r, const char *child, enum supv_exit_kind exit)
+{
+	unsigned i, n = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->n; i++)
+		n += r->ev[i].kind == SUPV_EV_EXIT && r->ev[i].exit == exit &&
+		    strcmp(r->ev[i].child, child) == 0;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+static atomic_int stalls;
+
+/* Runs until asked to stop on its first attempt; later ones succeed. */
+static int
+t_stall_first(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	if (supv_task_attempt(self) > 1)
+		return 0;
+	atomic_fetch_add(&stalls, 1);
+	while (supv_sleep(self, 1000) == 0)
+		;
+	return 0;
+}
+
+START_TEST(test_replace_fails)
+{
+	/*
+	 * A worker replaced after a deadline cannot be started again at
+	 * first: the pool tries again, and the task runs on it.  Before, the
+	 * worker stayed down for good, the task queued for ever.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .deadline_ms = 50 });
+	struct supv_taskpool_stats st;
+	struct supv_task_result r;
+	struct supv_task *t;
+	unsigned i;
+
+	/* A task in the pool's cache: submitting allocates nothing. */
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	for (i = 0; i < 2; i++) {
+		/*
+		 * The library's next allocation or thread creation fails: one
+		 * that replacing the worker needs (nothing else allocates
+		 * meanwhile).  The second time, the worker's start fails.
+		 */
+		atomic_store(&supv_fault_countdown, 1);
+		t = submit(f->pool, t_stall_first, 0);
+		r = wait_ok(t);
+		ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+		ck_assert_uint_eq(r.attempts, 2);
+		ck_assert_int_eq(atomic_load(&supv_fault_countdown), 0);
+		supv_task_release(t);
+	}
+	ck_assert_uint_ge(count_exits(&f->rec, "tp.0", SUPV_EXIT_START_FAILED), 1);
+	ck_assert(POLL_UNTIL(supv_taskpool_stats(f->pool, &st) == 0 &&
+	    st.workers == 1, WAIT_MS));
+	fx_end(f);
+}
+END_TEST
+
 /*
  * Holding a worker's thread while it is idle.  A task unblocks SIGUSR1 on
  * its worker and records which it is; the signal then keeps that thread in
@@ -1300,6 +1368,11 @@ suite_taskpool(void)
 	tcase_add_test(tc, test_drain_timeout);
 	tcase_add_test(tc, test_tree_stop_cancels);
 	tcase_add_test(tc, test_handle_outlives_pool);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("replace");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_replace_fails);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("handoff");
