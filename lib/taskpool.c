@@ -13,7 +13,8 @@
  * - a run that is cancelled or calls pthread_exit() ends abnormally;
  * - a run that misses its heartbeat is stopped as hung;
  * - a task past its deadline is taken from its run by the timer thread,
- *   which then replaces the worker (terminate and restart).
+ *   and a replacer thread then replaces the worker (terminates and
+ *   restarts it), so that a worker slow to stop holds up no deadline.
  *
  * The pool learns of the first three through its supervisor's events,
  * which it receives before the user does: at the HUNG or EXIT of a run
@@ -66,8 +67,8 @@ tp_pool_unref(struct supv_taskpool *p)
 	}
 	pthread_cond_destroy(&p->space_cv);
 	pthread_cond_destroy(&p->drain_cv);
+	pthread_cond_destroy(&p->replace_cv);
 	pthread_mutex_destroy(&p->mu);
-	free(p->kills);
 	free(p->slots);
 	free(p);
 }
@@ -428,6 +429,7 @@ pool_worker(struct supv_worker *self, void *arg)
 		tp_task_failed(p, t, SUPV_TASK_CRASHED, 0, &b);
 	}
 	sl->run = self;
+	sl->gen++;
 	sl->doomed = false;
 	p->nserving++;
 	while ((t = slot_next(p, sl, self, &b)) != NULL) {
@@ -471,13 +473,14 @@ pool_worker(struct supv_worker *self, void *arg)
 }
 
 /*
- * Takes every attempt past its deadline off its run, marks the run to be
- * replaced, and returns how many there are (in p->kills).  Sets
- * p->ctl_at to the next deadline.  Called with pool->mu held.
+ * Takes every attempt past its deadline off its run, and asks the
+ * replacer to replace that run's worker.  Returns how many it found, and
+ * sets p->ctl_at to the next deadline.  Called with pool->mu held.
  */
 static unsigned
 ctl_scan(struct supv_taskpool *p, uint64_t now, struct batch *b)
 {
+	struct supv_task *t;
 	struct tp_slot *sl;
 	unsigned i, n = 0;
 
@@ -491,56 +494,165 @@ ctl_scan(struct supv_taskpool *p, uint64_t now, struct batch *b)
 				p->ctl_at = sl->deadline;
 			continue;
 		}
-		{
-			struct supv_task *t = sl->cur;
-
-			tp_slot_detach(p, sl);
-			sl->doomed = true;
-			tp_task_failed(p, t, SUPV_TASK_TIMED_OUT, 0, b);
-		}
-		p->kills[n++] = i;
+		t = sl->cur;
+		tp_slot_detach(p, sl);
+		sl->doomed = true;
+		tp_task_failed(p, t, SUPV_TASK_TIMED_OUT, 0, b);
+		sl->replace = TP_REPLACE_STOP;
+		sl->replace_gen = sl->gen;
+		sl->replace_at = 0;
+		sl->replace_fails = 0;
+		n++;
 	}
+	if (n > 0)
+		pthread_cond_signal(&p->replace_cv);
 	return n;
 }
 
 /*
- * Replaces a worker whose task ran past its deadline: it is stopped (its
- * grace applies, it ends as SHUTDOWN) and started again.  Neither counts
- * as a restart.  A start that fails for want of memory or a thread is
- * tried again after a backoff, for as long as it fails and the pool runs:
- * a pool never shrinks for good.  Called without pool->mu.
+ * The replacer of one run of the timer thread: that run starts it when
+ * it first finds an attempt past its deadline, and joins it at its end.
  */
-static void
-ctl_replace(struct supv_taskpool *p, struct tp_slot *sl)
+struct replacer {
+	struct supv_taskpool     *pool;
+	const struct supv_worker *ctl;       /* it runs while p->ctl_run is this */
+	/* The timer thread's only: */
+	pthread_t                 thread;
+	bool                      started;
+	unsigned                  fails;     /* failed starts in a row */
+	uint64_t                  retry_at;  /* when to try again (ns) */
+};
+
+/*
+ * The slot whose replacement is due, or NULL; *next is when the next one
+ * will be.  Called with pool->mu held.
+ */
+static struct tp_slot *
+replace_due(struct supv_taskpool *p, uint64_t now, uint64_t *next)
 {
+	struct tp_slot *sl;
+	unsigned i;
+
+	*next = NO_DEADLINE;
+	for (i = 0; i < p->nworkers; i++) {
+		sl = &p->slots[i];
+		if (sl->replace == TP_REPLACE_NONE)
+			continue;
+		if (sl->replace_at <= now)
+			return sl;
+		if (sl->replace_at < *next)
+			*next = sl->replace_at;
+	}
+	return NULL;
+}
+
+/*
+ * The replacer thread: replaces the workers whose attempts ran past their
+ * deadlines, one at a time.  A replacement stops the worker, as
+ * supv_terminate_child() does (its grace and on_timeout apply, it ends as
+ * SHUTDOWN), and starts it again; neither counts as a restart.  The stop
+ * may take the worker's whole grace: it is made here, so that the timer
+ * thread goes on enforcing the other deadlines meanwhile.  (The pool's
+ * supervisor carries out such calls one at a time anyway.)  A start that
+ * fails for want of memory or a thread is tried again after a backoff,
+ * for as long as it fails and the pool runs: a pool never shrinks for
+ * good.  The calls are made as from outside the tree: once the pool's
+ * supervisor terminates it answers them at once (ECANCELED, ESRCH), so
+ * this thread never holds up the end of the timer thread's run, which
+ * that supervisor stops first.
+ */
+static void *
+replacer_main(void *arg)
+{
+	struct replacer *rp = arg;
+	struct supv_taskpool *p = rp->pool;
+	char name[SUPV_ID_MAX + 5];
+	enum tp_replace what;
+	struct tp_slot *sl;
+	unsigned long gen;
+	uint64_t next;
 	int rc;
 
-	if (sl->down == 0 && supv_terminate_child(p->sup, sl->id) != 0)
-		return;	/* the pool is stopping */
-	rc = supv_restart_child(p->sup, sl->id);
-	if (rc == ENOMEM || rc == EAGAIN || rc == ECHILD) {
-		sl->down++;
-		sl->down_retry = now_ns() + (uint64_t)tp_backoff(
-		    TP_RESTART_RETRY_MS, TP_RESTART_RETRY_MAX_MS, sl->down) *
-		    NS_PER_MS;
-	} else {
-		sl->down = 0;	/* started, or the pool is stopping */
+	snprintf(name, sizeof(name), "%s.rep", p->id);
+	thread_name(name);
+	pthread_mutex_lock(&p->mu);
+	while (p->ctl_run == rp->ctl) {
+		if ((sl = replace_due(p, now_ns(), &next)) == NULL) {
+			tp_pool_wait(p, &p->replace_cv, next);
+			continue;
+		}
+		what = sl->replace;
+		gen = sl->replace_gen;
+		if (what == TP_REPLACE_STOP &&
+		    (sl->run == NULL || sl->gen != gen)) {
+			/* It ended on its own: its supervisor restarts it. */
+			sl->replace = TP_REPLACE_NONE;
+			continue;
+		}
+		pthread_mutex_unlock(&p->mu);
+		rc = what == TP_REPLACE_STOP ?
+		    supv_terminate_child(p->sup, sl->id) : 0;
+		if (rc == 0)
+			rc = supv_restart_child(p->sup, sl->id);
+		pthread_mutex_lock(&p->mu);
+		if (sl->replace != what || sl->replace_gen != gen)
+			continue;	/* its new run is to be replaced now */
+		if (rc == ENOMEM || rc == EAGAIN || rc == ECHILD) {
+			sl->replace = TP_REPLACE_START;
+			sl->replace_fails++;
+			sl->replace_at = now_ns() + (uint64_t)tp_backoff(
+			    TP_RESTART_RETRY_MS, TP_RESTART_RETRY_MAX_MS,
+			    sl->replace_fails) * NS_PER_MS;
+		} else {
+			/*
+			 * Started (EBUSY: running already), or the pool is
+			 * stopping, and its next run starts every worker.
+			 */
+			sl->replace = TP_REPLACE_NONE;
+		}
 	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/*
+ * Starts the replacer if it is not running, unless a start failed less
+ * than its backoff ago.  Lowers *at to when to try again.  Called on the
+ * timer thread, without pool->mu.
+ */
+static void
+replacer_start(struct replacer *rp, uint64_t now, uint64_t *at)
+{
+	if (rp->started)
+		return;
+	if (rp->retry_at <= now) {
+		if (thread_spawn(&rp->thread, 0, replacer_main, rp) == 0) {
+			rp->started = true;
+			return;
+		}
+		rp->fails++;
+		rp->retry_at = now + (uint64_t)tp_backoff(TP_RESTART_RETRY_MS,
+		    TP_RESTART_RETRY_MAX_MS, rp->fails) * NS_PER_MS;
+	}
+	if (rp->retry_at < *at)
+		*at = rp->retry_at;
 }
 
 /*
  * The timer thread: enforces the deadlines of running attempts, and
- * closes the pool when it is asked to stop.
+ * closes the pool when it is asked to stop.  It never waits for anything
+ * but the next deadline: the replacer replaces the workers.
  */
 static int
 pool_ctl(struct supv_worker *self, void *arg)
 {
 	struct tp_slot *sl = arg;
 	struct supv_taskpool *p = sl->pool;
+	struct replacer rp = { .pool = p, .ctl = self };
 	struct batch b;
 	uint64_t at, now;
-	unsigned i, n;
-	bool stopping;
+	unsigned i;
+	bool stopping, replacing = false;
 	int old;
 
 	tp_batch_init(&b);
@@ -557,29 +669,21 @@ pool_ctl(struct supv_worker *self, void *arg)
 	p->ctl_run = self;
 	p->ctl_at = 0;
 	sl->run = self;
-	pthread_mutex_unlock(&p->mu);
+	/* This run of the pool starts every worker: nothing to replace. */
 	for (i = 0; i < p->nworkers; i++)
-		p->slots[i].down = 0;	/* this run of the pool starts them all */
+		p->slots[i].replace = TP_REPLACE_NONE;
+	pthread_mutex_unlock(&p->mu);
 	supv_ready(self);
 	for (;;) {
 		now = now_ns();
 		pthread_mutex_lock(&p->mu);
-		n = ctl_scan(p, now, &b);
+		if (ctl_scan(p, now, &b) > 0)
+			replacing = true;
 		at = p->ctl_at;
 		pthread_mutex_unlock(&p->mu);
 		tp_batch_flush(p, &b);
-		for (i = 0; i < n; i++)
-			ctl_replace(p, &p->slots[p->kills[i]]);
-		for (i = 0; i < p->nworkers; i++) {
-			if (p->slots[i].down == 0)
-				continue;
-			if (p->slots[i].down_retry <= now_ns())
-				ctl_replace(p, &p->slots[i]);
-			if (p->slots[i].down != 0 && p->slots[i].down_retry < at)
-				at = p->slots[i].down_retry;
-		}
-		if (n > 0)
-			continue;	/* time went by: look again */
+		if (replacing)
+			replacer_start(&rp, now, &at);
 		lock();
 		while (!p->ctl_kick && !supv_stopping(self) &&
 		    cond_wait_until(&self->cv, at))
@@ -597,8 +701,12 @@ pool_ctl(struct supv_worker *self, void *arg)
 		sl->run = NULL;
 		pool_close(p, &b);
 	}
+	/* The replacer serves this run only. */
+	pthread_cond_broadcast(&p->replace_cv);
 	pthread_mutex_unlock(&p->mu);
 	tp_batch_flush(p, &b);
+	if (rp.started)
+		pthread_join(rp.thread, NULL);
 	nocancel_end(old);
 	return 0;
 }
@@ -662,8 +770,7 @@ pool_slots(struct supv_taskpool *p)
 		width = 3;
 	if (strlen(p->id) + 1 + width > SUPV_ID_MAX)
 		return ENAMETOOLONG;
-	if ((p->slots = xcalloc(p->nworkers + 1, sizeof(*p->slots))) == NULL ||
-	    (p->kills = xcalloc(p->nworkers, sizeof(*p->kills))) == NULL)
+	if ((p->slots = xcalloc(p->nworkers + 1, sizeof(*p->slots))) == NULL)
 		return ENOMEM;
 	for (i = 0; i <= p->nworkers; i++) {
 		struct tp_slot *sl = &p->slots[i];
@@ -716,6 +823,8 @@ pool_new(struct supv_taskpool **out, const char *id,
 		goto fail_mu;
 	if ((rc = cond_init(&p->drain_cv)) != 0)
 		goto fail_space;
+	if ((rc = cond_init(&p->replace_cv)) != 0)
+		goto fail_drain;
 	atomic_init(&p->refs, 1);
 	TAILQ_INIT(&p->queue);
 	TAILQ_INIT(&p->delayed);
@@ -725,12 +834,13 @@ pool_new(struct supv_taskpool **out, const char *id,
 	p->ctl_at = NO_DEADLINE;
 	*out = p;
 	return 0;
+fail_drain:
+	pthread_cond_destroy(&p->drain_cv);
 fail_space:
 	pthread_cond_destroy(&p->space_cv);
 fail_mu:
 	pthread_mutex_destroy(&p->mu);
 fail:
-	free(p->kills);
 	free(p->slots);
 	free(p);
 	return rc;

@@ -1041,8 +1041,9 @@ START_TEST(test_replace_fails)
 	for (i = 0; i < 2; i++) {
 		/*
 		 * The library's next allocation or thread creation fails: one
-		 * that replacing the worker needs (nothing else allocates
-		 * meanwhile).  The second time, the worker's start fails.
+		 * that replacing the worker needs, as nothing else allocates
+		 * meanwhile.  The first time, that of the thread that replaces
+		 * workers; the second time, the worker's start.
 		 */
 		atomic_store(&supv_fault_countdown, 1);
 		t = submit(f->pool, t_stall_first, 0);
@@ -1055,6 +1056,59 @@ START_TEST(test_replace_fails)
 	ck_assert_uint_ge(count_exits(&f->rec, "tp.0", SUPV_EXIT_START_FAILED), 1);
 	ck_assert(POLL_UNTIL(supv_taskpool_stats(f->pool, &st) == 0 &&
 	    st.workers == 1, WAIT_MS));
+	fx_end(f);
+}
+END_TEST
+
+static atomic_int deaf_gate;
+static _Atomic(struct supv_worker *) deaf_self;
+
+/* Ignores stop requests until deaf_gate opens. */
+static int
+t_deaf_gated(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	atomic_store(&deaf_self, self);
+	while (!atomic_load(&deaf_gate))
+		sleep_ms(1);
+	return 0;
+}
+
+START_TEST(test_deadline_while_replacing)
+{
+	/*
+	 * A worker past its deadline ignores the stop, with no grace limit:
+	 * its replacement lasts as long as it does, and no other deadline
+	 * waits for it.  Before, the timer thread waited out the stop.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .attempts = 1, .deadline_ms = 50, .shutdown_ms = SUPV_INFINITY });
+	struct supv_taskpool_stats st;
+	struct supv_task_result r;
+	struct supv_task *a, *b, *c;
+
+	atomic_store(&deaf_gate, 0);
+	atomic_store(&deaf_self, NULL);
+	a = submit(f->pool, t_deaf_gated, 0);
+	r = wait_ok(a);
+	ck_assert_int_eq(r.status, SUPV_TASK_TIMED_OUT);
+	/* Its worker is being stopped, until the gate opens. */
+	ck_assert(POLL_UNTIL(supv_stopping(atomic_load(&deaf_self)), WAIT_MS));
+	b = submit(f->pool, t_hang_until, 10);
+	r = wait_ok(b);
+	ck_assert_int_eq(r.status, SUPV_TASK_TIMED_OUT);
+	ck_assert_uint_eq(r.attempts, 1);
+	ck_assert_int_eq(supv_task_poll(a, NULL), 0);
+	atomic_store(&deaf_gate, 1);
+	/* Both workers are replaced, and the pool serves again. */
+	c = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(c).status, SUPV_TASK_DONE);
+	ck_assert(POLL_UNTIL(count_exits(&f->rec, "tp.0", SUPV_EXIT_SHUTDOWN) +
+	    count_exits(&f->rec, "tp.1", SUPV_EXIT_SHUTDOWN) == 2 &&
+	    supv_taskpool_stats(f->pool, &st) == 0 && st.workers == 2, WAIT_MS));
+	supv_task_release(a);
+	supv_task_release(b);
+	supv_task_release(c);
 	fx_end(f);
 }
 END_TEST
@@ -1373,6 +1427,7 @@ suite_taskpool(void)
 	tc = tcase_create("replace");
 	tcase_set_timeout(tc, TCASE_TIMEOUT);
 	tcase_add_test(tc, test_replace_fails);
+	tcase_add_test(tc, test_deadline_while_replacing);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("handoff");
