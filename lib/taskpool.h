@@ -9,11 +9,12 @@
  * supv_mu.  Idle workers and the timer thread wait on their run's
  * condition variable under supv_mu instead, as supv_sleep() does, so that
  * a stop request (run_signal_stop) wakes them; whoever hands them work
- * sets a flag and signals under supv_mu.  The timer thread's replacer,
- * which is no run, waits on pool->replace_cv under pool->mu.  The order
- * is pool->mu, then supv_mu: nothing takes pool->mu with supv_mu held.
- * No lock is held while user code runs (tasks, on_done, the user's
- * on_event), nor while calling into the pool's supervisor.
+ * names the run in its slot's woken and signals, under supv_mu.  The
+ * timer thread's replacer, which is no run, waits on pool->replace_cv
+ * under pool->mu.  The order is pool->mu, then supv_mu: nothing takes
+ * pool->mu with supv_mu held.  No lock is held while user code runs
+ * (tasks, on_done, the user's on_event), nor while calling into the
+ * pool's supervisor.
  */
 #ifndef TASKPOOL_H
 #define TASKPOOL_H
