@@ -991,7 +991,7 @@ END_TEST
 
 /* --- regressions: replacing workers, handing work to idle ones --- */
 
-/* The events of kind from child whose exit kind is exit. */
+/* How many EXIT events of child had the exit kind exit. */
 static unsigned
 count_exits(struct rec *r, const char *child, enum supv_exit_kind exit)
 {
@@ -1005,8 +1005,6 @@ count_exits(struct rec *r, const char *child, enum supv_exit_kind exit)
 	return n;
 }
 
-static atomic_int stalls;
-
 /* Runs until asked to stop on its first attempt; later ones succeed. */
 static int
 t_stall_first(struct supv_worker *self, void *arg)
@@ -1014,7 +1012,6 @@ t_stall_first(struct supv_worker *self, void *arg)
 	(void)arg;
 	if (supv_task_attempt(self) > 1)
 		return 0;
-	atomic_fetch_add(&stalls, 1);
 	while (supv_sleep(self, 1000) == 0)
 		;
 	return 0;
