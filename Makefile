@@ -133,8 +133,9 @@ $(B)/supervise.pc: supervise.pc.in $(B)/pc.vars Makefile
 	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-# Tests, examples and benchmarks link the static library.
-$(B)/test/%.o: test/%.c test/tests.h include/supervise.h $(B)/test/suites.inc
+# Tests, examples and benchmarks link the static library.  A white-box test
+# may include lib/*.h: its object is rebuilt when they change.
+$(B)/test/%.o: test/%.c test/tests.h include/supervise.h $(wildcard lib/*.h) $(B)/test/suites.inc
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -I$(B)/test $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

@@ -13,7 +13,8 @@
  * - a run that is cancelled or calls pthread_exit() ends abnormally;
  * - a run that misses its heartbeat is stopped as hung;
  * - a task past its deadline is taken from its run by the timer thread,
- *   which then replaces the worker (terminate and restart).
+ *   and a replacer thread then replaces the worker (terminates and
+ *   restarts it), so that a worker slow to stop holds up no deadline.
  *
  * The pool learns of the first three through its supervisor's events,
  * which it receives before the user does: at the HUNG or EXIT of a run
@@ -40,8 +41,12 @@
 #define TP_DEFAULT_QUEUE    1024
 #define TP_DEFAULT_ATTEMPTS 3
 #define TP_MAX_WORKERS      4096
-/* How soon the timer thread tries again to restart a worker it replaced. */
-#define TP_RESTART_RETRY_MS 100
+/*
+ * How soon the pool tries again to start a worker it replaced, and at
+ * most how long it waits between tries.
+ */
+#define TP_RESTART_RETRY_MS     100
+#define TP_RESTART_RETRY_MAX_MS 2000
 
 /* The slot of the worker (or timer thread) the calling thread is. */
 static _Thread_local struct tp_slot *tls_slot;
@@ -62,8 +67,8 @@ tp_pool_unref(struct supv_taskpool *p)
 	}
 	pthread_cond_destroy(&p->space_cv);
 	pthread_cond_destroy(&p->drain_cv);
+	pthread_cond_destroy(&p->replace_cv);
 	pthread_mutex_destroy(&p->mu);
-	free(p->kills);
 	free(p->slots);
 	free(p);
 }
@@ -113,21 +118,26 @@ pool_set_state(struct supv_taskpool *p, enum pool_state to)
 }
 
 /*
- * Hands work to the idle worker that went idle last, if any.  Its run is
- * alive: it waits in slot_idle(), and it needs pool->mu, which we hold,
- * to leave.  Called with pool->mu held.
+ * Hands work to the idle worker that went idle last, if any, passing over
+ * those being stopped, which would not take it.  Its run is alive: it
+ * waits in slot_idle(), and it needs pool->mu, which we hold, to leave.
+ * A run asked to stop after this declines the work in slot_next(), which
+ * hands it on in turn.  Called with pool->mu held.
  */
 void
 tp_pool_wake_one(struct supv_taskpool *p)
 {
-	struct tp_slot *sl = LIST_FIRST(&p->idle);
+	struct tp_slot *sl;
 
+	LIST_FOREACH(sl, &p->idle, idle_link)
+		if (!sl->doomed && !supv_stopping(sl->run))
+			break;
 	if (sl == NULL)
 		return;
 	LIST_REMOVE(sl, idle_link);
 	sl->idle = false;
 	lock();
-	sl->woken = true;
+	sl->woken = sl->run;
 	pthread_cond_signal(&sl->run->cv);
 	unlock();
 }
@@ -265,7 +275,11 @@ pool_event(const struct supv_event *ev, void *arg)
 /*
  * Waits, idle, until work is handed over, the next retry is due, or the
  * run is asked to stop.  Hang detection is suspended meanwhile: the next
- * heartbeat resumes it.  Called with pool->mu held; drops it meanwhile.
+ * heartbeat resumes it.  The run may be abandoned while it waits (it did
+ * not wake within its grace), and its slot given to a successor: once it
+ * has the locks back, it touches the slot only if the slot is still its
+ * own.  Called with pool->mu held, and sl owned by self; drops the lock
+ * meanwhile.
  */
 static void
 slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self)
@@ -280,14 +294,15 @@ slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self)
 	pthread_mutex_unlock(&p->mu);
 	old = nocancel_begin();
 	lock();
-	while (!sl->woken && !supv_stopping(self) &&
+	while (sl->woken != self && !supv_stopping(self) &&
 	    cond_wait_until(&self->cv, deadline))
 		;
-	sl->woken = false;
+	if (sl->woken == self)
+		sl->woken = NULL;
 	unlock();
 	nocancel_end(old);
 	pthread_mutex_lock(&p->mu);
-	if (sl->idle) {
+	if (sl->run == self && sl->idle) {
 		LIST_REMOVE(sl, idle_link);
 		sl->idle = false;
 	}
@@ -307,8 +322,16 @@ slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
 
 	for (;;) {
 		if (sl->run != self || sl->doomed || p->state == POOL_CLOSED ||
-		    supv_stopping(self))
+		    supv_stopping(self)) {
+			/*
+			 * This run may have been handed work (or a new first
+			 * retry time) before it was asked to stop: another
+			 * idle worker takes it instead.
+			 */
+			if (p->nqueued + p->ndelayed > 0)
+				tp_pool_wake_one(p);
 			return NULL;
+		}
 		if (p->ndelayed > 0)
 			tp_tasks_promote_due(p, now_ns());
 		if ((t = TAILQ_FIRST(&p->queue)) != NULL)
@@ -338,6 +361,24 @@ slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
 		tp_pool_kick_ctl(p, sl->deadline);
 	}
 	return t;
+}
+
+/*
+ * Whether the supervisor gave up on this run (it outlived its grace, or
+ * its start): the run's EXIT has been emitted already, and the slot may
+ * serve a successor.  A run that is not abandoned when it takes its slot,
+ * with pool->mu held, gives the slot up at its EXIT, which pool_event()
+ * handles under pool->mu.
+ */
+static bool
+run_abandoned(const struct supv_worker *self)
+{
+	bool gone;
+
+	lock();
+	gone = self->child == NULL;
+	unlock();
+	return gone;
 }
 
 /*
@@ -376,6 +417,11 @@ pool_worker(struct supv_worker *self, void *arg)
 	tp_batch_init(&b);
 	tls_slot = sl;
 	pthread_mutex_lock(&p->mu);
+	if (run_abandoned(self)) {
+		/* Too late to begin: a successor may hold the slot already. */
+		pthread_mutex_unlock(&p->mu);
+		return 0;
+	}
 	if (sl->cur != NULL) {
 		/* Not seen at the last run's exit: it failed there. */
 		t = sl->cur;
@@ -383,6 +429,7 @@ pool_worker(struct supv_worker *self, void *arg)
 		tp_task_failed(p, t, SUPV_TASK_CRASHED, 0, &b);
 	}
 	sl->run = self;
+	sl->gen++;
 	sl->doomed = false;
 	p->nserving++;
 	while ((t = slot_next(p, sl, self, &b)) != NULL) {
@@ -426,13 +473,14 @@ pool_worker(struct supv_worker *self, void *arg)
 }
 
 /*
- * Takes every attempt past its deadline off its run, marks the run to be
- * replaced, and returns how many there are (in p->kills).  Sets
- * p->ctl_at to the next deadline.  Called with pool->mu held.
+ * Takes every attempt past its deadline off its run, and asks the
+ * replacer to replace that run's worker.  Returns how many it found, and
+ * sets p->ctl_at to the next deadline.  Called with pool->mu held.
  */
 static unsigned
 ctl_scan(struct supv_taskpool *p, uint64_t now, struct batch *b)
 {
+	struct supv_task *t;
 	struct tp_slot *sl;
 	unsigned i, n = 0;
 
@@ -446,81 +494,196 @@ ctl_scan(struct supv_taskpool *p, uint64_t now, struct batch *b)
 				p->ctl_at = sl->deadline;
 			continue;
 		}
-		{
-			struct supv_task *t = sl->cur;
-
-			tp_slot_detach(p, sl);
-			sl->doomed = true;
-			tp_task_failed(p, t, SUPV_TASK_TIMED_OUT, 0, b);
-		}
-		p->kills[n++] = i;
+		t = sl->cur;
+		tp_slot_detach(p, sl);
+		sl->doomed = true;
+		tp_task_failed(p, t, SUPV_TASK_TIMED_OUT, 0, b);
+		sl->replace = TP_REPLACE_STOP;
+		sl->replace_gen = sl->gen;
+		sl->replace_at = 0;
+		sl->replace_fails = 0;
+		n++;
 	}
+	if (n > 0)
+		pthread_cond_signal(&p->replace_cv);
 	return n;
 }
 
 /*
- * Replaces a worker whose task ran past its deadline: it is stopped (its
- * grace applies, it ends as SHUTDOWN) and started again.  Neither counts
- * as a restart.  Called without pool->mu.
+ * The replacer of one run of the timer thread: that run starts it when
+ * it first finds an attempt past its deadline, and joins it at its end.
  */
-static void
-ctl_replace(struct supv_taskpool *p, struct tp_slot *sl)
+struct replacer {
+	struct supv_taskpool     *pool;
+	const struct supv_worker *ctl;       /* it runs while p->ctl_run is this */
+	/* The timer thread's only: */
+	pthread_t                 thread;
+	bool                      started;
+	unsigned                  fails;     /* failed starts in a row */
+	uint64_t                  retry_at;  /* when to try again (ns) */
+};
+
+/*
+ * The slot whose replacement is due, or NULL; *next is when the next one
+ * will be.  Called with pool->mu held.
+ */
+static struct tp_slot *
+replace_due(struct supv_taskpool *p, uint64_t now, uint64_t *next)
 {
+	struct tp_slot *sl;
+	unsigned i;
+
+	*next = NO_DEADLINE;
+	for (i = 0; i < p->nworkers; i++) {
+		sl = &p->slots[i];
+		if (sl->replace == TP_REPLACE_NONE)
+			continue;
+		if (sl->replace_at <= now)
+			return sl;
+		if (sl->replace_at < *next)
+			*next = sl->replace_at;
+	}
+	return NULL;
+}
+
+/*
+ * The replacer thread: replaces the workers whose attempts ran past their
+ * deadlines, one at a time.  A replacement stops the worker, as
+ * supv_terminate_child() does (its grace and on_timeout apply, it ends as
+ * SHUTDOWN), and starts it again; neither counts as a restart.  The stop
+ * may take the worker's whole grace: it is made here, so that the timer
+ * thread goes on enforcing the other deadlines meanwhile.  (The pool's
+ * supervisor carries out such calls one at a time anyway.)  A start that
+ * fails for want of memory or a thread is tried again after a backoff,
+ * for as long as it fails and the pool runs: a pool never shrinks for
+ * good.  The calls are made as from outside the tree: once the pool's
+ * supervisor terminates it answers them at once (ECANCELED, ESRCH), so
+ * this thread never holds up the end of the timer thread's run, which
+ * that supervisor stops first.
+ */
+static void *
+replacer_main(void *arg)
+{
+	struct replacer *rp = arg;
+	struct supv_taskpool *p = rp->pool;
+	char name[SUPV_ID_MAX + 5];
+	enum tp_replace what;
+	struct tp_slot *sl;
+	unsigned long gen;
+	uint64_t next;
 	int rc;
 
-	if (supv_terminate_child(p->sup, sl->id) != 0)
-		return;	/* the pool is stopping */
-	rc = supv_restart_child(p->sup, sl->id);
-	sl->down = rc == ECHILD;
+	snprintf(name, sizeof(name), "%s.rep", p->id);
+	thread_name(name);
+	pthread_mutex_lock(&p->mu);
+	while (p->ctl_run == rp->ctl) {
+		if ((sl = replace_due(p, now_ns(), &next)) == NULL) {
+			tp_pool_wait(p, &p->replace_cv, next);
+			continue;
+		}
+		what = sl->replace;
+		gen = sl->replace_gen;
+		if (what == TP_REPLACE_STOP &&
+		    (sl->run == NULL || sl->gen != gen)) {
+			/* It ended on its own: its supervisor restarts it. */
+			sl->replace = TP_REPLACE_NONE;
+			continue;
+		}
+		pthread_mutex_unlock(&p->mu);
+		rc = what == TP_REPLACE_STOP ?
+		    supv_terminate_child(p->sup, sl->id) : 0;
+		if (rc == 0)
+			rc = supv_restart_child(p->sup, sl->id);
+		pthread_mutex_lock(&p->mu);
+		if (sl->replace != what || sl->replace_gen != gen)
+			continue;	/* its new run is to be replaced now */
+		if (rc == ENOMEM || rc == EAGAIN || rc == ECHILD) {
+			sl->replace = TP_REPLACE_START;
+			sl->replace_fails++;
+			sl->replace_at = now_ns() + (uint64_t)tp_backoff(
+			    TP_RESTART_RETRY_MS, TP_RESTART_RETRY_MAX_MS,
+			    sl->replace_fails) * NS_PER_MS;
+		} else {
+			/*
+			 * Started (EBUSY: running already), or the pool is
+			 * stopping, and its next run starts every worker.
+			 */
+			sl->replace = TP_REPLACE_NONE;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/*
+ * Starts the replacer if it is not running, unless a start failed less
+ * than its backoff ago.  Lowers *at to when to try again.  Called on the
+ * timer thread, without pool->mu.
+ */
+static void
+replacer_start(struct replacer *rp, uint64_t now, uint64_t *at)
+{
+	if (rp->started)
+		return;
+	if (rp->retry_at <= now) {
+		if (thread_spawn(&rp->thread, 0, replacer_main, rp) == 0) {
+			rp->started = true;
+			return;
+		}
+		rp->fails++;
+		rp->retry_at = now + (uint64_t)tp_backoff(TP_RESTART_RETRY_MS,
+		    TP_RESTART_RETRY_MAX_MS, rp->fails) * NS_PER_MS;
+	}
+	if (rp->retry_at < *at)
+		*at = rp->retry_at;
 }
 
 /*
  * The timer thread: enforces the deadlines of running attempts, and
- * closes the pool when it is asked to stop.
+ * closes the pool when it is asked to stop.  It never waits for anything
+ * but the next deadline: the replacer replaces the workers.
  */
 static int
 pool_ctl(struct supv_worker *self, void *arg)
 {
 	struct tp_slot *sl = arg;
 	struct supv_taskpool *p = sl->pool;
+	struct replacer rp = { .pool = p, .ctl = self };
 	struct batch b;
 	uint64_t at, now;
-	unsigned i, n;
-	bool stopping, down;
+	unsigned i;
+	bool stopping, replacing = false;
 	int old;
 
 	tp_batch_init(&b);
 	old = nocancel_begin();
 	tls_slot = sl;
 	pthread_mutex_lock(&p->mu);
+	if (run_abandoned(self)) {
+		pthread_mutex_unlock(&p->mu);
+		nocancel_end(old);
+		return 0;
+	}
 	if (p->state == POOL_IDLE)
 		pool_set_state(p, POOL_OPEN);
 	p->ctl_run = self;
 	p->ctl_at = 0;
 	sl->run = self;
+	/* This run of the pool starts every worker: nothing to replace. */
+	for (i = 0; i < p->nworkers; i++)
+		p->slots[i].replace = TP_REPLACE_NONE;
 	pthread_mutex_unlock(&p->mu);
 	supv_ready(self);
 	for (;;) {
 		now = now_ns();
 		pthread_mutex_lock(&p->mu);
-		n = ctl_scan(p, now, &b);
+		if (ctl_scan(p, now, &b) > 0)
+			replacing = true;
 		at = p->ctl_at;
 		pthread_mutex_unlock(&p->mu);
 		tp_batch_flush(p, &b);
-		down = false;
-		for (i = 0; i < p->nworkers; i++) {
-			if (p->slots[i].down)
-				ctl_replace(p, &p->slots[i]);
-			down |= p->slots[i].down;
-		}
-		for (i = 0; i < n; i++) {
-			ctl_replace(p, &p->slots[p->kills[i]]);
-			down |= p->slots[p->kills[i]].down;
-		}
-		if (n > 0)
-			continue;	/* time went by: look again */
-		if (down)
-			at = now + (uint64_t)TP_RESTART_RETRY_MS * NS_PER_MS;
+		if (replacing)
+			replacer_start(&rp, now, &at);
 		lock();
 		while (!p->ctl_kick && !supv_stopping(self) &&
 		    cond_wait_until(&self->cv, at))
@@ -532,11 +695,18 @@ pool_ctl(struct supv_worker *self, void *arg)
 			break;
 	}
 	pthread_mutex_lock(&p->mu);
-	p->ctl_run = NULL;
-	sl->run = NULL;
-	pool_close(p, &b);
+	if (p->ctl_run == self) {
+		/* Unless abandoned: a successor's pool is not ours to close. */
+		p->ctl_run = NULL;
+		sl->run = NULL;
+		pool_close(p, &b);
+	}
+	/* The replacer serves this run only. */
+	pthread_cond_broadcast(&p->replace_cv);
 	pthread_mutex_unlock(&p->mu);
 	tp_batch_flush(p, &b);
+	if (rp.started)
+		pthread_join(rp.thread, NULL);
 	nocancel_end(old);
 	return 0;
 }
@@ -600,8 +770,7 @@ pool_slots(struct supv_taskpool *p)
 		width = 3;
 	if (strlen(p->id) + 1 + width > SUPV_ID_MAX)
 		return ENAMETOOLONG;
-	if ((p->slots = xcalloc(p->nworkers + 1, sizeof(*p->slots))) == NULL ||
-	    (p->kills = xcalloc(p->nworkers, sizeof(*p->kills))) == NULL)
+	if ((p->slots = xcalloc(p->nworkers + 1, sizeof(*p->slots))) == NULL)
 		return ENOMEM;
 	for (i = 0; i <= p->nworkers; i++) {
 		struct tp_slot *sl = &p->slots[i];
@@ -654,6 +823,8 @@ pool_new(struct supv_taskpool **out, const char *id,
 		goto fail_mu;
 	if ((rc = cond_init(&p->drain_cv)) != 0)
 		goto fail_space;
+	if ((rc = cond_init(&p->replace_cv)) != 0)
+		goto fail_drain;
 	atomic_init(&p->refs, 1);
 	TAILQ_INIT(&p->queue);
 	TAILQ_INIT(&p->delayed);
@@ -663,12 +834,13 @@ pool_new(struct supv_taskpool **out, const char *id,
 	p->ctl_at = NO_DEADLINE;
 	*out = p;
 	return 0;
+fail_drain:
+	pthread_cond_destroy(&p->drain_cv);
 fail_space:
 	pthread_cond_destroy(&p->space_cv);
 fail_mu:
 	pthread_mutex_destroy(&p->mu);
 fail:
-	free(p->kills);
 	free(p->slots);
 	free(p);
 	return rc;

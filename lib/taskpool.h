@@ -1,7 +1,7 @@
 /*
- * taskpool.h - what taskpool.c (the pool: its workers, its timer thread,
- * its supervisor's events, stopping) and taskpool_task.c (tasks: the
- * queue, retries, results, the handle) share.
+ * taskpool.h - what taskpool.c (the pool: its workers, its timer thread
+ * and replacer, its supervisor's events, stopping) and taskpool_task.c
+ * (tasks: the queue, retries, results, the handle) share.
  *
  * Locking.  Each pool has a mutex of its own, pool->mu, which guards the
  * queue and every field marked "mu" below, in the pool and in its tasks:
@@ -9,9 +9,12 @@
  * supv_mu.  Idle workers and the timer thread wait on their run's
  * condition variable under supv_mu instead, as supv_sleep() does, so that
  * a stop request (run_signal_stop) wakes them; whoever hands them work
- * sets a flag and signals under supv_mu.  The order is pool->mu, then
- * supv_mu: nothing takes pool->mu with supv_mu held.  No lock is held
- * while user code runs (tasks, on_done, the user's on_event).
+ * names the run in its slot's woken and signals, under supv_mu.  The
+ * timer thread's replacer, which is no run, waits on pool->replace_cv
+ * under pool->mu.  The order is pool->mu, then supv_mu: nothing takes
+ * pool->mu with supv_mu held.  No lock is held while user code runs
+ * (tasks, on_done, the user's on_event), nor while calling into the
+ * pool's supervisor.
  */
 #ifndef TASKPOOL_H
 #define TASKPOOL_H
@@ -61,9 +64,19 @@ struct supv_task {
 
 TAILQ_HEAD(task_list, supv_task);
 
+/* What a worker needs after its attempt ran past its deadline. */
+enum tp_replace {
+	TP_REPLACE_NONE,
+	TP_REPLACE_STOP,   /* its run must be stopped, then the worker started */
+	TP_REPLACE_START   /* its start failed: to try again */
+};
+
 /*
  * One worker of the pool (or its timer thread, the last slot), as the
- * pool sees it across that worker's runs.
+ * pool sees it across that worker's runs.  A run owns its slot from the
+ * moment it sets run to itself until its EXIT (pool_event() clears run),
+ * and changes the slot only while run is itself: a run that was abandoned
+ * may come back at any time, after a successor took the slot.
  */
 struct tp_slot {
 	struct supv_taskpool *pool;
@@ -77,9 +90,20 @@ struct tp_slot {
 	bool                  doomed;     /* mu: the run is to be stopped: no more tasks */
 	bool                  idle;       /* mu: in pool->idle, waiting for a task */
 	LIST_ENTRY(tp_slot)   idle_link;  /* mu */
-	bool                  down;       /* ctl only: a restart after a deadline failed */
+	unsigned long         gen;        /* mu: runs that have taken the slot */
+	/* What the replacer is to do, for the run numbered replace_gen. */
+	enum tp_replace       replace;        /* mu */
+	unsigned long         replace_gen;    /* mu */
+	uint64_t              replace_at;     /* mu: not before this (ns) */
+	unsigned              replace_fails;  /* mu: starts failed in a row */
 
-	bool                  woken;      /* supv_mu: work was handed to the idle run */
+	/*
+	 * supv_mu: the idle run work was handed to.  It names the run, not
+	 * the slot: a run that the supervisor gave up on while it was idle,
+	 * and that wakes after its successor went idle, neither takes nor
+	 * clears its successor's hand-off.
+	 */
+	struct supv_worker   *woken;
 };
 
 /* The pool's state; transitions are in pool_set_state(). */
@@ -110,7 +134,6 @@ struct supv_taskpool {
 	supv_event_fn      *on_event;
 	void               *event_arg;
 	struct tp_slot     *slots;        /* nworkers workers, then the timer thread */
-	unsigned           *kills;        /* ctl only: slots to replace */
 
 	enum pool_state     state;        /* mu */
 	struct task_list    queue;        /* mu: T_QUEUED, oldest first */
@@ -125,6 +148,7 @@ struct supv_taskpool {
 	unsigned            space_waiters;  /* mu */
 	pthread_cond_t      drain_cv;     /* mu: supv_taskpool_stop() draining */
 	unsigned            drain_waiters;  /* mu */
+	pthread_cond_t      replace_cv;   /* mu: the replacer waits here */
 	struct supv_worker *ctl_run;      /* mu: the timer thread's run, or NULL */
 	uint64_t            ctl_at;       /* mu: when it wakes next (ns) */
 	uint64_t            n_submitted, n_succeeded, n_failed, n_cancelled,
@@ -164,6 +188,7 @@ void tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
 void tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
 void tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now);
 void tp_pool_unref(struct supv_taskpool *p);                    /* without mu */
+unsigned tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k); /* any */
 
 /* taskpool.c: called with pool->mu held. */
 void tp_pool_wake_one(struct supv_taskpool *p);

@@ -160,14 +160,15 @@ queue_push(struct supv_taskpool *p, struct supv_task *t)
 }
 
 /*
- * The delay before attempt k+1 after k failed ones: min(backoff_ms *
- * 2^(k-1), backoff_max_ms), scaled by a random factor in [0.5, 1.0], as
- * for restarts (the cap always holds).
+ * The delay (ms) before try k+1 after k >= 1 failed ones: min(base_ms *
+ * 2^(k-1), max_ms), scaled by a random factor in [0.5, 1.0], as for
+ * restarts (the cap always holds).  For the attempts of a task, and the
+ * starts of a worker the pool replaces.
  */
-static unsigned
-retry_delay(const struct supv_taskpool *p, unsigned k)
+unsigned
+tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k)
 {
-	uint64_t d = p->backoff_ms, max = p->backoff_max_ms;
+	uint64_t d = base_ms, max = max_ms;
 
 	if (d == 0)
 		return 0;
@@ -200,7 +201,8 @@ tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
 		tp_task_finish(p, t, status, code, b);
 		return;
 	}
-	if ((delay = retry_delay(p, t->attempts)) == 0) {
+	if ((delay = tp_backoff(p->backoff_ms, p->backoff_max_ms,
+	    t->attempts)) == 0) {
 		tp_task_set_state(t, T_QUEUED);
 		queue_push(p, t);
 		return;

@@ -1,8 +1,17 @@
 /* check_taskpool.c - task pools: retries, hangs, deadlines, backpressure, stopping. */
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "tests.h"
+/*
+ * White-box, for the regression tests at the end: a pool's supervisor and
+ * idle list, and the condition variable a run waits on.
+ */
+#include "../lib/taskpool.h"
 
 /* A root supervisor with one task pool "tp" under it. */
 struct fx {
@@ -980,6 +989,394 @@ START_TEST(test_chain_and_waiters)
 }
 END_TEST
 
+/* --- regressions: replacing workers, handing work to idle ones --- */
+
+/* How many EXIT events of child had the exit kind exit. */
+static unsigned
+count_exits(struct rec *r, const char *child, enum supv_exit_kind exit)
+{
+	unsigned i, n = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->n; i++)
+		n += r->ev[i].kind == SUPV_EV_EXIT && r->ev[i].exit == exit &&
+		    strcmp(r->ev[i].child, child) == 0;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+/* Runs until asked to stop on its first attempt; later ones succeed. */
+static int
+t_stall_first(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	if (supv_task_attempt(self) > 1)
+		return 0;
+	while (supv_sleep(self, 1000) == 0)
+		;
+	return 0;
+}
+
+START_TEST(test_replace_fails)
+{
+	/*
+	 * A worker replaced after a deadline cannot be started again at
+	 * first: the pool tries again, and the task runs on it.  Before, the
+	 * worker stayed down for good, the task queued for ever.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .deadline_ms = 50 });
+	struct supv_taskpool_stats st;
+	struct supv_task_result r;
+	struct supv_task *t;
+	unsigned i;
+
+	/* A task in the pool's cache: submitting allocates nothing. */
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	for (i = 0; i < 2; i++) {
+		/*
+		 * The library's next allocation or thread creation fails: one
+		 * that replacing the worker needs, as nothing else allocates
+		 * meanwhile.  The first time, that of the thread that replaces
+		 * workers; the second time, the worker's start.
+		 */
+		atomic_store(&supv_fault_countdown, 1);
+		t = submit(f->pool, t_stall_first, 0);
+		r = wait_ok(t);
+		ck_assert_int_eq(r.status, SUPV_TASK_DONE);
+		ck_assert_uint_eq(r.attempts, 2);
+		ck_assert_int_eq(atomic_load(&supv_fault_countdown), 0);
+		supv_task_release(t);
+	}
+	ck_assert_uint_ge(count_exits(&f->rec, "tp.0", SUPV_EXIT_START_FAILED), 1);
+	ck_assert(POLL_UNTIL(supv_taskpool_stats(f->pool, &st) == 0 &&
+	    st.workers == 1, WAIT_MS));
+	fx_end(f);
+}
+END_TEST
+
+static atomic_int deaf_gate;
+static _Atomic(struct supv_worker *) deaf_self;
+
+/* Ignores stop requests until deaf_gate opens. */
+static int
+t_deaf_gated(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	atomic_store(&deaf_self, self);
+	while (!atomic_load(&deaf_gate))
+		sleep_ms(1);
+	return 0;
+}
+
+START_TEST(test_deadline_while_replacing)
+{
+	/*
+	 * A worker past its deadline ignores the stop, with no grace limit:
+	 * its replacement lasts as long as it does, and no other deadline
+	 * waits for it.  Before, the timer thread waited out the stop.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .attempts = 1, .deadline_ms = 50, .shutdown_ms = SUPV_INFINITY });
+	struct supv_taskpool_stats st;
+	struct supv_task_result r;
+	struct supv_task *a, *b, *c;
+
+	atomic_store(&deaf_gate, 0);
+	atomic_store(&deaf_self, NULL);
+	a = submit(f->pool, t_deaf_gated, 0);
+	r = wait_ok(a);
+	ck_assert_int_eq(r.status, SUPV_TASK_TIMED_OUT);
+	/* Its worker is being stopped, until the gate opens. */
+	ck_assert(POLL_UNTIL(supv_stopping(atomic_load(&deaf_self)), WAIT_MS));
+	b = submit(f->pool, t_hang_until, 10);
+	r = wait_ok(b);
+	ck_assert_int_eq(r.status, SUPV_TASK_TIMED_OUT);
+	ck_assert_uint_eq(r.attempts, 1);
+	ck_assert_int_eq(supv_task_poll(a, NULL), 0);
+	atomic_store(&deaf_gate, 1);
+	/* Both workers are replaced, and the pool serves again. */
+	c = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(c).status, SUPV_TASK_DONE);
+	ck_assert(POLL_UNTIL(count_exits(&f->rec, "tp.0", SUPV_EXIT_SHUTDOWN) +
+	    count_exits(&f->rec, "tp.1", SUPV_EXIT_SHUTDOWN) == 2 &&
+	    supv_taskpool_stats(f->pool, &st) == 0 && st.workers == 2, WAIT_MS));
+	supv_task_release(a);
+	supv_task_release(b);
+	supv_task_release(c);
+	fx_end(f);
+}
+END_TEST
+
+/*
+ * Holding a worker's thread while it is idle.  A task unblocks SIGUSR1 on
+ * its worker and records which it is; the signal then keeps that thread in
+ * park_handler() until unpark().  A thread is parked only while it waits on
+ * its run's condition variable, holding no lock, so that the rest of the
+ * library goes on: as a thread the scheduler leaves aside, however long.
+ */
+struct parkee {
+	pid_t               tid;
+	pthread_t           thread;
+	struct supv_worker *self;
+	unsigned            index;	/* its slot */
+};
+
+static struct parkee pks[2];	/* by slot */
+static atomic_int parked, unparked, met, meet;
+
+static void
+park_handler(int sig)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	(void)sig;
+	atomic_fetch_add(&parked, 1);
+	while (!atomic_load(&unparked))
+		nanosleep(&ms, NULL);
+}
+
+static void
+park_setup(void)
+{
+	struct sigaction sa = { .sa_handler = park_handler };
+
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	atomic_store(&parked, 0);
+	atomic_store(&unparked, 0);
+}
+
+/* Records its worker in pks[], then waits until meet tasks have. */
+static int
+t_parkable(struct supv_worker *self, void *arg)
+{
+	const char *id = supv_worker_id(self);
+	unsigned k = (unsigned)strtoul(strrchr(id, '.') + 1, NULL, 10);
+	sigset_t set;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	pks[k] = (struct parkee){ .tid = (pid_t)syscall(SYS_gettid),
+	    .thread = pthread_self(), .self = self, .index = k };
+	atomic_fetch_add(&met, 1);
+	while (atomic_load(&met) < atomic_load(&meet) && supv_sleep(self, 1) == 0)
+		;
+	return 0;
+}
+
+/* Runs n parkable tasks at once, on n workers. */
+static void
+run_parkable(struct supv_taskpool *p, unsigned n)
+{
+	struct supv_task *t[2];
+	unsigned i;
+
+	atomic_store(&met, 0);
+	atomic_store(&meet, (int)n);
+	for (i = 0; i < n; i++)
+		t[i] = submit(p, t_parkable, 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(wait_ok(t[i]).status, SUPV_TASK_DONE);
+		supv_task_release(t[i]);
+	}
+}
+
+/* Whether a thread is blocked on a futex in [addr, addr + len) (Linux). */
+static bool
+futex_waits(pid_t tid, const void *addr, size_t len)
+{
+	char path[64];
+	unsigned long a;
+	long nr;
+	FILE *f;
+	bool in;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	in = fscanf(f, "%ld %lx", &nr, &a) == 2 && nr == SYS_futex &&
+	    a >= (uintptr_t)addr && a < (uintptr_t)addr + len;
+	fclose(f);
+	return in;
+}
+
+/* Whether the worker is idle: waiting on its run's condition variable. */
+static bool
+idle_waiting(const struct parkee *pk)
+{
+	return futex_waits(pk->tid, &pk->self->cv, sizeof(pk->self->cv));
+}
+
+static void
+park(const struct parkee *pk)
+{
+	int n = atomic_load(&parked);
+
+	ck_assert(POLL_UNTIL(idle_waiting(pk), WAIT_MS));
+	ck_assert_int_eq(pthread_kill(pk->thread, SIGUSR1), 0);
+	ck_assert(POLL_UNTIL(atomic_load(&parked) == n + 1, WAIT_MS));
+}
+
+static void
+unpark(void)
+{
+	atomic_store(&unparked, 1);
+}
+
+/* The idle worker the next task is handed to. */
+static struct parkee *
+idle_head(struct supv_taskpool *p)
+{
+	struct tp_slot *sl;
+
+	pthread_mutex_lock(&p->mu);
+	sl = LIST_FIRST(&p->idle);
+	pthread_mutex_unlock(&p->mu);
+	ck_assert_ptr_nonnull(sl);
+	ck_assert_ptr_eq(pks[sl->index].self, sl->run);
+	return &pks[sl->index];
+}
+
+static bool
+slot_is_idle(struct supv_taskpool *p, unsigned k)
+{
+	bool idle;
+
+	pthread_mutex_lock(&p->mu);
+	idle = p->slots[k].idle;
+	pthread_mutex_unlock(&p->mu);
+	return idle;
+}
+
+START_TEST(test_abandoned_idle_worker)
+{
+	/*
+	 * An idle worker does not wake within its grace: its run is
+	 * abandoned and its slot started again.  When it wakes at last, it
+	 * leaves the slot to its successor, which is still handed work.
+	 * Before, it took the new run off the idle list: nothing woke it.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .shutdown_ms = 20 });
+	struct parkee old;
+	struct supv_task *t;
+	int n;
+
+	park_setup();
+	run_parkable(f->pool, 1);
+	old = pks[0];
+	park(&old);
+	/* Its pool is restarted: the idle worker outlives its grace. */
+	ck_assert_int_eq(supv_terminate_child(f->root, "tp"), 0);
+	ck_assert_uint_eq(rec_count(&f->rec, SUPV_EV_STOP_TIMEOUT, "tp.0"), 1);
+	ck_assert_int_eq(supv_restart_child(f->root, "tp"), 0);
+	run_parkable(f->pool, 1);
+	ck_assert_ptr_ne(pks[0].self, old.self);
+	ck_assert(POLL_UNTIL(idle_waiting(&pks[0]), WAIT_MS));
+	n = nthreads();
+	unpark();
+	ck_assert(POLL_UNTIL(nthreads() == n - 1, WAIT_MS));
+	ck_assert(slot_is_idle(f->pool, 0));
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+struct child_stop {
+	struct supv *sup;
+	const char  *id;
+	atomic_int   rc;
+};
+
+static void *
+terminate_thread(void *arg)
+{
+	struct child_stop *cs = arg;
+
+	atomic_store(&cs->rc, supv_terminate_child(cs->sup, cs->id));
+	return NULL;
+}
+
+START_TEST(test_handoff_to_stopping)
+{
+	/*
+	 * The idle worker that went idle last is being stopped: a task is
+	 * handed to the other one.  Before, it was handed to the one that
+	 * would never take it, and waited for the next submit.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .shutdown_ms = SUPV_INFINITY });
+	struct child_stop cs = { .sup = f->pool->sup };
+	struct parkee *h;
+	struct supv_task *t;
+	pthread_t th;
+
+	park_setup();
+	run_parkable(f->pool, 2);
+	ck_assert(POLL_UNTIL(idle_waiting(&pks[0]) && idle_waiting(&pks[1]),
+	    WAIT_MS));
+	h = idle_head(f->pool);
+	park(h);
+	cs.id = supv_worker_id(h->self);
+	atomic_store(&cs.rc, -1);
+	ck_assert_int_eq(pthread_create(&th, NULL, terminate_thread, &cs), 0);
+	ck_assert(POLL_UNTIL(supv_stopping(h->self), WAIT_MS));
+	/* It cannot stop while parked: the task must go to the other. */
+	t = submit(f->pool, t_ok, 0);
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	ck_assert_int_eq(atomic_load(&parked), 1);
+	unpark();
+	pthread_join(th, NULL);
+	ck_assert_int_eq(atomic_load(&cs.rc), 0);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
+START_TEST(test_handoff_declined)
+{
+	/*
+	 * The idle worker handed a task is asked to stop before it takes it:
+	 * it passes the task on to another idle worker.  Before, the task
+	 * waited for the next submit.
+	 */
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .shutdown_ms = SUPV_INFINITY });
+	struct child_stop cs = { .sup = f->pool->sup };
+	struct parkee *h;
+	struct supv_task *t;
+	pthread_t th;
+
+	park_setup();
+	run_parkable(f->pool, 2);
+	ck_assert(POLL_UNTIL(idle_waiting(&pks[0]) && idle_waiting(&pks[1]),
+	    WAIT_MS));
+	h = idle_head(f->pool);
+	park(h);
+	t = submit(f->pool, t_ok, 0);
+	/* Handed to the parked worker, which is taken off the idle list. */
+	ck_assert(!slot_is_idle(f->pool, h->index));
+	ck_assert(slot_is_idle(f->pool, 1 - h->index));
+	cs.id = supv_worker_id(h->self);
+	atomic_store(&cs.rc, -1);
+	ck_assert_int_eq(pthread_create(&th, NULL, terminate_thread, &cs), 0);
+	ck_assert(POLL_UNTIL(supv_stopping(h->self), WAIT_MS));
+	unpark();
+	ck_assert_int_eq(wait_ok(t).status, SUPV_TASK_DONE);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(atomic_load(&cs.rc), 0);
+	supv_task_release(t);
+	fx_end(f);
+}
+END_TEST
+
 Suite *
 suite_taskpool(void)
 {
@@ -1022,6 +1419,19 @@ suite_taskpool(void)
 	tcase_add_test(tc, test_drain_timeout);
 	tcase_add_test(tc, test_tree_stop_cancels);
 	tcase_add_test(tc, test_handle_outlives_pool);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("replace");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_replace_fails);
+	tcase_add_test(tc, test_deadline_while_replacing);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("handoff");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_abandoned_idle_worker);
+	tcase_add_test(tc, test_handoff_to_stopping);
+	tcase_add_test(tc, test_handoff_declined);
 	suite_add_tcase(s, tc);
 	return s;
 }
