@@ -368,6 +368,30 @@ int  supv_taskpool_stats(struct supv_taskpool *pool, struct supv_taskpool_stats 
 int  supv_task_wait(struct supv_task *task, unsigned timeout_ms,
                     struct supv_task_result *res);
 int  supv_task_poll(struct supv_task *task, struct supv_task_result *res);
+int  supv_taskpool_add_sized(struct supv *sup, const struct supv_child_opts *spec,
+                             const struct supv_taskpool_opts *opts,
+                             struct supv_taskpool **out, size_t spec_size,
+                             size_t opts_size);
+int  supv_taskpool_submit_sized(struct supv_taskpool *pool, supv_task_fn *fn, void *arg,
+                                const struct supv_task_opts *opts, struct supv_task **out,
+                                size_t opts_size);
+int  supv_taskpool_stats_sized(struct supv_taskpool *pool, struct supv_taskpool_stats *out,
+                               size_t out_size);
+int  supv_task_wait_sized(struct supv_task *task, unsigned timeout_ms,
+                          struct supv_task_result *res, size_t res_size);
+int  supv_task_poll_sized(struct supv_task *task, struct supv_task_result *res,
+                          size_t res_size);
+#define supv_taskpool_add(...) \
+	supv_taskpool_add_sized(__VA_ARGS__, sizeof(struct supv_child_opts), \
+	    sizeof(struct supv_taskpool_opts))
+#define supv_taskpool_submit(...) \
+	supv_taskpool_submit_sized(__VA_ARGS__, sizeof(struct supv_task_opts))
+#define supv_taskpool_stats(...) \
+	supv_taskpool_stats_sized(__VA_ARGS__, sizeof(struct supv_taskpool_stats))
+#define supv_task_wait(...) \
+	supv_task_wait_sized(__VA_ARGS__, sizeof(struct supv_task_result))
+#define supv_task_poll(...) \
+	supv_task_poll_sized(__VA_ARGS__, sizeof(struct supv_task_result))
 int  supv_task_cancel(struct supv_task *task);
 void supv_task_release(struct supv_task *task);
 /* Inside a task: which attempt this is (1 for the first); 0 outside a task. */

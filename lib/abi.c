@@ -54,3 +54,44 @@ SUPV_EXPORT int
 	return supv_add_pool_sized(sup, opts, pool, fn, arg,
 	    SUPV_V10_CHILD_OPTS, SUPV_V10_POOL_OPTS);
 }
+
+_Static_assert(SUPV_V10_TASKPOOL_OPTS <= sizeof(struct supv_taskpool_opts), "1.0 layout");
+_Static_assert(SUPV_V10_TASK_OPTS <= sizeof(struct supv_task_opts), "1.0 layout");
+_Static_assert(SUPV_V10_TASK_RESULT <= sizeof(struct supv_task_result), "1.0 layout");
+_Static_assert(SUPV_V10_TASKPOOL_STATS <= sizeof(struct supv_taskpool_stats), "1.0 layout");
+
+SUPV_EXPORT int
+(supv_taskpool_add)(struct supv *sup, const struct supv_child_opts *spec,
+    const struct supv_taskpool_opts *opts, struct supv_taskpool **out)
+{
+	return supv_taskpool_add_sized(sup, spec, opts, out, SUPV_V10_CHILD_OPTS,
+	    SUPV_V10_TASKPOOL_OPTS);
+}
+
+SUPV_EXPORT int
+(supv_taskpool_submit)(struct supv_taskpool *pool, supv_task_fn *fn, void *arg,
+    const struct supv_task_opts *opts, struct supv_task **out)
+{
+	return supv_taskpool_submit_sized(pool, fn, arg, opts, out,
+	    SUPV_V10_TASK_OPTS);
+}
+
+SUPV_EXPORT int
+(supv_taskpool_stats)(struct supv_taskpool *pool,
+    struct supv_taskpool_stats *out)
+{
+	return supv_taskpool_stats_sized(pool, out, SUPV_V10_TASKPOOL_STATS);
+}
+
+SUPV_EXPORT int
+(supv_task_wait)(struct supv_task *task, unsigned timeout_ms,
+    struct supv_task_result *res)
+{
+	return supv_task_wait_sized(task, timeout_ms, res, SUPV_V10_TASK_RESULT);
+}
+
+SUPV_EXPORT int
+(supv_task_poll)(struct supv_task *task, struct supv_task_result *res)
+{
+	return supv_task_poll_sized(task, res, SUPV_V10_TASK_RESULT);
+}

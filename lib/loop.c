@@ -48,6 +48,21 @@ force_subtree(struct supv *s)
 			force_subtree(c->sup);
 }
 
+/*
+ * Asks root's run to stop, and returns at once; with force, a stop under
+ * way has its graces cut short too.  Called with supv_mu held.
+ */
+void
+sup_request_stop(struct supv *root, bool force)
+{
+	if (root->state == SUP_IDLE || root->state == SUP_TERMINATED)
+		return;
+	root->stop_req = true;
+	pthread_cond_signal(&root->cv);
+	if (force)
+		force_subtree(root);
+}
+
 /* Creates the loop thread of a run that sup_run_begin() began. */
 int
 sup_launch(struct supv *s, size_t stack)

@@ -368,11 +368,11 @@ int   exit_code(const struct supv_worker *r);
 /* loop.c: a supervisor's thread */
 void  sup_run_begin(struct supv *s, struct supv_worker *run);
 void  force_subtree(struct supv *s);
+void  sup_request_stop(struct supv *root, bool force);
 int   sup_launch(struct supv *s, size_t stack);
 
 /* supervisor.c: the tree's own calls */
 int   add_spec(struct supv *sup, struct child *c);
-void  sup_request_stop(struct supv *root, bool force);
 
 /* notify.c, signals.c: a root's links to its process */
 void notify_open(struct supv *root);

@@ -322,21 +322,6 @@ wait_end(struct supv *root, uint64_t deadline)
 	return root->end_seq < seq ? ETIMEDOUT : 0;
 }
 
-/*
- * Asks root's run to stop, and returns at once; with force, a stop under
- * way has its graces cut short too.  Called with supv_mu held.
- */
-void
-sup_request_stop(struct supv *root, bool force)
-{
-	if (root->state == SUP_IDLE || root->state == SUP_TERMINATED)
-		return;
-	root->stop_req = true;
-	pthread_cond_signal(&root->cv);
-	if (force)
-		force_subtree(root);
-}
-
 SUPV_EXPORT int
 supv_stop(struct supv *root)
 {

@@ -847,19 +847,23 @@ fail:
 }
 
 SUPV_EXPORT int
-supv_taskpool_add(struct supv *sup, const struct supv_child_opts *spec,
-    const struct supv_taskpool_opts *opts, struct supv_taskpool **out)
+supv_taskpool_add_sized(struct supv *sup, const struct supv_child_opts *uspec,
+    const struct supv_taskpool_opts *uopts, struct supv_taskpool **out,
+    size_t spec_size, size_t opts_size)
 {
-	static const struct supv_taskpool_opts dflt;
+	struct supv_taskpool_opts o;
+	struct supv_child_opts so, co;
+	const struct supv_taskpool_opts *opts = &o;
+	const struct supv_child_opts *spec = &so;
 	struct supv_taskpool *p;
-	struct supv_child_opts co;
 	unsigned i;
 	int rc;
 
-	if (sup == NULL || spec == NULL || out == NULL)
+	if (sup == NULL || uspec == NULL || out == NULL)
 		return EINVAL;
-	if (opts == NULL)
-		opts = &dflt;
+	if ((rc = struct_in(&so, sizeof(so), uspec, spec_size)) != 0 ||
+	    (rc = struct_in(&o, sizeof(o), uopts, opts_size)) != 0)
+		return rc;
 	if ((rc = check_id(spec->id)) != 0)
 		return rc;
 	if ((rc = pool_new(&p, spec->id, opts)) != 0)
@@ -974,9 +978,12 @@ supv_taskpool_stop(struct supv_taskpool *p, enum supv_taskpool_stop_mode mode,
 }
 
 SUPV_EXPORT int
-supv_taskpool_stats(struct supv_taskpool *p, struct supv_taskpool_stats *out)
+supv_taskpool_stats_sized(struct supv_taskpool *p,
+    struct supv_taskpool_stats *uout, size_t size)
 {
-	if (p == NULL || out == NULL)
+	struct supv_taskpool_stats k, *out = &k;
+
+	if (p == NULL || uout == NULL)
 		return EINVAL;
 	pthread_mutex_lock(&p->mu);
 	*out = (struct supv_taskpool_stats){
@@ -991,6 +998,7 @@ supv_taskpool_stats(struct supv_taskpool *p, struct supv_taskpool_stats *out)
 		.workers = p->nserving,
 	};
 	pthread_mutex_unlock(&p->mu);
+	struct_out(uout, size, &k, sizeof(k));
 	return 0;
 }
 

@@ -305,10 +305,12 @@ admit(struct supv_taskpool *p, bool nowait, uint64_t deadline, bool *held)
 }
 
 SUPV_EXPORT int
-supv_taskpool_submit(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
-    const struct supv_task_opts *o, struct supv_task **out)
+supv_taskpool_submit_sized(struct supv_taskpool *p, supv_task_fn *fn,
+    void *arg, const struct supv_task_opts *uo, struct supv_task **out,
+    size_t size)
 {
-	static const struct supv_task_opts dflt;
+	struct supv_task_opts oo;
+	const struct supv_task_opts *o = &oo;
 	struct supv_task *t;
 	uint64_t deadline = NO_DEADLINE;
 	bool nowait = false, held = false;
@@ -316,8 +318,8 @@ supv_taskpool_submit(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
 
 	if (p == NULL || fn == NULL)
 		return EINVAL;
-	if (o == NULL)
-		o = &dflt;
+	if ((rc = struct_in(&oo, sizeof(oo), uo, size)) != 0)
+		return rc;
 	if (o->attempts == SUPV_ZERO || o->deadline_ms == SUPV_ZERO)
 		return EINVAL;
 	if (o->wait_ms == SUPV_ZERO)
@@ -378,8 +380,8 @@ supv_taskpool_submit(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
 }
 
 SUPV_EXPORT int
-supv_task_wait(struct supv_task *t, unsigned timeout_ms,
-    struct supv_task_result *res)
+supv_task_wait_sized(struct supv_task *t, unsigned timeout_ms,
+    struct supv_task_result *res, size_t size)
 {
 	struct supv_taskpool *p;
 	uint64_t deadline;
@@ -389,7 +391,7 @@ supv_task_wait(struct supv_task *t, unsigned timeout_ms,
 		return EINVAL;
 	if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
 		if (res != NULL)
-			*res = t->res;
+			struct_out(res, size, &t->res, sizeof(t->res));
 		return 0;
 	}
 	p = t->pool;
@@ -414,14 +416,15 @@ supv_task_wait(struct supv_task *t, unsigned timeout_ms,
 			break;
 	}
 	if (rc == 0 && res != NULL)
-		*res = t->res;
+		struct_out(res, size, &t->res, sizeof(t->res));
 	pthread_mutex_unlock(&p->mu);
 	nocancel_end(old);
 	return rc;
 }
 
 SUPV_EXPORT int
-supv_task_poll(struct supv_task *t, struct supv_task_result *res)
+supv_task_poll_sized(struct supv_task *t, struct supv_task_result *res,
+    size_t size)
 {
 	struct supv_taskpool *p;
 	int rc = EBUSY;
@@ -430,7 +433,7 @@ supv_task_poll(struct supv_task *t, struct supv_task_result *res)
 		return EINVAL;
 	if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
 		if (res != NULL)
-			*res = t->res;
+			struct_out(res, size, &t->res, sizeof(t->res));
 		return 0;
 	}
 	p = t->pool;
@@ -438,7 +441,7 @@ supv_task_poll(struct supv_task *t, struct supv_task_result *res)
 	if (t->state == T_DONE) {
 		rc = 0;
 		if (res != NULL)
-			*res = t->res;
+			struct_out(res, size, &t->res, sizeof(t->res));
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
