@@ -264,6 +264,7 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old
 	$(RUN_ENV) CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
 	@echo "== exported symbols =="
 	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt $(VERSION)
+	sh test/archive.sh $(STATIC) "$(CC) $(SANFLAGS)" "$(BSD_LIBS)"
 	@echo "== growth-safe structs (an older header, under ASan) =="
 	$(B)/abi/abi_old
 	@echo "== header compiles alone =="

@@ -3,7 +3,7 @@
  * asking a run to stop, waiting for it within its grace (the heartbeats
  * of its siblings still sampled meanwhile), what happens when the grace
  * runs out, and starting a worker (waiting for its supv_ready()).  Called
- * with supv_mu held, on the supervisor's loop; emit_*() drop the lock.
+ * with supv__mu held, on the supervisor's loop; emit_*() drop the lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,18 +34,18 @@ wake_subtree(struct supv *s)
 
 /* Takes an ended run off the exit queue and joins its thread. */
 void
-reap(struct supv *s, struct supv_worker *r)
+supv__reap(struct supv *s, struct supv_worker *r)
 {
 	pthread_t t = r->thread;
 
 	TAILQ_REMOVE(&s->exitq, r, exitq);
-	unlock();
+	supv__unlock();
 	pthread_join(t, NULL);
-	lock();
+	supv__lock();
 }
 
 enum supv_exit_kind
-exit_kind(const struct supv_worker *r)
+supv__exit_kind(const struct supv_worker *r)
 {
 	if (r->stop_asked)
 		return r->stop_reason;
@@ -57,7 +57,7 @@ exit_kind(const struct supv_worker *r)
 }
 
 int
-exit_code(const struct supv_worker *r)
+supv__exit_code(const struct supv_worker *r)
 {
 	return r->sup != NULL || r->cancelled ? 0 : r->code;
 }
@@ -70,18 +70,18 @@ abandon(struct child *c, struct supv_worker *r)
 	r->child = NULL;	/* its end will queue nothing */
 	c->run = NULL;
 	/* The thread still holds a reference, so this cannot be the last. */
-	run_unref(r);
+	supv__run_unref(r);
 }
 
 /* A hung child's stop is over: the tree may be healthy again. */
 void
-hung_done(struct supv *s, struct child *c)
+supv__hung_done(struct supv *s, struct child *c)
 {
 	if (!c->hung_asked)
 		return;
 	c->hung_asked = false;
 	s->nhung_asked--;
-	root_of(s)->hung_now--;
+	supv__root_of(s)->hung_now--;
 }
 
 /*
@@ -89,13 +89,13 @@ hung_done(struct supv *s, struct child *c)
  * stopped the tree is unhealthy (no watchdog pings).
  */
 void
-mark_hung(struct supv *s, struct child *c, bool spinning)
+supv__mark_hung(struct supv *s, struct child *c, bool spinning)
 {
 	c->hung_asked = true;
 	s->nhung_asked++;
-	root_of(s)->hung_now++;
-	ask_stop(c, SUPV_EXIT_HUNG);
-	emit_hung(s, c, spinning);
+	supv__root_of(s)->hung_now++;
+	supv__ask_stop(c, SUPV_EXIT_HUNG);
+	supv__emit_hung(s, c, spinning);
 }
 
 /*
@@ -103,9 +103,9 @@ mark_hung(struct supv *s, struct child *c, bool spinning)
  * stuck in user code or in a wait without end.
  */
 void
-loop_alive(struct supv *s)
+supv__loop_alive(struct supv *s)
 {
-	s->probe_ack = root_of(s)->probe_seq;
+	s->probe_ack = supv__root_of(s)->probe_seq;
 }
 
 /*
@@ -117,18 +117,18 @@ loop_alive(struct supv *s)
  * once deadline has passed.
  */
 bool
-wait_busy(struct supv *s, uint64_t deadline, bool live)
+supv__wait_busy(struct supv *s, uint64_t deadline, bool live)
 {
 	struct child *c;
-	uint64_t next = hb_next(s);
+	uint64_t next = supv__hb_next(s);
 	bool spinning;
 
 	if (live)
-		loop_alive(s);
-	cond_wait_until(&s->cv, next < deadline ? next : deadline);
-	while ((c = hb_check_due(s, &spinning)) != NULL)
-		mark_hung(s, c, spinning);
-	return deadline == NO_DEADLINE || now_ns() < deadline;
+		supv__loop_alive(s);
+	supv__cond_wait_until(&s->cv, next < deadline ? next : deadline);
+	while ((c = supv__hb_check_due(s, &spinning)) != NULL)
+		supv__mark_hung(s, c, spinning);
+	return deadline == NO_DEADLINE || supv__now_ns() < deadline;
 }
 
 /*
@@ -137,21 +137,21 @@ wait_busy(struct supv *s, uint64_t deadline, bool live)
  * all its workers at once, then waits for each in turn).
  */
 void
-ask_stop(struct child *c, enum supv_exit_kind why)
+supv__ask_stop(struct child *c, enum supv_exit_kind why)
 {
 	struct supv_worker *r = c->run;
 
-	hb_unwatch(c->owner, c);
+	supv__hb_unwatch(c->owner, c);
 	if (r->exited || r->stop_asked)
 		return;
 	if (r->sup != NULL) {
 		r->stop_asked = true;
 		r->stop_reason = why;
-		r->stop_at = now_ns();
+		r->stop_at = supv__now_ns();
 		r->sup->stop_req = true;
 		pthread_cond_signal(&r->sup->cv);
 	} else {
-		run_signal_stop(r, why);
+		supv__run_signal_stop(r, why);
 	}
 }
 
@@ -163,7 +163,7 @@ ask_stop(struct child *c, enum supv_exit_kind why)
  * it ran.
  */
 enum supv_exit_kind
-child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
+supv__child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
     uint64_t *ran)
 {
 	struct supv_worker *r = c->run;
@@ -171,21 +171,21 @@ child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
 	enum supv_exit_kind kind;
 	bool cancelled = false, timed_out = false;
 
-	hb_unwatch(s, c);
-	child_set_state(c, CH_STOPPING);
-	ask_stop(c, why);
+	supv__hb_unwatch(s, c);
+	supv__child_set_state(c, CH_STOPPING);
+	supv__ask_stop(c, why);
 	/* The grace counts from the request (a pool asks all at once). */
 	deadline = grace == NO_DEADLINE ? NO_DEADLINE :
-	    (r->stop_asked ? r->stop_at : now_ns()) + grace;
+	    (r->stop_asked ? r->stop_at : supv__now_ns()) + grace;
 	while (!r->exited) {
 		if (!cancelled && !timed_out && forced(s))
 			deadline = 0;
 		/* Waiting on a subtree is live: its loops answer for it. */
-		if (wait_busy(s, deadline, r->sup != NULL ||
+		if (supv__wait_busy(s, deadline, r->sup != NULL ||
 		    deadline != NO_DEADLINE) || r->exited)
 			continue;
 		/* The grace ran out. */
-		emit_stop_timeout(s, c);
+		supv__emit_stop_timeout(s, c);
 		if (r->exited)
 			break;
 		if (r->sup != NULL) {
@@ -202,61 +202,61 @@ child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
 			cancelled = true;
 			pthread_cancel(r->thread);
 			deadline = grace == NO_DEADLINE ? NO_DEADLINE :
-			    now_ns() + grace;
+			    supv__now_ns() + grace;
 			continue;
 		}
-		*ran = now_ns() - r->started_ns;
+		*ran = supv__now_ns() - r->started_ns;
 		kind = r->stop_reason;
 		abandon(c, r);
-		hung_done(s, c);
-		child_set_state(c, CH_IDLE);
-		emit_exit(s, c, kind, 0);
+		supv__hung_done(s, c);
+		supv__child_set_state(c, CH_IDLE);
+		supv__emit_exit(s, c, kind, 0);
 		return kind;
 	}
 	*ran = r->ended_ns - r->started_ns;
-	reap(s, r);
-	kind = exit_kind(r);
-	hung_done(s, c);
-	child_set_state(c, CH_IDLE);
-	emit_exit(s, c, kind, exit_code(r));
+	supv__reap(s, r);
+	kind = supv__exit_kind(r);
+	supv__hung_done(s, c);
+	supv__child_set_state(c, CH_IDLE);
+	supv__emit_exit(s, c, kind, supv__exit_code(r));
 	return kind;
 }
 
 /* Starts a worker run; waits for supv_ready() when the child wants it. */
 int
-child_start_worker(struct supv *s, struct child *c)
+supv__child_start_worker(struct supv *s, struct child *c)
 {
 	struct supv_worker *r = c->run;
 	uint64_t deadline, ran;
 
-	if (run_spawn_worker(c) != 0) {
-		emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+	if (supv__run_spawn_worker(c) != 0) {
+		supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
 		return EAGAIN;
 	}
-	child_set_state(c, CH_RUNNING);
+	supv__child_set_state(c, CH_RUNNING);
 	if (c->ready_ms != 0) {
-		deadline = deadline_after_ms(r->started_ns, c->ready_ms);
+		deadline = supv__deadline_after_ms(r->started_ns, c->ready_ms);
 		while (!r->ready && !r->exited && !s->stop_req &&
-		    wait_busy(s, deadline, deadline != NO_DEADLINE))
+		    supv__wait_busy(s, deadline, deadline != NO_DEADLINE))
 			;
 		if (!r->ready && !r->exited && s->stop_req) {
 			/* supv_stop does not wait for a start to complete. */
-			child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+			supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
 			return ECANCELED;
 		}
 		if (!r->ready && r->exited) {
 			/* It returned before it was ready. */
-			reap(s, r);
-			child_set_state(c, CH_IDLE);
-			emit_exit(s, c, SUPV_EXIT_START_FAILED, exit_code(r));
+			supv__reap(s, r);
+			supv__child_set_state(c, CH_IDLE);
+			supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, supv__exit_code(r));
 			return ECHILD;
 		}
 		if (!r->ready) {
-			child_stop(s, c, SUPV_EXIT_START_FAILED, &ran);
+			supv__child_stop(s, c, SUPV_EXIT_START_FAILED, &ran);
 			return ECHILD;
 		}
 	}
-	hb_watch(s, c, now_ns());
-	emit_start(s, c);
+	supv__hb_watch(s, c, supv__now_ns());
+	supv__emit_start(s, c);
 	return 0;
 }

@@ -19,18 +19,18 @@ deliver(struct supv *s, struct supv_event *ev, bool uncount)
 	 * in order, though no lock is held during the call.
 	 */
 	while (s->emitting)
-		pthread_cond_wait(&supv_reply_cv, &supv_mu);
+		pthread_cond_wait(&supv__reply_cv, &supv__mu);
 	s->emitting = true;
 	ev->sup = s->name;
-	ev->at_ns = now_ns();
-	ev->restarts = window_count(&s->win, ev->at_ns / NS_PER_MS);
+	ev->at_ns = supv__now_ns();
+	ev->restarts = supv__window_count(&s->win, ev->at_ns / NS_PER_MS);
 	if (uncount && ev->restarts > 0)
 		ev->restarts--;
-	unlock();
+	supv__unlock();
 	fn(ev, s->event_arg);
-	lock();
+	supv__lock();
 	s->emitting = false;
-	pthread_cond_broadcast(&supv_reply_cv);
+	pthread_cond_broadcast(&supv__reply_cv);
 }
 
 static void
@@ -54,63 +54,63 @@ emit_ev(struct supv *s, enum supv_event_kind kind, const struct child *c,
 }
 
 /*
- * The events, one function each.  Called with supv_mu held, on s's loop
- * or on a worker of s restarting itself (with tls_sup set to s); they
+ * The events, one function each.  Called with supv__mu held, on s's loop
+ * or on a worker of s restarting itself (with supv__tls_sup set to s); they
  * drop the lock during the callback.
  */
 void
-emit_start(struct supv *s, const struct child *c)
+supv__emit_start(struct supv *s, const struct child *c)
 {
 	emit_ev(s, SUPV_EV_START, c, 0, 0, 0, false);
 }
 
 void
-emit_exit(struct supv *s, const struct child *c, enum supv_exit_kind exit,
+supv__emit_exit(struct supv *s, const struct child *c, enum supv_exit_kind exit,
     int code)
 {
 	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, false);
 }
 
 void
-emit_restart(struct supv *s, const struct child *c)
+supv__emit_restart(struct supv *s, const struct child *c)
 {
 	emit_ev(s, SUPV_EV_RESTART, c, 0, 0, 0, false);
 }
 
 void
-emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms)
+supv__emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms)
 {
 	emit_ev(s, SUPV_EV_BACKOFF, c, 0, 0, delay_ms, false);
 }
 
 void
-emit_stop_timeout(struct supv *s, const struct child *c)
+supv__emit_stop_timeout(struct supv *s, const struct child *c)
 {
 	emit_ev(s, SUPV_EV_STOP_TIMEOUT, c, 0, 0, 0, false);
 }
 
 void
-emit_give_up(struct supv *s)
+supv__emit_give_up(struct supv *s)
 {
 	emit_ev(s, SUPV_EV_GIVE_UP, NULL, 0, 0, 0, false);
 }
 
 void
-emit_sup_exit(struct supv *s, enum supv_exit_kind why)
+supv__emit_sup_exit(struct supv *s, enum supv_exit_kind why)
 {
 	emit_ev(s, SUPV_EV_SUP_EXIT, NULL, why, 0, 0, false);
 }
 
 /* The EXIT of a run whose restart was counted already (same thread). */
 void
-emit_exit_counted(struct supv *s, const struct child *c,
+supv__emit_exit_counted(struct supv *s, const struct child *c,
     enum supv_exit_kind exit, int code)
 {
 	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, true);
 }
 
 void
-emit_hung(struct supv *s, const struct child *c, bool spinning)
+supv__emit_hung(struct supv *s, const struct child *c, bool spinning)
 {
 	struct supv_event ev = { .kind = SUPV_EV_HUNG, .spinning = spinning };
 	char id[SUPV_ID_MAX + 1];

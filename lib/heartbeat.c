@@ -49,7 +49,7 @@ hb_grid_after(const struct child *c, uint64_t now)
 	return (now / q + 1) * q;
 }
 
-/* Monitors c again from its next sample at.  Called with supv_mu held. */
+/* Monitors c again from its next sample at.  Called with supv__mu held. */
 static void
 hb_schedule(struct supv *s, struct child *c, uint64_t at)
 {
@@ -68,9 +68,9 @@ thread_cpu_ns(const struct supv_worker *r)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Starts monitoring c from now.  Called on s's loop with supv_mu held. */
+/* Starts monitoring c from now.  Called on s's loop with supv__mu held. */
 void
-hb_watch(struct supv *s, struct child *c, uint64_t now)
+supv__hb_watch(struct supv *s, struct child *c, uint64_t now)
 {
 	if (c->heartbeat_ms == 0 || c->run == NULL || c->monitored)
 		return;
@@ -81,7 +81,7 @@ hb_watch(struct supv *s, struct child *c, uint64_t now)
 }
 
 void
-hb_unwatch(struct supv *s, struct child *c)
+supv__hb_unwatch(struct supv *s, struct child *c)
 {
 	if (!c->monitored)
 		return;
@@ -90,7 +90,7 @@ hb_unwatch(struct supv *s, struct child *c)
 }
 
 uint64_t
-hb_next(struct supv *s)
+supv__hb_next(struct supv *s)
 {
 	struct child *c = RB_MIN(child_hb, &s->hb);
 
@@ -100,13 +100,13 @@ hb_next(struct supv *s)
 /*
  * Samples the children whose time has come.  Returns the first one found
  * hung (no longer monitored), for the loop to stop, or NULL.  Called on
- * s's loop with supv_mu held.
+ * s's loop with supv__mu held.
  */
 struct child *
-hb_check_due(struct supv *s, bool *spinning)
+supv__hb_check_due(struct supv *s, bool *spinning)
 {
 	struct child *c;
-	uint64_t due = now_ns();
+	uint64_t due = supv__now_ns();
 
 	while ((c = RB_MIN(child_hb, &s->hb)) != NULL && c->hb_at <= due) {
 		struct supv_worker *r = c->run;
@@ -114,17 +114,17 @@ hb_check_due(struct supv *s, bool *spinning)
 		uint64_t now, next, until;
 		unsigned long v;
 
-		hb_unwatch(s, c);
+		supv__hb_unwatch(s, c);
 		if (r->exited)
 			continue;	/* its exit is handled instead */
 		/* Read before the load: quiet at least until now. */
-		now = now_ns();
+		now = supv__now_ns();
 		v = atomic_load_explicit(&r->beat, memory_order_relaxed);
 		next = hb_grid_after(c, now);
 		if (v != c->hb_seen) {
 			/* Read after the load: the beat came before it. */
 			c->hb_seen = v;
-			c->hb_last = now_ns();
+			c->hb_last = supv__now_ns();
 			c->hb_cpu_at = 0;
 		} else if (now - c->hb_last >= hb) {
 			until = atomic_load_explicit(&r->ext_until, memory_order_acquire);
@@ -173,7 +173,7 @@ supv_extend(struct supv_worker *self, unsigned ms)
 
 	if (self == NULL || ms == 0)
 		return EINVAL;
-	until = ms == SUPV_INFINITY ? NO_DEADLINE : deadline_after_ms(now_ns(),
+	until = ms == SUPV_INFINITY ? NO_DEADLINE : supv__deadline_after_ms(supv__now_ns(),
 	    ms == SUPV_ZERO ? 0 : ms);
 	atomic_store_explicit(&self->ext_beat, self->beat_local, memory_order_relaxed);
 	atomic_store_explicit(&self->ext_until, until, memory_order_release);

@@ -2,8 +2,8 @@
  * loop.c - a supervisor's own thread: it starts the children, handles
  * their exits (restart decisions, strategies, intensity, backoff), carries
  * out the calls posted to it, samples heartbeats, and stops the children
- * when it terminates.  Everything here runs with supv_mu held, on the
- * supervisor's loop, but for sup_run_begin() and sup_launch() (called by
+ * when it terminates.  Everything here runs with supv__mu held, on the
+ * supervisor's loop, but for supv__sup_run_begin() and supv__sup_launch() (called by
  * whoever starts the supervisor); only the emit_*() calls, joins and the
  * freeing of deleted specs drop the lock.  Starting and stopping one
  * child is in child.c, the pure decisions in restart.c.
@@ -21,12 +21,12 @@ static void *sup_main(void *arg);
 
 /*
  * A new run of s begins: the caller launches its loop next.  Called with
- * supv_mu held, by the parent's loop or by supv_start().
+ * supv__mu held, by the parent's loop or by supv_start().
  */
 void
-sup_run_begin(struct supv *s, struct supv_worker *run)
+supv__sup_run_begin(struct supv *s, struct supv_worker *run)
 {
-	sup_set_state(s, SUP_STARTING);
+	supv__sup_set_state(s, SUP_STARTING);
 	s->run = run;
 	s->stop_req = false;
 	s->force = false;
@@ -37,7 +37,7 @@ sup_run_begin(struct supv *s, struct supv_worker *run)
  * each loop of it sees the flag (forced()) once woken.
  */
 void
-force_subtree(struct supv *s)
+supv__force_subtree(struct supv *s)
 {
 	struct child *c;
 
@@ -45,29 +45,29 @@ force_subtree(struct supv *s)
 	pthread_cond_signal(&s->cv);
 	TAILQ_FOREACH(c, &s->children, order)
 		if (c->sup != NULL)
-			force_subtree(c->sup);
+			supv__force_subtree(c->sup);
 }
 
 /*
  * Asks root's run to stop, and returns at once; with force, a stop under
- * way has its graces cut short too.  Called with supv_mu held.
+ * way has its graces cut short too.  Called with supv__mu held.
  */
 void
-sup_request_stop(struct supv *root, bool force)
+supv__sup_request_stop(struct supv *root, bool force)
 {
 	if (root->state == SUP_IDLE || root->state == SUP_TERMINATED)
 		return;
 	root->stop_req = true;
 	pthread_cond_signal(&root->cv);
 	if (force)
-		force_subtree(root);
+		supv__force_subtree(root);
 }
 
-/* Creates the loop thread of a run that sup_run_begin() began. */
+/* Creates the loop thread of a run that supv__sup_run_begin() began. */
 int
-sup_launch(struct supv *s, size_t stack)
+supv__sup_launch(struct supv *s, size_t stack)
 {
-	return thread_spawn(&s->thread, stack, sup_main, s);
+	return supv__thread_spawn(&s->thread, stack, sup_main, s);
 }
 
 /* ---- The run: state kept by the loop thread ---- */
@@ -90,10 +90,10 @@ running(const struct supv *s)
 static void
 delete_spec(struct supv *s, struct child *c)
 {
-	sup_spec_unlink(s, c);
-	unlock();
-	spec_destroy(c);
-	lock();
+	supv__sup_spec_unlink(s, c);
+	supv__unlock();
+	supv__spec_destroy(c);
+	supv__lock();
 }
 
 
@@ -109,35 +109,35 @@ start_sup(struct supv *s, struct child *c)
 	uint64_t ran;
 	int rc;
 
-	sup_run_begin(cs, r);
-	r->started_ns = now_ns();
+	supv__sup_run_begin(cs, r);
+	r->started_ns = supv__now_ns();
 	atomic_fetch_add(&r->refs, 1);
-	if ((rc = sup_launch(cs, c->stack_size)) != 0) {
+	if ((rc = supv__sup_launch(cs, c->stack_size)) != 0) {
 		atomic_fetch_sub(&r->refs, 1);
-		sup_set_state(cs, was);
+		supv__sup_set_state(cs, was);
 		cs->run = NULL;
-		emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+		supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
 		return EAGAIN;
 	}
 	r->thread = cs->thread;
-	child_set_state(c, CH_RUNNING);
+	supv__child_set_state(c, CH_RUNNING);
 	while (!r->ready && !r->exited && !s->stop_req)
-		wait_busy(s, NO_DEADLINE, true);
+		supv__wait_busy(s, NO_DEADLINE, true);
 	if (!r->ready && !r->exited) {
 		/* Stopped while it starts: within its grace, as any stop. */
-		child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+		supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
 		return ECANCELED;
 	}
 	if (!r->ready) {
 		/* Its own start failed: say why (no memory, no thread). */
 		rc = cs->start_rc == ENOMEM || cs->start_rc == EAGAIN ?
 		    cs->start_rc : ECHILD;
-		reap(s, r);
-		child_set_state(c, CH_IDLE);
-		emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+		supv__reap(s, r);
+		supv__child_set_state(c, CH_IDLE);
+		supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
 		return rc;
 	}
-	emit_start(s, c);
+	supv__emit_start(s, c);
 	return 0;
 }
 
@@ -150,11 +150,11 @@ start_sup(struct supv *s, struct child *c)
 static int
 start_child(struct supv *s, struct child *c)
 {
-	if (run_prepare(c) != 0) {
-		emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+	if (supv__run_prepare(c) != 0) {
+		supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
 		return ENOMEM;
 	}
-	return c->sup != NULL ? start_sup(s, c) : child_start_worker(s, c);
+	return c->sup != NULL ? start_sup(s, c) : supv__child_start_worker(s, c);
 }
 
 /* ---- Exits and restart decisions ---- */
@@ -177,7 +177,7 @@ set_pending(struct supv *s, struct child *c, uint64_t at)
 {
 	if (c->state != CH_PENDING)
 		s->npending++;
-	child_set_state(c, CH_PENDING);
+	supv__child_set_state(c, CH_PENDING);
 	c->restart_at = at;
 }
 
@@ -185,7 +185,7 @@ static void
 clear_pending(struct supv *s, struct child *c)
 {
 	s->npending--;
-	child_set_state(c, CH_IDLE);
+	supv__child_set_state(c, CH_IDLE);
 }
 
 /*
@@ -197,7 +197,7 @@ run_pending(struct supv *s)
 {
 	struct child *c;
 	int rc;
-	uint64_t now = now_ns();
+	uint64_t now = supv__now_ns();
 
 	TAILQ_FOREACH(c, &s->children, order) {
 		if (!running(s) || s->stop_req)
@@ -206,7 +206,7 @@ run_pending(struct supv *s)
 			continue;
 		clear_pending(s, c);
 		c->restarts++;
-		emit_restart(s, c);
+		supv__emit_restart(s, c);
 		if ((rc = start_child(s, c)) == ECANCELED)
 			return;		/* the supervisor is stopping */
 		if (rc != 0) {
@@ -244,7 +244,7 @@ loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
 	unsigned delay;
 	bool significant;
 
-	if (!restart_wanted(c, kind)) {
+	if (!supv__restart_wanted(c, kind)) {
 		significant = c->significant;
 		if (c->restart == SUPV_TEMPORARY)
 			delete_spec(s, c);
@@ -252,18 +252,18 @@ loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
 			terminate(s, SUPV_EXIT_NORMAL);
 		return;
 	}
-	now = now_ns();
-	if (window_add(&s->win, now / NS_PER_MS)) {
-		emit_give_up(s);
+	now = supv__now_ns();
+	if (supv__window_add(&s->win, now / NS_PER_MS)) {
+		supv__emit_give_up(s);
 		terminate(s, SUPV_EXIT_GAVE_UP);
 		return;
 	}
-	delay = backoff_delay(c, ran_ns);
+	delay = supv__backoff_delay(c, ran_ns);
 	at = now + (uint64_t)delay * NS_PER_MS;
 	if (delay != 0)
-		emit_backoff(s, c, delay);
+		supv__emit_backoff(s, c, delay);
 
-	restart_group(s, c, &first, &last);
+	supv__restart_group(s, c, &first, &last);
 	/* Stop the rest of the group in reverse start order ... */
 	for (x = last; x != NULL; x = prev) {
 		prev = x == first ? NULL : TAILQ_PREV(x, child_list, order);
@@ -272,14 +272,14 @@ loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
 		if (x->state == CH_RUNNING) {
 			uint64_t ran;
 
-			child_stop(s, x, SUPV_EXIT_SHUTDOWN, &ran);
+			supv__child_stop(s, x, SUPV_EXIT_SHUTDOWN, &ran);
 		}
 		/* ... dropping temporary siblings, as OTP does. */
 		if (x->restart == SUPV_TEMPORARY && x->state == CH_IDLE)
 			delete_spec(s, x);
 	}
 	/* ... then restart it in start order, once the delay is over. */
-	restart_group(s, c, &first, &last);	/* temporaries have gone */
+	supv__restart_group(s, c, &first, &last);	/* temporaries have gone */
 	for (x = first; x != NULL; x = TAILQ_NEXT(x, order)) {
 		if (x->state == CH_IDLE || x->state == CH_PENDING)
 			set_pending(s, x, at);
@@ -304,17 +304,17 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	 */
 	TAILQ_REMOVE(&s->exitq, r, exitq);
 	ran = r->ended_ns - r->started_ns;
-	hb_unwatch(s, c);
-	kind = exit_kind(r);
-	hung_done(s, c);
-	child_set_state(c, CH_IDLE);
-	emit_exit(s, c, kind, exit_code(r));
+	supv__hb_unwatch(s, c);
+	kind = supv__exit_kind(r);
+	supv__hung_done(s, c);
+	supv__child_set_state(c, CH_IDLE);
+	supv__emit_exit(s, c, kind, supv__exit_code(r));
 	loop_decide(s, c, kind, ran);
 	if (running(s) && s->npending > 0)
 		run_pending(s);
-	unlock();
+	supv__unlock();
 	pthread_join(t, NULL);
-	lock();
+	supv__lock();
 }
 
 static void
@@ -323,9 +323,9 @@ handle_hung(struct supv *s, struct child *c, bool spinning)
 	enum supv_exit_kind kind;
 	uint64_t ran;
 
-	mark_hung(s, c, spinning);
+	supv__mark_hung(s, c, spinning);
 	if (c->state == CH_RUNNING) {
-		kind = child_stop(s, c, SUPV_EXIT_HUNG, &ran);
+		kind = supv__child_stop(s, c, SUPV_EXIT_HUNG, &ran);
 		loop_decide(s, c, kind, ran);
 	}
 }
@@ -337,7 +337,7 @@ reply(struct request *q, int rc)
 {
 	q->rc = rc;
 	q->done = true;
-	pthread_cond_broadcast(&supv_reply_cv);
+	pthread_cond_broadcast(&supv__reply_cv);
 }
 
 static void
@@ -357,11 +357,11 @@ do_add(struct supv *s, struct child *c)
 {
 	int rc;
 
-	if (find_child(s, c->id) != NULL)
+	if (supv__find_child(s, c->id) != NULL)
 		return EEXIST;
-	sup_spec_link(s, c);
+	supv__sup_spec_link(s, c);
 	if ((rc = start_child(s, c)) != 0)
-		sup_spec_unlink(s, c);
+		supv__sup_spec_unlink(s, c);
 	return rc;
 }
 
@@ -373,7 +373,7 @@ do_terminate(struct supv *s, struct child *c)
 	if (c->state == CH_PENDING)
 		clear_pending(s, c);
 	if (c->state == CH_RUNNING)
-		child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+		supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
 	if (c->restart == SUPV_TEMPORARY)
 		delete_spec(s, c);
 	return 0;
@@ -385,7 +385,7 @@ handle_request(struct supv *s, struct request *q)
 	struct child *c = NULL;
 	int rc = 0;
 
-	if (q->op != REQ_ADD && (c = find_child(s, q->id)) == NULL) {
+	if (q->op != REQ_ADD && (c = supv__find_child(s, q->id)) == NULL) {
 		reply(q, ENOENT);
 		return;
 	}
@@ -429,42 +429,42 @@ terminate(struct supv *s, enum supv_exit_kind why)
 	bool keep_specs = s->state == SUP_STARTING;
 	uint64_t ran;
 
-	sup_set_state(s, SUP_STOPPING);
+	supv__sup_set_state(s, SUP_STOPPING);
 	if (s->parent == NULL)
-		notify_stopping(s, why);
+		supv__notify_stopping(s, why);
 	fail_requests(s);
 	if (s->parallel_stop)
 		TAILQ_FOREACH(c, &s->children, order)
 			if (c->state == CH_RUNNING)
-				ask_stop(c, SUPV_EXIT_SHUTDOWN);
+				supv__ask_stop(c, SUPV_EXIT_SHUTDOWN);
 	for (c = TAILQ_LAST(&s->children, child_list); c != NULL; c = prev) {
 		prev = TAILQ_PREV(c, child_list, order);
 		if (c->state == CH_PENDING)
 			clear_pending(s, c);
 		if (c->state == CH_RUNNING) {
-			child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+			supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
 			if (c->restart == SUPV_TEMPORARY && !keep_specs)
 				delete_spec(s, c);
 		}
 	}
 	/* A worker restarting itself may be emitting: let it finish. */
 	while (s->inplace_busy > 0)
-		pthread_cond_wait(&supv_reply_cv, &supv_mu);
-	emit_sup_exit(s, why);
+		pthread_cond_wait(&supv__reply_cv, &supv__mu);
+	supv__emit_sup_exit(s, why);
 	fail_requests(s);
 	s->why = why;
-	sup_set_state(s, SUP_TERMINATED);
+	supv__sup_set_state(s, SUP_TERMINATED);
 	loop_done = true;
 	if ((r = s->run) != NULL) {
 		r->sup_why = why;
 		r->exited = true;
-		r->ended_ns = now_ns();
+		r->ended_ns = supv__now_ns();
 		TAILQ_INSERT_TAIL(&s->parent->exitq, r, exitq);
 		atomic_fetch_sub(&r->refs, 1);	/* this thread's: see run_finish */
 		pthread_cond_signal(&s->parent->cv);
 	} else {
 		s->end_seq = s->run_seq;
-		flagfd_set(s->wait_fd);
+		supv__flagfd_set(s->wait_fd);
 		if (!s->start_done) {
 			s->start_done = true;
 			s->start_rc = why == SUPV_EXIT_START_FAILED ? ECHILD :
@@ -498,14 +498,14 @@ serve(struct supv *s)
 	bool spinning, req_turn = false;
 
 	while (running(s)) {
-		loop_alive(s);
+		supv__loop_alive(s);
 		if (s->stop_req) {
 			terminate(s, SUPV_EXIT_SHUTDOWN);
 		} else if (s->nhung_asked > 0 && (c = hung_asked(s)) != NULL) {
 			uint64_t ran;
 			enum supv_exit_kind kind;
 
-			kind = child_stop(s, c, SUPV_EXIT_HUNG, &ran);
+			kind = supv__child_stop(s, c, SUPV_EXIT_HUNG, &ran);
 			loop_decide(s, c, kind, ran);
 		} else if ((q = TAILQ_FIRST(&s->reqq)) != NULL &&
 		    (req_turn || TAILQ_EMPTY(&s->exitq))) {
@@ -518,8 +518,8 @@ serve(struct supv *s)
 			req_turn = true;
 			handle_exit(s, r);
 		} else {
-			now = now_ns();
-			if ((c = hb_check_due(s, &spinning)) != NULL) {
+			now = supv__now_ns();
+			if ((c = supv__hb_check_due(s, &spinning)) != NULL) {
 				handle_hung(s, c, spinning);
 				continue;
 			}
@@ -528,9 +528,9 @@ serve(struct supv *s)
 				run_pending(s);
 				continue;
 			}
-			if (hb_next(s) < next)
-				next = hb_next(s);
-			cond_wait_until(&s->cv, next);
+			if (supv__hb_next(s) < next)
+				next = supv__hb_next(s);
+			supv__cond_wait_until(&s->cv, next);
 		}
 	}
 }
@@ -544,13 +544,13 @@ sup_main(void *arg)
 	struct child *c;
 	int rc = 0;
 
-	tls_sup = s;
+	supv__tls_sup = s;
 	loop_done = false;
-	thread_name(s->name);
-	lock();
-	loop_alive(s);
+	supv__thread_name(s->name);
+	supv__lock();
+	supv__loop_alive(s);
 	run = s->run;
-	window_reset(&s->win);
+	supv__window_reset(&s->win);
 	TAILQ_FOREACH(c, &s->children, order) {
 		if (s->stop_req) {
 			rc = ECANCELED;
@@ -560,13 +560,13 @@ sup_main(void *arg)
 			break;
 	}
 	if (rc == 0) {
-		sup_set_state(s, SUP_RUNNING);
+		supv__sup_set_state(s, SUP_RUNNING);
 		if (run != NULL) {
 			run->ready = true;
 			pthread_cond_signal(&s->parent->cv);
 		} else {
 			/* READY=1 here, before anything can send STOPPING=1. */
-			notify_started(s);
+			supv__notify_started(s);
 			s->start_done = true;
 			s->start_rc = 0;
 			pthread_cond_broadcast(&s->done_cv);
@@ -578,6 +578,6 @@ sup_main(void *arg)
 		terminate(s, rc == ECANCELED ? SUPV_EXIT_SHUTDOWN :
 		    SUPV_EXIT_START_FAILED);
 	}
-	unlock();
+	supv__unlock();
 	return NULL;
 }

@@ -21,7 +21,7 @@
 
 struct notify {
 	unsigned           flags;
-	/* The fields below are guarded by supv_mu. */
+	/* The fields below are guarded by supv__mu. */
 	int                fd;          /* -1: not under systemd */
 	struct sockaddr_un addr;
 	socklen_t          addrlen;
@@ -55,7 +55,7 @@ tree_counts(struct supv *s, unsigned *running, unsigned *specs)
 	}
 }
 
-/* Called with supv_mu held. */
+/* Called with supv__mu held. */
 static void
 send_status(struct supv *root, const char *state)
 {
@@ -67,7 +67,7 @@ send_status(struct supv *root, const char *state)
 	tree_counts(root, &running, &specs);
 	snprintf(msg, sizeof(msg), "STATUS=%s: %u of %u workers running, "
 	    "%u restarts in the window, %u hung", state, running, specs,
-	    window_count(&root->win, now_ns() / NS_PER_MS), root->hung_now);
+	    supv__window_count(&root->win, supv__now_ns() / NS_PER_MS), root->hung_now);
 	send_msg(root->notify, msg);
 }
 
@@ -96,7 +96,7 @@ probe_subtree(struct supv *s, unsigned long seq)
  * Whether every loop of root's tree answered the last probe since it was
  * sent; then sends the next one.  A loop that waits without end for one
  * worker (an infinite grace or ready_ms), or sits in a slow on_event, does
- * not answer.  Called with supv_mu held, off the loops (the watchdog).
+ * not answer.  Called with supv__mu held, off the loops (the watchdog).
  */
 static bool
 probe_loops(struct supv *root)
@@ -115,12 +115,12 @@ watchdog_main(void *arg)
 	unsigned long seq;
 	uint64_t next;
 
-	thread_name("supv-watchdog");
-	lock();
+	supv__thread_name("supv-watchdog");
+	supv__lock();
 	seq = root->run_seq;
-	next = now_ns();
+	next = supv__now_ns();
 	while (root->end_seq < seq) {
-		if (now_ns() >= next) {
+		if (supv__now_ns() >= next) {
 			/* Every loop must have answered the last probe. */
 			bool alive = probe_loops(root);
 
@@ -129,11 +129,11 @@ watchdog_main(void *arg)
 				send_msg(n, "WATCHDOG=1");
 			send_status(root, root->hung_now || !alive ?
 			    "degraded" : "running");
-			next = now_ns() + n->wd_ns;
+			next = supv__now_ns() + n->wd_ns;
 		}
-		cond_wait_until(&root->done_cv, next);
+		supv__cond_wait_until(&root->done_cv, next);
 	}
-	unlock();
+	supv__unlock();
 	return NULL;
 }
 
@@ -145,13 +145,13 @@ supv_notify_systemd(struct supv *root, unsigned flags)
 
 	if (root == NULL || (flags & ~(unsigned)SUPV_NOTIFY_ALL) != 0)
 		return EINVAL;
-	lock();
+	supv__lock();
 	if (root->parent != NULL) {
 		rc = EINVAL;
 	} else if (root->state != SUP_IDLE && root->state != SUP_TERMINATED) {
 		rc = EBUSY;
 	} else if (root->notify == NULL) {
-		if ((n = xcalloc(1, sizeof(*n))) == NULL)
+		if ((n = supv__xcalloc(1, sizeof(*n))) == NULL)
 			rc = ENOMEM;
 		else {
 			n->fd = -1;
@@ -160,13 +160,13 @@ supv_notify_systemd(struct supv *root, unsigned flags)
 	}
 	if (rc == 0)
 		root->notify->flags = flags;
-	unlock();
+	supv__unlock();
 	return rc;
 }
 
 /* Before a run: joins the last watchdog, reads the environment. */
 void
-notify_open(struct supv *root)
+supv__notify_open(struct supv *root)
 {
 	struct notify *n = root->notify;
 	const char *path, *usec, *pid;
@@ -178,9 +178,9 @@ notify_open(struct supv *root)
 	if (n->wd_joinable) {
 		n->wd_joinable = false;
 		wd = n->wd;
-		unlock();
+		supv__unlock();
 		pthread_join(wd, NULL);
-		lock();
+		supv__lock();
 	}
 	if (n->fd >= 0) {
 		close(n->fd);
@@ -211,7 +211,7 @@ notify_open(struct supv *root)
  * the watchdog.  STOPPING=1 comes from the same loop, so never before.
  */
 void
-notify_started(struct supv *root)
+supv__notify_started(struct supv *root)
 {
 	struct notify *n = root->notify;
 
@@ -220,13 +220,13 @@ notify_started(struct supv *root)
 	if (n->flags & SUPV_NOTIFY_READY)
 		send_msg(n, "READY=1");
 	send_status(root, "running");
-	if (n->wd_ns != 0 && thread_spawn(&n->wd, 0, watchdog_main, root) == 0)
+	if (n->wd_ns != 0 && supv__thread_spawn(&n->wd, 0, watchdog_main, root) == 0)
 		n->wd_joinable = true;
 }
 
 /* When the root begins to terminate. */
 void
-notify_stopping(struct supv *root, enum supv_exit_kind why)
+supv__notify_stopping(struct supv *root, enum supv_exit_kind why)
 {
 	struct notify *n = root->notify;
 
@@ -237,9 +237,9 @@ notify_stopping(struct supv *root, enum supv_exit_kind why)
 	send_status(root, why == SUPV_EXIT_GAVE_UP ? "gave up" : "stopping");
 }
 
-/* Frees the notifier of a root that has ended.  Called without supv_mu. */
+/* Frees the notifier of a root that has ended.  Called without supv__mu. */
 void
-notify_free(struct supv *root)
+supv__notify_free(struct supv *root)
 {
 	struct notify *n = root->notify;
 

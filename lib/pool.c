@@ -55,12 +55,12 @@ struct pool {
 	bool          resizing;   /* mu: a supv_pool_resize() is under way */
 };
 
-/* Called without supv_mu when the pool's supervisor is freed. */
+/* Called without supv__mu when the pool's supervisor is freed. */
 static void
 pool_free(struct pool *p)
 {
 	if (p->tmpl != NULL)
-		spec_destroy(p->tmpl);
+		supv__spec_destroy(p->tmpl);
 	free(p);
 }
 
@@ -71,7 +71,7 @@ clone_worker(const struct child *tmpl, unsigned index)
 	char id[SUPV_ID_MAX + 1];
 
 	worker_id(id, tmpl->id, index);
-	return spec_clone(tmpl, id, index);
+	return supv__spec_clone(tmpl, id, index);
 }
 
 SUPV_EXPORT int
@@ -91,11 +91,11 @@ supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *uopts,
 
 	if (sup == NULL || uopts == NULL || fn == NULL)
 		return EINVAL;
-	if ((rc = struct_in(&o, sizeof(o), uopts, osize)) != 0 ||
-	    (rc = struct_in(&po, sizeof(po), upool, psize)) != 0)
+	if ((rc = supv__struct_in(&o, sizeof(o), uopts, osize)) != 0 ||
+	    (rc = supv__struct_in(&po, sizeof(po), upool, psize)) != 0)
 		return rc;
 	size = popts->size == 0 ? 1 : popts->size == SUPV_ZERO ? 0 : popts->size;
-	if ((rc = check_id(opts->id)) != 0 ||
+	if ((rc = supv__check_id(opts->id)) != 0 ||
 	    (rc = check_pool_ids(opts->id, size)) != 0)
 		return rc;
 	if ((rc = supv_new(&pool, &(struct supv_opts){ .name = opts->id,
@@ -103,24 +103,24 @@ supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *uopts,
 	    .on_event = sup->on_event, .event_arg = sup->event_arg })) != 0)
 		return rc;
 	pool->parallel_stop = true;
-	if ((p = xcalloc(1, sizeof(*p))) == NULL) {
+	if ((p = supv__xcalloc(1, sizeof(*p))) == NULL) {
 		rc = ENOMEM;
 		goto fail;
 	}
 	pool->pool = p;
 	pool->pool_free = pool_free;
-	if ((rc = spec_new(pool, opts, false, &tmpl)) != 0)
+	if ((rc = supv__spec_new(pool, opts, false, &tmpl)) != 0)
 		goto fail;
 	tmpl->fn = fn;
-	if ((tmpl->arg = argbox_new(arg, opts->arg_free)) == NULL) {
+	if ((tmpl->arg = supv__argbox_new(arg, opts->arg_free)) == NULL) {
 		free(tmpl);
 		rc = ENOMEM;
 		goto fail;
 	}
 	p->tmpl = tmpl;
-	lock();
+	supv__lock();
 	rc = pool_grow(pool, size);
-	unlock();
+	supv__unlock();
 	if (rc != 0)
 		goto fail;
 	rc = supv_add_sup(sup, &(struct supv_child_opts){ .id = opts->id }, pool);
@@ -137,7 +137,7 @@ fail:
 /*
  * Adds one worker spec through the tree's own call.  A spec that could
  * not be added is freed at once: the template holds arg, so that is never
- * its last reference.  Called with supv_mu held.
+ * its last reference.  Called with supv__mu held.
  */
 static int
 pool_add_worker(struct supv *pool, unsigned index)
@@ -147,12 +147,12 @@ pool_add_worker(struct supv *pool, unsigned index)
 
 	if ((c = clone_worker(pool->pool->tmpl, index)) == NULL)
 		return ENOMEM;
-	if ((rc = add_spec(pool, c)) != 0)
-		spec_destroy(c);
+	if ((rc = supv__add_spec(pool, c)) != 0)
+		supv__spec_destroy(c);
 	return rc;
 }
 
-/* Adds workers up to size.  Called with supv_mu held. */
+/* Adds workers up to size.  Called with supv__mu held. */
 static int
 pool_grow(struct supv *pool, unsigned size)
 {
@@ -165,7 +165,7 @@ pool_grow(struct supv *pool, unsigned size)
 	return 0;
 }
 
-/* Stops and deletes workers down to size.  Called with supv_mu held. */
+/* Stops and deletes workers down to size.  Called with supv__mu held. */
 static int
 pool_shrink(struct supv *pool, unsigned size)
 {
@@ -175,11 +175,11 @@ pool_shrink(struct supv *pool, unsigned size)
 
 	while (p->size > size) {
 		worker_id(id, p->tmpl->id, p->size - 1);
-		unlock();
+		supv__unlock();
 		rc = supv_terminate_child(pool, id);
 		if (rc == 0)
 			rc = supv_delete_child(pool, id);
-		lock();
+		supv__lock();
 		/* A temporary worker that ended is gone already. */
 		if (rc != 0 && rc != ENOENT)
 			return rc;
@@ -199,14 +199,14 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 
 	if (sup == NULL)
 		return EINVAL;
-	if ((rc = check_id(id)) != 0)
+	if ((rc = supv__check_id(id)) != 0)
 		return rc;
 	if (size == SUPV_ZERO)
 		size = 0;
-	lock();
-	if (caller_is_loop_of(sup)) {
+	supv__lock();
+	if (supv__caller_is_loop_of(sup)) {
 		rc = EDEADLK;
-	} else if ((c = find_child(sup, id)) == NULL) {
+	} else if ((c = supv__find_child(sup, id)) == NULL) {
 		rc = ENOENT;
 	} else if ((pool = c->sup) == NULL || (p = pool->pool) == NULL) {
 		rc = EINVAL;
@@ -214,11 +214,11 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 		/* nothing */
 	} else if (p->resizing) {
 		rc = EBUSY;
-	} else if (size < p->size && caller_worker_sup(pool) == pool &&
-	    tls_run->index >= size) {
+	} else if (size < p->size && supv__caller_worker_sup(pool) == pool &&
+	    supv__tls_run->index >= size) {
 		/* It would stop itself: checked before anything is stopped. */
 		rc = EDEADLK;
-	} else if ((rc = check_owner(pool)) != 0) {
+	} else if ((rc = supv__check_owner(pool)) != 0) {
 		/* nothing */
 	} else {
 		was = p->size;
@@ -232,6 +232,6 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 		}
 		p->resizing = false;
 	}
-	unlock();
+	supv__unlock();
 	return rc;
 }

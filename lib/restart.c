@@ -8,7 +8,7 @@
  * the entries that have left the window (each entry is dropped once, so
  * that is O(1) amortized) and pushes the new one: the supervisor gives up
  * when the ring then holds more than intensity entries.  Nothing is
- * allocated after window_init().
+ * allocated after supv__window_init().
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 #include "supervise_internal.h"
 
 int
-window_init(struct window *w, unsigned intensity, unsigned period_ms)
+supv__window_init(struct window *w, unsigned intensity, unsigned period_ms)
 {
 	w->ts = NULL;
 	w->cap = w->head = w->len = 0;
@@ -25,19 +25,19 @@ window_init(struct window *w, unsigned intensity, unsigned period_ms)
 	if (intensity == SUPV_INFINITY)
 		return 0;
 	w->cap = intensity + 1;
-	if ((w->ts = xcalloc(w->cap, sizeof(*w->ts))) == NULL)
+	if ((w->ts = supv__xcalloc(w->cap, sizeof(*w->ts))) == NULL)
 		return ENOMEM;
 	return 0;
 }
 
 void
-window_reset(struct window *w)
+supv__window_reset(struct window *w)
 {
 	w->head = w->len = 0;
 }
 
 void
-window_free(struct window *w)
+supv__window_free(struct window *w)
 {
 	free(w->ts);
 	w->ts = NULL;
@@ -58,7 +58,7 @@ window_expire(struct window *w, uint64_t now_ms)
 }
 
 unsigned
-window_count(struct window *w, uint64_t now_ms)
+supv__window_count(struct window *w, uint64_t now_ms)
 {
 	if (w->intensity == SUPV_INFINITY)
 		return 0;
@@ -68,7 +68,7 @@ window_count(struct window *w, uint64_t now_ms)
 
 /* Counts one restart at now_ms; true when that exceeds the intensity. */
 bool
-window_add(struct window *w, uint64_t now_ms)
+supv__window_add(struct window *w, uint64_t now_ms)
 {
 	if (w->intensity == SUPV_INFINITY)
 		return false;
@@ -80,7 +80,7 @@ window_add(struct window *w, uint64_t now_ms)
 
 /* Whether one more restart at now_ms would exceed the intensity. */
 bool
-window_full(struct window *w, uint64_t now_ms)
+supv__window_full(struct window *w, uint64_t now_ms)
 {
 	if (w->intensity == SUPV_INFINITY)
 		return false;
@@ -95,7 +95,7 @@ window_full(struct window *w, uint64_t now_ms)
  * holds).  A run longer than backoff_max_ms resets the count.
  */
 unsigned
-backoff_delay(struct child *c, uint64_t ran_ns)
+supv__backoff_delay(struct child *c, uint64_t ran_ns)
 {
 	uint64_t d;
 	unsigned max, k;
@@ -119,7 +119,7 @@ backoff_delay(struct child *c, uint64_t ran_ns)
 
 /* Whether an exit of this kind restarts c (OTP's restart types). */
 bool
-restart_wanted(const struct child *c, enum supv_exit_kind kind)
+supv__restart_wanted(const struct child *c, enum supv_exit_kind kind)
 {
 	switch (c->restart) {
 	case SUPV_PERMANENT:
@@ -136,7 +136,7 @@ restart_wanted(const struct child *c, enum supv_exit_kind kind)
  * *last in start order: c alone, every child, or c and those after it.
  */
 void
-restart_group(struct supv *s, struct child *c, struct child **first,
+supv__restart_group(struct supv *s, struct child *c, struct child **first,
     struct child **last)
 {
 	*first = *last = c;

@@ -12,11 +12,11 @@
 #include "supervise_internal.h"
 
 struct argbox *
-argbox_new(void *arg, void (*free_fn)(void *))
+supv__argbox_new(void *arg, void (*free_fn)(void *))
 {
 	struct argbox *b;
 
-	if ((b = xcalloc(1, sizeof(*b))) == NULL)
+	if ((b = supv__xcalloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	b->arg = arg;
 	b->free_fn = free_fn;
@@ -24,9 +24,9 @@ argbox_new(void *arg, void (*free_fn)(void *))
 	return b;
 }
 
-/* Called without supv_mu: the last reference runs arg_free. */
+/* Called without supv__mu: the last reference runs arg_free. */
 void
-argbox_unref(struct argbox *b)
+supv__argbox_unref(struct argbox *b)
 {
 	if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1)
 		return;
@@ -36,13 +36,13 @@ argbox_unref(struct argbox *b)
 }
 
 struct supv_worker *
-run_new(struct child *c)
+supv__run_new(struct child *c)
 {
 	struct supv_worker *r;
 
-	if ((r = xcalloc(1, sizeof(*r))) == NULL)
+	if ((r = supv__xcalloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	if (cond_init(&r->cv) != 0) {
+	if (supv__cond_init(&r->cv) != 0) {
 		free(r);
 		return NULL;
 	}
@@ -61,27 +61,27 @@ run_new(struct child *c)
 
 /*
  * Drops a reference.  The last one frees the run; it may run arg_free, so
- * it is dropped without supv_mu, or where the arg cannot be the last one.
+ * it is dropped without supv__mu, or where the arg cannot be the last one.
  */
 void
-run_unref(struct supv_worker *r)
+supv__run_unref(struct supv_worker *r)
 {
 	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
 	if (r->stop_fd >= 0)
 		close(r->stop_fd);
 	pthread_cond_destroy(&r->cv);
-	argbox_unref(r->arg);
+	supv__argbox_unref(r->arg);
 	free(r);
 }
 
 /*
  * Makes c->run a fresh run for the next start, reusing the last one when
  * nothing else holds it, so that restarting allocates nothing.  Called
- * with supv_mu held.
+ * with supv__mu held.
  */
 int
-run_prepare(struct child *c)
+supv__run_prepare(struct child *c)
 {
 	struct supv_worker *r = c->run;
 
@@ -105,9 +105,9 @@ run_prepare(struct child *c)
 		/* Still held by an abandoned thread: let it keep it. */
 		r->child = NULL;
 		c->run = NULL;
-		run_unref(r);
+		supv__run_unref(r);
 	}
-	if ((r = run_new(c)) == NULL)
+	if ((r = supv__run_new(c)) == NULL)
 		return ENOMEM;
 	r->child = c;
 	c->run = r;
@@ -128,20 +128,20 @@ run_finish(struct supv_worker *r, int code, bool cancelled)
 	struct child *c;
 	bool queued;
 
-	lock();
+	supv__lock();
 	r->code = code;
 	r->cancelled = cancelled;
 	r->exited = true;
-	r->ended_ns = now_ns();
+	r->ended_ns = supv__now_ns();
 	if ((queued = (c = r->child) != NULL)) {
 		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
 		atomic_fetch_sub(&r->refs, 1);	/* the child's stays */
 		pthread_cond_signal(&c->owner->cv);
 	}
-	unlock();
+	supv__unlock();
 	fault_pause(FP_RUN_FINISHED);
 	if (!queued)
-		run_unref(r);	/* abandoned: may be the last, and run arg_free */
+		supv__run_unref(r);	/* abandoned: may be the last, and run arg_free */
 }
 
 static void
@@ -156,8 +156,8 @@ worker_main(void *arg)
 	struct supv_worker *r = arg;
 	int code;
 
-	tls_run = r;
-	thread_name(r->id);
+	supv__tls_run = r;
+	supv__thread_name(r->id);
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
 	for (;;) {
 		pthread_cleanup_push(run_cancelled, r);
@@ -165,7 +165,7 @@ worker_main(void *arg)
 		/* A cancel that comes now must not cut the bookkeeping short. */
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		pthread_cleanup_pop(0);
-		if (!r->same_thread || !run_restart_in_place(r, code))
+		if (!r->same_thread || !supv__run_restart_in_place(r, code))
 			break;
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 	}
@@ -180,10 +180,10 @@ worker_main(void *arg)
  * exceeded) the restart is decided and counted here, the run is reset,
  * EXIT, RESTART and START are emitted, and true tells the thread to run
  * the body again.  Anything else goes to the loop as usual.  Called
- * without supv_mu.
+ * without supv__mu.
  */
 bool
-run_restart_in_place(struct supv_worker *r, int code)
+supv__run_restart_in_place(struct supv_worker *r, int code)
 {
 	enum supv_exit_kind kind = code == 0 ? SUPV_EXIT_NORMAL : SUPV_EXIT_FAILURE;
 	struct supv *s, *saved;
@@ -191,22 +191,22 @@ run_restart_in_place(struct supv_worker *r, int code)
 	uint64_t now;
 	bool ok = false;
 
-	lock();
+	supv__lock();
 	if ((c = r->child) == NULL || r->stop_asked)
 		goto out;
 	s = c->owner;
 	if ((s->state != SUP_RUNNING && s->state != SUP_STARTING) || s->stop_req ||
 	    s->strategy != SUPV_ONE_FOR_ONE || c->backoff_ms != 0 ||
 	    c->ready_ms != 0 || c->state != CH_RUNNING ||
-	    !restart_wanted(c, kind))
+	    !supv__restart_wanted(c, kind))
 		goto out;
-	now = now_ns();
-	if (window_full(&s->win, now / NS_PER_MS))
+	now = supv__now_ns();
+	if (supv__window_full(&s->win, now / NS_PER_MS))
 		goto out;	/* the loop gives up */
 	/* Committed: the restart is counted before anything is emitted. */
-	window_add(&s->win, now / NS_PER_MS);
+	supv__window_add(&s->win, now / NS_PER_MS);
 	c->restarts++;
-	hb_unwatch(s, c);
+	supv__hb_unwatch(s, c);
 	atomic_store(&r->ext_until, 0);
 	r->started_ns = now;
 	if (s->on_event != NULL) {
@@ -216,16 +216,16 @@ run_restart_in_place(struct supv_worker *r, int code)
 		 * a run abandoned meanwhile ends instead of running again.
 		 */
 		s->inplace_busy++;
-		saved = tls_sup;
-		tls_sup = s;	/* calls on the tree from the callback: EDEADLK */
-		emit_exit_counted(s, c, kind, code);
+		saved = supv__tls_sup;
+		supv__tls_sup = s;	/* calls on the tree from the callback: EDEADLK */
+		supv__emit_exit_counted(s, c, kind, code);
 		if (r->child == c)
-			emit_restart(s, c);
+			supv__emit_restart(s, c);
 		if (r->child == c)
-			emit_start(s, c);
-		tls_sup = saved;
+			supv__emit_start(s, c);
+		supv__tls_sup = saved;
 		s->inplace_busy--;
-		pthread_cond_broadcast(&supv_reply_cv);
+		pthread_cond_broadcast(&supv__reply_cv);
 		if (r->child != c)
 			goto out;
 	}
@@ -235,28 +235,28 @@ run_restart_in_place(struct supv_worker *r, int code)
 	 * stop meanwhile is not monitored (it sees supv_stopping() at once).
 	 */
 	if (c->heartbeat_ms != 0 && !r->stop_asked) {
-		hb_watch(s, c, now_ns());
+		supv__hb_watch(s, c, supv__now_ns());
 		pthread_cond_signal(&s->cv);
 	}
 	ok = true;
 out:
-	unlock();
+	supv__unlock();
 	return ok;
 }
 
 /*
  * Starts the thread of c's prepared run.  The thread holds its own
- * reference.  Called with supv_mu held.
+ * reference.  Called with supv__mu held.
  */
 int
-run_spawn_worker(struct child *c)
+supv__run_spawn_worker(struct child *c)
 {
 	struct supv_worker *r = c->run;
 	int rc;
 
 	atomic_fetch_add(&r->refs, 1);
-	r->started_ns = now_ns();
-	rc = thread_spawn(&r->thread, c->stack_size, worker_main, r);
+	r->started_ns = supv__now_ns();
+	rc = supv__thread_spawn(&r->thread, c->stack_size, worker_main, r);
 	if (rc != 0) {
 		atomic_fetch_sub(&r->refs, 1);
 		return rc;
@@ -267,23 +267,23 @@ run_spawn_worker(struct child *c)
 
 /*
  * Asks a worker run to stop: supv_stopping() turns true, supv_sleep()
- * wakes, the stop descriptor becomes readable.  Called with supv_mu held.
+ * wakes, the stop descriptor becomes readable.  Called with supv__mu held.
  */
 void
-run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
+supv__run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
 {
 	uint64_t one = 1;
 
 	r->stop_asked = true;
 	r->stop_reason = why;
-	r->stop_at = now_ns();
+	r->stop_at = supv__now_ns();
 	atomic_store_explicit(&r->stopping, true, memory_order_release);
 	pthread_cond_broadcast(&r->cv);
 	if (r->stop_fd >= 0 && write(r->stop_fd, &one, sizeof(one)) < 0) {
 		/* The counter cannot overflow from one write: nothing to do. */
 	}
 	/* A worker waiting for a call it made gives the call up. */
-	pthread_cond_broadcast(&supv_reply_cv);
+	pthread_cond_broadcast(&supv__reply_cv);
 }
 
 SUPV_EXPORT bool
@@ -298,7 +298,7 @@ static void
 unlock_cleanup(void *arg)
 {
 	(void)arg;
-	unlock();
+	supv__unlock();
 }
 
 SUPV_EXPORT int
@@ -314,11 +314,11 @@ supv_sleep(struct supv_worker *self, unsigned ms)
 		return ECANCELED;
 	if (ms == 0 || ms == SUPV_ZERO)
 		return 0;
-	deadline = deadline_after_ms(now_ns(), ms);
-	lock();
+	deadline = supv__deadline_after_ms(supv__now_ns(), ms);
+	supv__lock();
 	pthread_cleanup_push(unlock_cleanup, NULL);
 	while (!atomic_load(&self->stopping) &&
-	    cond_wait_until(&self->cv, deadline))
+	    supv__cond_wait_until(&self->cv, deadline))
 		;
 	stopping = atomic_load(&self->stopping);
 	pthread_cleanup_pop(1);
@@ -333,8 +333,8 @@ supv_stop_fd(struct supv_worker *self)
 
 	if (self == NULL)
 		return -1;
-	old = nocancel_begin();
-	lock();
+	old = supv__nocancel_begin();
+	supv__lock();
 	if (self->stop_fd < 0) {
 		self->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (self->stop_fd >= 0 && atomic_load(&self->stopping) &&
@@ -343,8 +343,8 @@ supv_stop_fd(struct supv_worker *self)
 		}
 	}
 	fd = self->stop_fd;
-	unlock();
-	nocancel_end(old);
+	supv__unlock();
+	supv__nocancel_end(old);
 	return fd;
 }
 
@@ -353,12 +353,12 @@ supv_ready(struct supv_worker *self)
 {
 	if (self == NULL)
 		return;
-	lock();	/* no cancellation point inside */
+	supv__lock();	/* no cancellation point inside */
 	if (!self->ready && self->child != NULL) {
 		self->ready = true;
 		pthread_cond_signal(&self->child->owner->cv);
 	}
-	unlock();
+	supv__unlock();
 }
 
 SUPV_EXPORT const char *

@@ -34,11 +34,11 @@ stop_or_force(struct sigstop *ss)
 	struct supv *root = ss->root;
 	bool again;
 
-	lock();
+	supv__lock();
 	again = ss->stop_seq == root->run_seq && root->end_seq < root->run_seq;
 	ss->stop_seq = root->run_seq;
-	sup_request_stop(root, again);
-	unlock();
+	supv__sup_request_stop(root, again);
+	supv__unlock();
 }
 
 static void *
@@ -51,7 +51,7 @@ sigstop_main(void *arg)
 		{ .fd = ss->quitfd, .events = POLLIN },
 	};
 
-	thread_name("supv-signals");
+	supv__thread_name("supv-signals");
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -91,7 +91,7 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 			return EINVAL;
 	if (n == 0)
 		return EINVAL;
-	if ((ss = xcalloc(1, sizeof(*ss))) == NULL)
+	if ((ss = supv__xcalloc(1, sizeof(*ss))) == NULL)
 		return ENOMEM;
 	ss->root = root;
 	/*
@@ -100,14 +100,14 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 	 * changes anything, instead of starting a second thread that nothing
 	 * would end.  Until it is given back on failure, the slot is ours.
 	 */
-	lock();
+	supv__lock();
 	if (root->parent != NULL)
 		rc = EINVAL;
 	else if (root->sigstop != NULL)
 		rc = EBUSY;
 	else
 		root->sigstop = ss;
-	unlock();
+	supv__unlock();
 	if (rc != 0) {
 		free(ss);
 		return rc;
@@ -123,7 +123,7 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 		rc = errno;
 		goto fail_sfd;
 	}
-	if ((rc = thread_spawn(&ss->thread, 0, sigstop_main, ss)) != 0)
+	if ((rc = supv__thread_spawn(&ss->thread, 0, sigstop_main, ss)) != 0)
 		goto fail_quit;
 	return 0;
 fail_quit:
@@ -138,9 +138,9 @@ fail:
 	 * Nothing else changes a taken slot: other calls see it taken, and
 	 * supv_free() may not run while another call on its root does.
 	 */
-	lock();
+	supv__lock();
 	root->sigstop = NULL;
-	unlock();
+	supv__unlock();
 	free(ss);
 	return rc;
 }
@@ -152,16 +152,16 @@ supv_stop_signal(const struct supv *root)
 
 	if (root == NULL)
 		return 0;
-	lock();
+	supv__lock();
 	if (root->sigstop != NULL)
 		signo = atomic_load(&root->sigstop->signo);
-	unlock();
+	supv__unlock();
 	return signo;
 }
 
-/* Ends the signal thread of a root being freed.  Called without supv_mu. */
+/* Ends the signal thread of a root being freed.  Called without supv__mu. */
 void
-sigstop_free(struct supv *root)
+supv__sigstop_free(struct supv *root)
 {
 	struct sigstop *ss = root->sigstop;
 	uint64_t one = 1;

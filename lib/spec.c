@@ -2,7 +2,7 @@
  * spec.c - the data model of a tree: child specs (create, copy, link into
  * a supervisor, find by id, destroy), their states, the arguments they
  * share with their runs, and freeing a supervisor.  No thread runs here
- * and nothing waits: every function is called with supv_mu held unless
+ * and nothing waits: every function is called with supv__mu held unless
  * its comment says otherwise.
  */
 #include <errno.h>
@@ -23,14 +23,14 @@ RB_GENERATE_FILE(child_ids, child, byid, child_cmp_id)
 
 /* Builds a spec from opts; nothing is shared with the caller yet. */
 int
-spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
+supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
     struct child **out)
 {
 	struct child *c;
 	unsigned bmax;
 	int rc;
 
-	if ((rc = check_id(o->id)) != 0)
+	if ((rc = supv__check_id(o->id)) != 0)
 		return rc;
 	if ((unsigned)o->restart > SUPV_TEMPORARY ||
 	    (unsigned)o->on_timeout > SUPV_TIMEOUT_ABORT)
@@ -51,7 +51,7 @@ spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
 		return EINVAL;
 	if (o->stack_size != 0 && o->stack_size < (size_t)PTHREAD_STACK_MIN)
 		return EINVAL;
-	if ((c = xcalloc(1, sizeof(*c))) == NULL)
+	if ((c = supv__xcalloc(1, sizeof(*c))) == NULL)
 		return ENOMEM;
 	strlcpy(c->id, o->id, sizeof(c->id));
 	c->restart = o->restart;
@@ -82,11 +82,11 @@ spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
  * with its own id and index, sharing tmpl's argument.
  */
 struct child *
-spec_clone(const struct child *tmpl, const char *id, unsigned index)
+supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 {
 	struct child *c;
 
-	if ((c = xcalloc(1, sizeof(*c))) == NULL)
+	if ((c = supv__xcalloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	strlcpy(c->id, id, sizeof(c->id));
 	c->restart = tmpl->restart;
@@ -113,12 +113,12 @@ spec_clone(const struct child *tmpl, const char *id, unsigned index)
  * use arg until it returns: supv_add_worker(3), CAVEATS).
  */
 void
-spec_discard(struct child *c)
+supv__spec_discard(struct child *c)
 {
 	if (c->arg != NULL)
 		c->arg->free_fn = NULL;
 	c->sup = NULL;
-	spec_destroy(c);
+	supv__spec_destroy(c);
 }
 
 /*
@@ -128,7 +128,7 @@ spec_discard(struct child *c)
  * handed back to its caller as never started.
  */
 void
-sup_set_state(struct supv *s, enum sup_state to)
+supv__sup_set_state(struct supv *s, enum sup_state to)
 {
 	static const bool allowed[5][5] = {
 		/* from \ to       IDLE   STARTING RUNNING STOPPING TERMINATED */
@@ -149,7 +149,7 @@ sup_set_state(struct supv *s, enum sup_state to)
  * library, and aborts in every build.
  */
 void
-child_set_state(struct child *c, enum child_state to)
+supv__child_set_state(struct child *c, enum child_state to)
 {
 	static const bool allowed[4][4] = {
 		/* from \ to      IDLE   RUNNING STOPPING PENDING */
@@ -165,7 +165,7 @@ child_set_state(struct child *c, enum child_state to)
 }
 
 void
-sup_spec_link(struct supv *s, struct child *c)
+supv__sup_spec_link(struct supv *s, struct child *c)
 {
 	c->owner = s;
 	TAILQ_INSERT_TAIL(&s->children, c, order);
@@ -174,18 +174,18 @@ sup_spec_link(struct supv *s, struct child *c)
 }
 
 void
-sup_spec_unlink(struct supv *s, struct child *c)
+supv__sup_spec_unlink(struct supv *s, struct child *c)
 {
 	if (c->monitored)
-		hb_unwatch(s, c);
+		supv__hb_unwatch(s, c);
 	TAILQ_REMOVE(&s->children, c, order);
 	RB_REMOVE(child_ids, &s->byid, c);
 	s->nchildren--;
 }
 
-/* Finds the child id of sup.  Called with supv_mu held. */
+/* Finds the child id of sup.  Called with supv__mu held. */
 struct child *
-find_child(struct supv *sup, const char *id)
+supv__find_child(struct supv *sup, const char *id)
 {
 	struct child key;
 
@@ -195,31 +195,31 @@ find_child(struct supv *sup, const char *id)
 
 /*
  * Frees a spec that no list holds any more, with the subtree of a child
- * supervisor.  Called without supv_mu: it may run arg_free.
+ * supervisor.  Called without supv__mu: it may run arg_free.
  */
 void
-spec_destroy(struct child *c)
+supv__spec_destroy(struct child *c)
 {
 	if (c->sup != NULL)
-		sup_destroy(c->sup);
-	run_unref(c->run);
-	argbox_unref(c->arg);
+		supv__sup_destroy(c->sup);
+	supv__run_unref(c->run);
+	supv__argbox_unref(c->arg);
 	free(c);
 }
 
-/* Frees a supervisor that no thread uses any more.  Called without supv_mu. */
+/* Frees a supervisor that no thread uses any more.  Called without supv__mu. */
 void
-sup_destroy(struct supv *s)
+supv__sup_destroy(struct supv *s)
 {
 	struct child *c;
 
 	while ((c = TAILQ_FIRST(&s->children)) != NULL) {
 		TAILQ_REMOVE(&s->children, c, order);
-		spec_destroy(c);
+		supv__spec_destroy(c);
 	}
 	if (s->pool != NULL)
 		s->pool_free(s->pool);
-	window_free(&s->win);
+	supv__window_free(&s->win);
 	if (s->wait_fd >= 0)
 		close(s->wait_fd);
 	pthread_cond_destroy(&s->cv);

@@ -1,19 +1,19 @@
 /*
  * supervise_internal.h - what the library's files share.
  *
- * Locking model.  One process-wide mutex, supv_mu, guards every field
+ * Locking model.  One process-wide mutex, supv__mu, guards every field
  * marked "mu" below, in every tree.  Supervision work is rare next to the
  * work it supervises (a worker's hot path, supv_heartbeat() and
  * supv_stopping(), takes no lock), and a single lock makes operations that
  * span levels of a tree (adding a subtree, terminating a child supervisor,
  * an abandoned worker that outlives its tree) simple to get right.  No lock
  * is ever held while user code runs: the emit_*() functions drop it for
- * the callback, and argbox_unref() (arg_free) is called without it.
+ * the callback, and supv__argbox_unref() (arg_free) is called without it.
  *
  * Threads.  Each running supervisor has one thread of its own (its "loop"),
  * and it alone changes its children's state while it runs: API calls on a
  * running supervisor are posted to it as requests and answered.  A stopped
- * supervisor has no thread, and API calls change it directly under supv_mu.
+ * supervisor has no thread, and API calls change it directly under supv__mu.
  */
 #ifndef SUPERVISE_INTERNAL_H
 #define SUPERVISE_INTERNAL_H
@@ -42,14 +42,14 @@
 /* Largest finite intensity: the window keeps one timestamp per restart. */
 #define SUPV_INTENSITY_LIMIT 65535
 
-extern pthread_mutex_t supv_mu;
+extern pthread_mutex_t supv__mu;
 /* Broadcast whenever a request is answered or a worker is asked to stop. */
-extern pthread_cond_t supv_reply_cv;
+extern pthread_cond_t supv__reply_cv;
 
 /* The supervisor this thread runs the loop of, if any. */
-extern _Thread_local struct supv *tls_sup;
+extern _Thread_local struct supv *supv__tls_sup;
 /* The run this thread is the worker of, if any. */
-extern _Thread_local struct supv_worker *tls_run;
+extern _Thread_local struct supv_worker *supv__tls_run;
 
 /*
  * A spec's argument, shared by the spec and every run of it; arg_free runs
@@ -87,7 +87,7 @@ struct supv_worker {
 	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
 	bool                has_cpuclock;
 
-	/* Guarded by supv_mu. */
+	/* Guarded by supv__mu. */
 	struct child       *child;        /* mu: owner spec; NULL once abandoned */
 	pthread_cond_t      cv;           /* mu: supv_sleep() waits here */
 	int                 stop_fd;      /* mu: -1 until supv_stop_fd() */
@@ -103,7 +103,7 @@ struct supv_worker {
 	TAILQ_ENTRY(supv_worker) exitq;   /* mu: in the owner's exit queue */
 };
 
-/* A child's state; the allowed transitions are in child_set_state(). */
+/* A child's state; the allowed transitions are in supv__child_set_state(). */
 enum child_state {
 	CH_IDLE,        /* no run: never started, ended, or terminated */
 	CH_RUNNING,     /* a run is alive (starting or started) */
@@ -111,7 +111,7 @@ enum child_state {
 	CH_PENDING      /* waiting for its restart time (backoff) */
 };
 
-/* A child spec.  Every field is guarded by supv_mu. */
+/* A child spec.  Every field is guarded by supv__mu. */
 struct child {
 	TAILQ_ENTRY(child)   order;      /* in owner->children, start order */
 	RB_ENTRY(child)      byid;       /* in owner->byid */
@@ -198,7 +198,7 @@ struct supv {
 	void                *event_arg;
 	pid_t                pid;         /* the process that made it */
 
-	/* The tree and the children.  Guarded by supv_mu. */
+	/* The tree and the children.  Guarded by supv__mu. */
 	struct supv         *parent;      /* mu */
 	struct child        *spec;        /* mu: this supervisor's spec in parent */
 	TAILQ_HEAD(child_list, child) children; /* mu: start order */
@@ -208,8 +208,8 @@ struct supv {
 	unsigned             npending;    /* mu: children in CH_PENDING */
 	unsigned             nhung_asked; /* mu: children with hung_asked */
 
-	/* A run and its loop.  Guarded by supv_mu. */
-	enum sup_state       state;       /* mu: see sup_set_state() */
+	/* A run and its loop.  Guarded by supv__mu. */
+	enum sup_state       state;       /* mu: see supv__sup_set_state() */
 	struct supv_worker  *run;         /* mu: our run as the parent sees it */
 	pthread_t            thread;      /* mu: the loop's thread */
 	pthread_cond_t       cv;          /* mu: the loop waits here */
@@ -274,111 +274,111 @@ fault_pause(enum fault_point p)
 		fn((int)p);
 }
 
-void    *xcalloc(size_t n, size_t size);
-uint64_t now_ns(void);
-void     lock(void);
-void     unlock(void);
-int      cond_init(pthread_cond_t *cv);
-/* Waits on cv with supv_mu held; false once deadline (ns) has passed. */
-bool     cond_wait_until(pthread_cond_t *cv, uint64_t deadline);
-uint64_t deadline_after_ms(uint64_t from, unsigned ms);
-int      thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
-int      struct_in(void *dst, size_t want, const void *src, size_t have);
-void     struct_out(void *dst, size_t want, const void *src, size_t have);
-void     flagfd_set(int fd);
-void     flagfd_clear(int fd);
-int      check_id(const char *id);
-int      check_owner(const struct supv *s);
-void     thread_name(const char *name);
-struct supv *root_of(struct supv *s);
-bool     in_subtree(const struct supv *top, const struct supv *s);
-bool     caller_is_loop_of(struct supv *target);
-struct supv *caller_worker_sup(struct supv *target);
-int      nocancel_begin(void);
-void     nocancel_end(int old);
+void    *supv__xcalloc(size_t n, size_t size);
+uint64_t supv__now_ns(void);
+void     supv__lock(void);
+void     supv__unlock(void);
+int      supv__cond_init(pthread_cond_t *cv);
+/* Waits on cv with supv__mu held; false once deadline (ns) has passed. */
+bool     supv__cond_wait_until(pthread_cond_t *cv, uint64_t deadline);
+uint64_t supv__deadline_after_ms(uint64_t from, unsigned ms);
+int      supv__thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
+int      supv__struct_in(void *dst, size_t want, const void *src, size_t have);
+void     supv__struct_out(void *dst, size_t want, const void *src, size_t have);
+void     supv__flagfd_set(int fd);
+void     supv__flagfd_clear(int fd);
+int      supv__check_id(const char *id);
+int      supv__check_owner(const struct supv *s);
+void     supv__thread_name(const char *name);
+struct supv *supv__root_of(struct supv *s);
+bool     supv__in_subtree(const struct supv *top, const struct supv *s);
+bool     supv__caller_is_loop_of(struct supv *target);
+struct supv *supv__caller_worker_sup(struct supv *target);
+int      supv__nocancel_begin(void);
+void     supv__nocancel_end(int old);
 
 /* events.c */
-void emit_start(struct supv *s, const struct child *c);
-void emit_exit(struct supv *s, const struct child *c, enum supv_exit_kind exit,
+void supv__emit_start(struct supv *s, const struct child *c);
+void supv__emit_exit(struct supv *s, const struct child *c, enum supv_exit_kind exit,
     int code);
-void emit_exit_counted(struct supv *s, const struct child *c,
+void supv__emit_exit_counted(struct supv *s, const struct child *c,
     enum supv_exit_kind exit, int code);
-void emit_restart(struct supv *s, const struct child *c);
-void emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms);
-void emit_hung(struct supv *s, const struct child *c, bool spinning);
-void emit_stop_timeout(struct supv *s, const struct child *c);
-void emit_give_up(struct supv *s);
-void emit_sup_exit(struct supv *s, enum supv_exit_kind why);
+void supv__emit_restart(struct supv *s, const struct child *c);
+void supv__emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms);
+void supv__emit_hung(struct supv *s, const struct child *c, bool spinning);
+void supv__emit_stop_timeout(struct supv *s, const struct child *c);
+void supv__emit_give_up(struct supv *s);
+void supv__emit_sup_exit(struct supv *s, enum supv_exit_kind why);
 
 /* restart.c: the pure decisions */
-bool     restart_wanted(const struct child *c, enum supv_exit_kind kind);
-void     restart_group(struct supv *s, struct child *c, struct child **first,
+bool     supv__restart_wanted(const struct child *c, enum supv_exit_kind kind);
+void     supv__restart_group(struct supv *s, struct child *c, struct child **first,
     struct child **last);
-int      window_init(struct window *w, unsigned intensity, unsigned period_ms);
-void     window_reset(struct window *w);
-void     window_free(struct window *w);
-unsigned window_count(struct window *w, uint64_t now_ms);
-bool     window_add(struct window *w, uint64_t now_ms);
-bool     window_full(struct window *w, uint64_t now_ms);
-unsigned backoff_delay(struct child *c, uint64_t ran_ns);
+int      supv__window_init(struct window *w, unsigned intensity, unsigned period_ms);
+void     supv__window_reset(struct window *w);
+void     supv__window_free(struct window *w);
+unsigned supv__window_count(struct window *w, uint64_t now_ms);
+bool     supv__window_add(struct window *w, uint64_t now_ms);
+bool     supv__window_full(struct window *w, uint64_t now_ms);
+unsigned supv__backoff_delay(struct child *c, uint64_t ran_ns);
 
 /* spec.c: the data model */
-int   spec_new(const struct supv *sup, const struct supv_child_opts *o,
+int   supv__spec_new(const struct supv *sup, const struct supv_child_opts *o,
     bool is_sup, struct child **out);
-struct child *spec_clone(const struct child *tmpl, const char *id,
+struct child *supv__spec_clone(const struct child *tmpl, const char *id,
     unsigned index);
-void  spec_discard(struct child *c);
-void  spec_destroy(struct child *c);
-void  sup_spec_link(struct supv *s, struct child *c);
-void  sup_spec_unlink(struct supv *s, struct child *c);
-struct child *find_child(struct supv *sup, const char *id);
-void  child_set_state(struct child *c, enum child_state to);
-void  sup_set_state(struct supv *s, enum sup_state to);
-void  sup_destroy(struct supv *s);
+void  supv__spec_discard(struct child *c);
+void  supv__spec_destroy(struct child *c);
+void  supv__sup_spec_link(struct supv *s, struct child *c);
+void  supv__sup_spec_unlink(struct supv *s, struct child *c);
+struct child *supv__find_child(struct supv *sup, const char *id);
+void  supv__child_set_state(struct child *c, enum child_state to);
+void  supv__sup_set_state(struct supv *s, enum sup_state to);
+void  supv__sup_destroy(struct supv *s);
 
 /* run.c: runs of a worker */
-struct argbox *argbox_new(void *arg, void (*free_fn)(void *));
-void  argbox_unref(struct argbox *b);
-struct supv_worker *run_new(struct child *c);
-void  run_unref(struct supv_worker *r);
-int   run_prepare(struct child *c);
-int   run_spawn_worker(struct child *c);
-void  run_signal_stop(struct supv_worker *r, enum supv_exit_kind why);
-bool  run_restart_in_place(struct supv_worker *r, int code);
+struct argbox *supv__argbox_new(void *arg, void (*free_fn)(void *));
+void  supv__argbox_unref(struct argbox *b);
+struct supv_worker *supv__run_new(struct child *c);
+void  supv__run_unref(struct supv_worker *r);
+int   supv__run_prepare(struct child *c);
+int   supv__run_spawn_worker(struct child *c);
+void  supv__run_signal_stop(struct supv_worker *r, enum supv_exit_kind why);
+bool  supv__run_restart_in_place(struct supv_worker *r, int code);
 
 /* heartbeat.c */
-void     hb_watch(struct supv *s, struct child *c, uint64_t now);
-void     hb_unwatch(struct supv *s, struct child *c);
-uint64_t hb_next(struct supv *s);
-struct child *hb_check_due(struct supv *s, bool *spinning);
+void     supv__hb_watch(struct supv *s, struct child *c, uint64_t now);
+void     supv__hb_unwatch(struct supv *s, struct child *c);
+uint64_t supv__hb_next(struct supv *s);
+struct child *supv__hb_check_due(struct supv *s, bool *spinning);
 
 /* child.c: starting and stopping one child, on its supervisor's loop */
-void  ask_stop(struct child *c, enum supv_exit_kind why);
-enum supv_exit_kind child_stop(struct supv *s, struct child *c,
+void  supv__ask_stop(struct child *c, enum supv_exit_kind why);
+enum supv_exit_kind supv__child_stop(struct supv *s, struct child *c,
     enum supv_exit_kind why, uint64_t *ran);
-int   child_start_worker(struct supv *s, struct child *c);
-bool  wait_busy(struct supv *s, uint64_t deadline, bool live);
-void  mark_hung(struct supv *s, struct child *c, bool spinning);
-void  hung_done(struct supv *s, struct child *c);
-void  loop_alive(struct supv *s);
-void  reap(struct supv *s, struct supv_worker *r);
-enum supv_exit_kind exit_kind(const struct supv_worker *r);
-int   exit_code(const struct supv_worker *r);
+int   supv__child_start_worker(struct supv *s, struct child *c);
+bool  supv__wait_busy(struct supv *s, uint64_t deadline, bool live);
+void  supv__mark_hung(struct supv *s, struct child *c, bool spinning);
+void  supv__hung_done(struct supv *s, struct child *c);
+void  supv__loop_alive(struct supv *s);
+void  supv__reap(struct supv *s, struct supv_worker *r);
+enum supv_exit_kind supv__exit_kind(const struct supv_worker *r);
+int   supv__exit_code(const struct supv_worker *r);
 
 /* loop.c: a supervisor's thread */
-void  sup_run_begin(struct supv *s, struct supv_worker *run);
-void  force_subtree(struct supv *s);
-void  sup_request_stop(struct supv *root, bool force);
-int   sup_launch(struct supv *s, size_t stack);
+void  supv__sup_run_begin(struct supv *s, struct supv_worker *run);
+void  supv__force_subtree(struct supv *s);
+void  supv__sup_request_stop(struct supv *root, bool force);
+int   supv__sup_launch(struct supv *s, size_t stack);
 
 /* supervisor.c: the tree's own calls */
-int   add_spec(struct supv *sup, struct child *c);
+int   supv__add_spec(struct supv *sup, struct child *c);
 
 /* notify.c, signals.c: a root's links to its process */
-void notify_open(struct supv *root);
-void notify_started(struct supv *root);
-void notify_stopping(struct supv *root, enum supv_exit_kind why);
-void notify_free(struct supv *root);
-void sigstop_free(struct supv *root);
+void supv__notify_open(struct supv *root);
+void supv__notify_started(struct supv *root);
+void supv__notify_stopping(struct supv *root, enum supv_exit_kind why);
+void supv__notify_free(struct supv *root);
+void supv__sigstop_free(struct supv *root);
 
 #endif /* SUPERVISE_INTERNAL_H */

@@ -2,7 +2,7 @@
  * supervisor.c - the public calls that build, run and change a tree.
  *
  * A call on a running supervisor is posted to its loop (loop.c) and
- * answered there; a call on a stopped one changes it here, under supv_mu.
+ * answered there; a call on a stopped one changes it here, under supv__mu.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,7 +20,7 @@ copy_name(char *dst, const char *src, const char *dflt)
 
 	if (src == NULL)
 		src = dflt;
-	if ((rc = check_id(src)) != 0)
+	if ((rc = supv__check_id(src)) != 0)
 		return rc;
 	strlcpy(dst, src, SUPV_ID_MAX + 1);
 	return 0;
@@ -38,7 +38,7 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 	if (out == NULL)
 		return EINVAL;
 	/* NULL reads as all defaults, as a zeroed struct does. */
-	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+	if ((rc = supv__struct_in(&o, sizeof(o), user, size)) != 0)
 		return rc;
 	if ((unsigned)opts->strategy > SUPV_REST_FOR_ONE ||
 	    (unsigned)opts->auto_shutdown > SUPV_AUTO_ALL)
@@ -55,7 +55,7 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 		period = DEFAULT_PERIOD_MS;
 	else if (period == SUPV_ZERO)
 		return EINVAL;
-	if ((s = xcalloc(1, sizeof(*s))) == NULL)
+	if ((s = supv__xcalloc(1, sizeof(*s))) == NULL)
 		return ENOMEM;
 	if ((rc = copy_name(s->name, opts->name, DEFAULT_NAME)) != 0)
 		goto fail;
@@ -70,18 +70,18 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 	RB_INIT(&s->hb);
 	TAILQ_INIT(&s->exitq);
 	TAILQ_INIT(&s->reqq);
-	if ((rc = window_init(&s->win, intensity, period)) != 0)
+	if ((rc = supv__window_init(&s->win, intensity, period)) != 0)
 		goto fail;
-	if ((rc = cond_init(&s->cv)) != 0)
+	if ((rc = supv__cond_init(&s->cv)) != 0)
 		goto fail_win;
-	if ((rc = cond_init(&s->done_cv)) != 0)
+	if ((rc = supv__cond_init(&s->done_cv)) != 0)
 		goto fail_cv;
 	*out = s;
 	return 0;
 fail_cv:
 	pthread_cond_destroy(&s->cv);
 fail_win:
-	window_free(&s->win);
+	supv__window_free(&s->win);
 fail:
 	free(s);
 	return rc;
@@ -91,12 +91,12 @@ fail:
  * Whether s's loop is waiting for the calling worker's start: the worker
  * has ready_ms and has not called supv_ready() yet, and s is its
  * supervisor, or an ancestor whose loop waits for that supervisor's start.
- * A call posted there would wait for the caller.  Called with supv_mu held.
+ * A call posted there would wait for the caller.  Called with supv__mu held.
  */
 static bool
 start_waits_for_caller(const struct supv *s)
 {
-	struct supv_worker *r = tls_run;
+	struct supv_worker *r = supv__tls_run;
 	const struct supv *up;
 
 	if (r == NULL || r->child == NULL || r->ready || r->child->ready_ms == 0)
@@ -113,19 +113,19 @@ start_waits_for_caller(const struct supv *s)
 /*
  * Posts q to s's loop and waits for the answer.  A worker that is asked to
  * stop meanwhile withdraws a call the loop has not begun.  Called with
- * supv_mu held.
+ * supv__mu held.
  */
 static int
 post(struct supv *s, struct request *q)
 {
 	int old, rc;
 
-	if ((rc = check_owner(s)) != 0)
+	if ((rc = supv__check_owner(s)) != 0)
 		return rc;
 	if (start_waits_for_caller(s))
 		return EDEADLK;
-	old = nocancel_begin();
-	q->from = tls_run;
+	old = supv__nocancel_begin();
+	q->from = supv__tls_run;
 	TAILQ_INSERT_TAIL(&s->reqq, q, link);
 	pthread_cond_signal(&s->cv);
 	while (!q->done) {
@@ -135,9 +135,9 @@ post(struct supv *s, struct request *q)
 			q->rc = ECANCELED;
 			break;
 		}
-		pthread_cond_wait(&supv_reply_cv, &supv_mu);
+		pthread_cond_wait(&supv__reply_cv, &supv__mu);
 	}
-	nocancel_end(old);
+	supv__nocancel_end(old);
 	return q->rc;
 }
 
@@ -147,21 +147,21 @@ has_loop(const struct supv *s)
 	return s->state == SUP_STARTING || s->state == SUP_RUNNING;
 }
 
-/* Adds spec c to sup.  Called with supv_mu held. */
+/* Adds spec c to sup.  Called with supv__mu held. */
 int
-add_spec(struct supv *sup, struct child *c)
+supv__add_spec(struct supv *sup, struct child *c)
 {
 	struct request q = { .op = REQ_ADD, .spec = c };
 
-	if (caller_is_loop_of(sup))
+	if (supv__caller_is_loop_of(sup))
 		return EDEADLK;
-	if (find_child(sup, c->id) != NULL)
+	if (supv__find_child(sup, c->id) != NULL)
 		return EEXIST;
 	if (sup->state == SUP_STOPPING)
 		return ECANCELED;
 	if (has_loop(sup))
 		return post(sup, &q);
-	sup_spec_link(sup, c);
+	supv__sup_spec_link(sup, c);
 	return 0;
 }
 
@@ -176,20 +176,20 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 
 	if (sup == NULL || user == NULL || fn == NULL)
 		return EINVAL;
-	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+	if ((rc = supv__struct_in(&o, sizeof(o), user, size)) != 0)
 		return rc;
-	if ((rc = spec_new(sup, opts, false, &c)) != 0)
+	if ((rc = supv__spec_new(sup, opts, false, &c)) != 0)
 		return rc;
 	c->fn = fn;
-	if ((c->arg = argbox_new(arg, opts->arg_free)) == NULL) {
+	if ((c->arg = supv__argbox_new(arg, opts->arg_free)) == NULL) {
 		free(c);
 		return ENOMEM;
 	}
-	lock();
-	rc = add_spec(sup, c);
-	unlock();
+	supv__lock();
+	rc = supv__add_spec(sup, c);
+	supv__unlock();
 	if (rc != 0)
-		spec_discard(c);
+		supv__spec_discard(c);
 	return rc;
 }
 
@@ -204,13 +204,13 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 
 	if (parent == NULL || user == NULL || child == NULL)
 		return EINVAL;
-	if ((rc = struct_in(&o, sizeof(o), user, size)) != 0)
+	if ((rc = supv__struct_in(&o, sizeof(o), user, size)) != 0)
 		return rc;
-	if ((rc = spec_new(parent, opts, true, &c)) != 0)
+	if ((rc = supv__spec_new(parent, opts, true, &c)) != 0)
 		return rc;
-	lock();
+	supv__lock();
 	if (child == parent || child->parent != NULL ||
-	    child->state != SUP_IDLE || in_subtree(child, parent) ||
+	    child->state != SUP_IDLE || supv__in_subtree(child, parent) ||
 	    child->sigstop != NULL || child->notify != NULL) {
 		/* A root's signal thread or notifier would be lost below. */
 		rc = EINVAL;
@@ -218,23 +218,23 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 		c->sup = child;
 		child->parent = parent;
 		child->spec = c;
-		if ((rc = add_spec(parent, c)) != 0) {
+		if ((rc = supv__add_spec(parent, c)) != 0) {
 			/* The caller owns child again, as it was. */
 			child->parent = NULL;
 			child->spec = NULL;
 			child->run = NULL;
-			sup_set_state(child, SUP_IDLE);
+			supv__sup_set_state(child, SUP_IDLE);
 		}
 	}
-	unlock();
+	supv__unlock();
 	if (rc != 0)
-		spec_discard(c);
+		supv__spec_discard(c);
 	return rc;
 }
 
 /*
  * Starts a stopped root.  The state turns SUP_STARTING before the lock is
- * first dropped (to join the last run's loop, or in notify_open()), so a
+ * first dropped (to join the last run's loop, or in supv__notify_open()), so a
  * concurrent supv_start() gets EBUSY and a concurrent supv_stop() waits for
  * this run; this thread alone goes on with the start.
  */
@@ -247,78 +247,78 @@ supv_start(struct supv *root)
 
 	if (root == NULL)
 		return EINVAL;
-	lock();
+	supv__lock();
 	if (root->parent != NULL)
 		rc = EINVAL;
-	else if ((rc = check_owner(root)) != 0)
+	else if ((rc = supv__check_owner(root)) != 0)
 		;
-	else if (caller_is_loop_of(root))
+	else if (supv__caller_is_loop_of(root))
 		rc = EDEADLK;
 	else if (root->state != SUP_IDLE && root->state != SUP_TERMINATED)
 		rc = EBUSY;
 	if (rc != 0) {
-		unlock();
+		supv__unlock();
 		return rc;
 	}
-	oldcancel = nocancel_begin();
+	oldcancel = supv__nocancel_begin();
 	was = root->state;
-	sup_run_begin(root, NULL);
+	supv__sup_run_begin(root, NULL);
 	root->start_done = false;
 	root->run_seq++;
-	flagfd_clear(root->wait_fd);
+	supv__flagfd_clear(root->wait_fd);
 	if (root->joinable) {
 		root->joinable = false;
 		old = root->thread;
-		unlock();
+		supv__unlock();
 		fault_pause(FP_START_UNLOCKED);
 		pthread_join(old, NULL);
-		lock();
+		supv__lock();
 	}
-	notify_open(root);
-	if ((rc = sup_launch(root, 0)) != 0) {
+	supv__notify_open(root);
+	if ((rc = supv__sup_launch(root, 0)) != 0) {
 		/* This run ended before it began; a stop waiting for it returns. */
-		sup_set_state(root, was);
+		supv__sup_set_state(root, was);
 		root->end_seq = root->run_seq;
-		flagfd_set(root->wait_fd);
+		supv__flagfd_set(root->wait_fd);
 		pthread_cond_broadcast(&root->done_cv);
-		unlock();
-		nocancel_end(oldcancel);
+		supv__unlock();
+		supv__nocancel_end(oldcancel);
 		return EAGAIN;
 	}
 	root->joinable = true;
 	while (!root->start_done)
-		pthread_cond_wait(&root->done_cv, &supv_mu);
+		pthread_cond_wait(&root->done_cv, &supv__mu);
 	rc = root->start_rc;
-	unlock();
-	nocancel_end(oldcancel);
+	supv__unlock();
+	supv__nocancel_end(oldcancel);
 	return rc;
 }
 
-/* Checks shared by supv_stop and supv_wait.  Called with supv_mu held. */
+/* Checks shared by supv_stop and supv_wait.  Called with supv__mu held. */
 static int
 root_call_check(struct supv *root)
 {
 	if (root->parent != NULL)
 		return EINVAL;
-	if (caller_is_loop_of(root) || caller_worker_sup(root) != NULL)
+	if (supv__caller_is_loop_of(root) || supv__caller_worker_sup(root) != NULL)
 		return EDEADLK;
-	return check_owner(root);
+	return supv__check_owner(root);
 }
 
 /*
  * Waits until the current run of root has ended, or until deadline (ns):
- * ETIMEDOUT then.  Called with supv_mu held.
+ * ETIMEDOUT then.  Called with supv__mu held.
  */
 static int
 wait_end(struct supv *root, uint64_t deadline)
 {
 	unsigned long seq = root->run_seq;
-	int old = nocancel_begin();
+	int old = supv__nocancel_begin();
 	bool in_time = true;
 
 	while (root->end_seq < seq && in_time)
-		in_time = cond_wait_until(&root->done_cv, deadline);
-	nocancel_end(old);
+		in_time = supv__cond_wait_until(&root->done_cv, deadline);
+	supv__nocancel_end(old);
 	return root->end_seq < seq ? ETIMEDOUT : 0;
 }
 
@@ -329,12 +329,12 @@ supv_stop(struct supv *root)
 
 	if (root == NULL)
 		return EINVAL;
-	lock();
+	supv__lock();
 	if ((rc = root_call_check(root)) == 0 && root->state != SUP_IDLE) {
-		sup_request_stop(root, false);
+		supv__sup_request_stop(root, false);
 		wait_end(root, NO_DEADLINE);
 	}
-	unlock();
+	supv__unlock();
 	return rc;
 }
 
@@ -346,17 +346,17 @@ supv_timedwait(struct supv *root, enum supv_exit_kind *why,
 
 	if (root == NULL)
 		return EINVAL;
-	lock();
+	supv__lock();
 	if ((rc = root_call_check(root)) == 0) {
 		if (root->state == SUP_IDLE) {
 			rc = ESRCH;
-		} else if ((rc = wait_end(root, deadline_after_ms(now_ns(),
+		} else if ((rc = wait_end(root, supv__deadline_after_ms(supv__now_ns(),
 		    timeout_ms == SUPV_ZERO ? 0 : timeout_ms))) == 0 &&
 		    why != NULL) {
 			*why = root->why;
 		}
 	}
-	unlock();
+	supv__unlock();
 	return rc;
 }
 
@@ -379,14 +379,14 @@ supv_wait_fd(struct supv *root)
 
 	if (root == NULL)
 		return -1;
-	lock();
+	supv__lock();
 	if (root->parent == NULL && root->wait_fd < 0) {
 		root->wait_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (root->run_seq > 0 && root->end_seq == root->run_seq)
-			flagfd_set(root->wait_fd);
+			supv__flagfd_set(root->wait_fd);
 	}
 	fd = root->parent == NULL ? root->wait_fd : -1;
-	unlock();
+	supv__unlock();
 	return fd;
 }
 
@@ -398,29 +398,29 @@ supv_free(struct supv *sup)
 
 	if (sup == NULL)
 		return;
-	lock();
+	supv__lock();
 	if (sup->parent != NULL || root_call_check(sup) != 0) {
-		unlock();
+		supv__unlock();
 		return;
 	}
-	unlock();
+	supv__unlock();
 	supv_stop(sup);
-	sigstop_free(sup);
-	lock();
+	supv__sigstop_free(sup);
+	supv__lock();
 	join = sup->joinable;
 	sup->joinable = false;
 	t = sup->thread;
-	unlock();
+	supv__unlock();
 	if (join)
 		pthread_join(t, NULL);
-	notify_free(sup);
-	sup_destroy(sup);
+	supv__notify_free(sup);
+	supv__sup_destroy(sup);
 }
 
 /*
  * Common checks of the calls on a child: EDEADLK from the tree's own event
  * callback, or from a worker on itself or an ancestor when self_ok is
- * false.  Called with supv_mu held.
+ * false.  Called with supv__mu held.
  */
 static int
 child_call(struct supv *sup, const char *id, bool self_ok, struct child **out)
@@ -428,12 +428,12 @@ child_call(struct supv *sup, const char *id, bool self_ok, struct child **out)
 	struct supv *ws;
 	struct child *c;
 
-	if (caller_is_loop_of(sup))
+	if (supv__caller_is_loop_of(sup))
 		return EDEADLK;
-	if ((c = find_child(sup, id)) == NULL)
+	if ((c = supv__find_child(sup, id)) == NULL)
 		return ENOENT;
-	if (!self_ok && (ws = caller_worker_sup(sup)) != NULL &&
-	    (tls_run->child == c || (c->sup != NULL && in_subtree(c->sup, ws))))
+	if (!self_ok && (ws = supv__caller_worker_sup(sup)) != NULL &&
+	    (supv__tls_run->child == c || (c->sup != NULL && supv__in_subtree(c->sup, ws))))
 		return EDEADLK;
 	if (sup->state == SUP_STOPPING)
 		return ECANCELED;
@@ -446,7 +446,7 @@ check_child_args(const struct supv *sup, const char *id)
 {
 	if (sup == NULL)
 		return EINVAL;
-	return check_id(id);
+	return supv__check_id(id);
 }
 
 /*
@@ -463,20 +463,20 @@ child_op(struct supv *sup, const char *id, enum req_op op)
 
 	if ((rc = check_child_args(sup, id)) != 0)
 		return rc;
-	lock();
+	supv__lock();
 	if ((rc = child_call(sup, id, op == REQ_RESTART, &c)) == 0) {
 		if (has_loop(sup)) {
 			rc = post(sup, &q);
 		} else if (op == REQ_RESTART) {
 			rc = ESRCH;
 		} else if (op == REQ_DELETE || c->restart == SUPV_TEMPORARY) {
-			sup_spec_unlink(sup, c);
+			supv__sup_spec_unlink(sup, c);
 			gone = c;
 		}
 	}
-	unlock();
+	supv__unlock();
 	if (gone != NULL)
-		spec_destroy(gone);
+		supv__spec_destroy(gone);
 	return rc;
 }
 
@@ -507,7 +507,7 @@ supv_count_children_sized(struct supv *sup, struct supv_counts *out,
 
 	if (sup == NULL || out == NULL)
 		return EINVAL;
-	lock();
+	supv__lock();
 	TAILQ_FOREACH(c, &sup->children, order) {
 		k.specs++;
 		if (c->state == CH_RUNNING || c->state == CH_STOPPING)
@@ -517,8 +517,8 @@ supv_count_children_sized(struct supv *sup, struct supv_counts *out,
 		else
 			k.workers++;
 	}
-	unlock();
-	struct_out(out, size, &k, sizeof(k));
+	supv__unlock();
+	supv__struct_out(out, size, &k, sizeof(k));
 	return 0;
 }
 
@@ -533,7 +533,7 @@ supv_which_children_sized(struct supv *sup, struct supv_child_info *out,
 
 	if (sup == NULL || total == NULL || (out == NULL && n != 0))
 		return EINVAL;
-	lock();
+	supv__lock();
 	TAILQ_FOREACH(c, &sup->children, order) {
 		if (i < n) {
 			memset(&ci, 0, sizeof(ci));
@@ -544,13 +544,13 @@ supv_which_children_sized(struct supv *sup, struct supv_child_info *out,
 			ci.pending = c->state == CH_PENDING;
 			ci.restart = c->restart;
 			ci.restarts = c->restarts;
-			struct_out((char *)out + i * stride, stride, &ci,
+			supv__struct_out((char *)out + i * stride, stride, &ci,
 			    sizeof(ci));
 		}
 		i++;
 	}
 	*total = i;
-	unlock();
+	supv__unlock();
 	return 0;
 }
 

@@ -55,7 +55,7 @@ static _Thread_local const struct supv_worker *tls_task_self;
 static _Thread_local unsigned tls_task_attempt;
 
 void
-tp_pool_unref(struct supv_taskpool *p)
+supv__tp_pool_unref(struct supv_taskpool *p)
 {
 	struct supv_task *t;
 
@@ -63,7 +63,7 @@ tp_pool_unref(struct supv_taskpool *p)
 		return;
 	while ((t = TAILQ_FIRST(&p->free)) != NULL) {
 		TAILQ_REMOVE(&p->free, t, link);
-		tp_task_free(t);
+		supv__tp_task_free(t);
 	}
 	pthread_cond_destroy(&p->space_cv);
 	pthread_cond_destroy(&p->drain_cv);
@@ -77,12 +77,12 @@ tp_pool_unref(struct supv_taskpool *p)
 static void
 slot_unref(void *arg)
 {
-	tp_pool_unref(((struct tp_slot *)arg)->pool);
+	supv__tp_pool_unref(((struct tp_slot *)arg)->pool);
 }
 
 /* Waits on cv with pool->mu held; false once deadline (ns) has passed. */
 bool
-tp_pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline)
+supv__tp_pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline)
 {
 	struct timespec ts;
 
@@ -90,7 +90,7 @@ tp_pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline)
 		pthread_cond_wait(cv, &p->mu);
 		return true;
 	}
-	if (now_ns() >= deadline)
+	if (supv__now_ns() >= deadline)
 		return false;
 	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
 	ts.tv_nsec = (long)(deadline % 1000000000ULL);
@@ -125,7 +125,7 @@ pool_set_state(struct supv_taskpool *p, enum pool_state to)
  * hands it on in turn.  Called with pool->mu held.
  */
 void
-tp_pool_wake_one(struct supv_taskpool *p)
+supv__tp_pool_wake_one(struct supv_taskpool *p)
 {
 	struct tp_slot *sl;
 
@@ -136,28 +136,28 @@ tp_pool_wake_one(struct supv_taskpool *p)
 		return;
 	LIST_REMOVE(sl, idle_link);
 	sl->idle = false;
-	lock();
+	supv__lock();
 	sl->woken = sl->run;
 	pthread_cond_signal(&sl->run->cv);
-	unlock();
+	supv__unlock();
 }
 
 /* Tells the timer thread of a deadline at (ns).  Called with pool->mu held. */
 void
-tp_pool_kick_ctl(struct supv_taskpool *p, uint64_t at)
+supv__tp_pool_kick_ctl(struct supv_taskpool *p, uint64_t at)
 {
 	if (at >= p->ctl_at || p->ctl_run == NULL)
 		return;
 	p->ctl_at = at;
-	lock();
+	supv__lock();
 	p->ctl_kick = true;
 	pthread_cond_signal(&p->ctl_run->cv);
-	unlock();
+	supv__unlock();
 }
 
 /* Takes the task off sl.  Called with pool->mu held. */
 void
-tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl)
+supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl)
 {
 	struct supv_task *t = sl->cur;
 
@@ -175,7 +175,7 @@ pool_close(struct supv_taskpool *p, struct batch *b)
 {
 	if (p->state == POOL_OPEN || p->state == POOL_DRAINING)
 		pool_set_state(p, POOL_CLOSED);
-	tp_tasks_cancel_waiting(p, b);
+	supv__tp_tasks_cancel_waiting(p, b);
 	if (p->drain_waiters > 0)
 		pthread_cond_broadcast(&p->drain_cv);
 }
@@ -227,7 +227,7 @@ pool_event(const struct supv_event *ev, void *arg)
 	struct tp_slot *sl;
 	struct batch b;
 
-	tp_batch_init(&b);
+	supv__tp_batch_init(&b);
 	switch (ev->kind) {
 	case SUPV_EV_HUNG:
 	case SUPV_EV_EXIT:
@@ -237,8 +237,8 @@ pool_event(const struct supv_event *ev, void *arg)
 		if (sl->cur != NULL) {
 			struct supv_task *t = sl->cur;
 
-			tp_slot_detach(p, sl);
-			tp_task_failed(p, t, ev->kind == SUPV_EV_HUNG ?
+			supv__tp_slot_detach(p, sl);
+			supv__tp_task_failed(p, t, ev->kind == SUPV_EV_HUNG ?
 			    SUPV_TASK_HUNG : exit_status(ev->exit, ev->code),
 			    ev->code, &b);
 		}
@@ -267,7 +267,7 @@ pool_event(const struct supv_event *ev, void *arg)
 	default:
 		break;
 	}
-	tp_batch_flush(p, &b);
+	supv__tp_batch_flush(p, &b);
 	if (p->on_event != NULL)
 		p->on_event(ev, p->event_arg);
 }
@@ -292,15 +292,15 @@ slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self)
 	LIST_INSERT_HEAD(&p->idle, sl, idle_link);
 	supv_extend(self, SUPV_INFINITY);
 	pthread_mutex_unlock(&p->mu);
-	old = nocancel_begin();
-	lock();
+	old = supv__nocancel_begin();
+	supv__lock();
 	while (sl->woken != self && !supv_stopping(self) &&
-	    cond_wait_until(&self->cv, deadline))
+	    supv__cond_wait_until(&self->cv, deadline))
 		;
 	if (sl->woken == self)
 		sl->woken = NULL;
-	unlock();
-	nocancel_end(old);
+	supv__unlock();
+	supv__nocancel_end(old);
 	pthread_mutex_lock(&p->mu);
 	if (sl->run == self && sl->idle) {
 		LIST_REMOVE(sl, idle_link);
@@ -329,16 +329,16 @@ slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
 			 * idle worker takes it instead.
 			 */
 			if (p->nqueued + p->ndelayed > 0)
-				tp_pool_wake_one(p);
+				supv__tp_pool_wake_one(p);
 			return NULL;
 		}
 		if (p->ndelayed > 0)
-			tp_tasks_promote_due(p, now_ns());
+			supv__tp_tasks_promote_due(p, supv__now_ns());
 		if ((t = TAILQ_FIRST(&p->queue)) != NULL)
 			break;
-		if (!tp_batch_empty(b)) {
+		if (!supv__tp_batch_empty(b)) {
 			pthread_mutex_unlock(&p->mu);
-			tp_batch_flush(p, b);
+			supv__tp_batch_flush(p, b);
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
@@ -349,7 +349,7 @@ slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
 		pthread_cond_signal(&p->space_cv);
 	TAILQ_REMOVE(&p->queue, t, link);
 	p->nqueued--;
-	tp_task_set_state(t, T_RUNNING);
+	supv__tp_task_set_state(t, T_RUNNING);
 	if (t->attempts++ > 0)
 		p->n_retries++;
 	t->slot = sl;
@@ -357,8 +357,8 @@ slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
 	p->nrunning++;
 	sl->deadline = NO_DEADLINE;
 	if (t->deadline_ns != 0) {
-		sl->deadline = now_ns() + t->deadline_ns;
-		tp_pool_kick_ctl(p, sl->deadline);
+		sl->deadline = supv__now_ns() + t->deadline_ns;
+		supv__tp_pool_kick_ctl(p, sl->deadline);
 	}
 	return t;
 }
@@ -375,9 +375,9 @@ run_abandoned(const struct supv_worker *self)
 {
 	bool gone;
 
-	lock();
+	supv__lock();
 	gone = self->child == NULL;
-	unlock();
+	supv__unlock();
 	return gone;
 }
 
@@ -393,9 +393,9 @@ run_hung(struct supv_worker *self)
 
 	if (!supv_stopping(self))
 		return false;
-	lock();
+	supv__lock();
 	hung = self->stop_asked && self->stop_reason == SUPV_EXIT_HUNG;
-	unlock();
+	supv__unlock();
 	return hung;
 }
 
@@ -414,7 +414,7 @@ pool_worker(struct supv_worker *self, void *arg)
 	bool hung;
 	int rc = 0;
 
-	tp_batch_init(&b);
+	supv__tp_batch_init(&b);
 	tls_slot = sl;
 	pthread_mutex_lock(&p->mu);
 	if (run_abandoned(self)) {
@@ -425,8 +425,8 @@ pool_worker(struct supv_worker *self, void *arg)
 	if (sl->cur != NULL) {
 		/* Not seen at the last run's exit: it failed there. */
 		t = sl->cur;
-		tp_slot_detach(p, sl);
-		tp_task_failed(p, t, SUPV_TASK_CRASHED, 0, &b);
+		supv__tp_slot_detach(p, sl);
+		supv__tp_task_failed(p, t, SUPV_TASK_CRASHED, 0, &b);
 	}
 	sl->run = self;
 	sl->gen++;
@@ -439,7 +439,7 @@ pool_worker(struct supv_worker *self, void *arg)
 		tls_task_self = self;
 		tls_task_attempt = t->attempts;
 		pthread_mutex_unlock(&p->mu);
-		tp_batch_flush(p, &b);
+		supv__tp_batch_flush(p, &b);
 		supv_heartbeat(self);
 		rc = fn(self, targ);
 		tls_task_self = NULL;
@@ -452,19 +452,19 @@ pool_worker(struct supv_worker *self, void *arg)
 		}
 		if (hung) {
 			/* Whatever it returned, it missed its heartbeat. */
-			tp_slot_detach(p, sl);
+			supv__tp_slot_detach(p, sl);
 			sl->doomed = true;
-			tp_task_failed(p, t, SUPV_TASK_HUNG, rc, &b);
+			supv__tp_task_failed(p, t, SUPV_TASK_HUNG, rc, &b);
 			rc = 0;
 			continue;
 		}
 		if (rc != 0)
 			break;
-		tp_slot_detach(p, sl);
-		tp_task_finish(p, t, SUPV_TASK_DONE, 0, &b);
+		supv__tp_slot_detach(p, sl);
+		supv__tp_task_finish(p, t, SUPV_TASK_DONE, 0, &b);
 	}
 	pthread_mutex_unlock(&p->mu);
-	tp_batch_flush(p, &b);
+	supv__tp_batch_flush(p, &b);
 	if (rc != 0)
 		return rc;
 	while (supv_sleep(self, SUPV_INFINITY) == 0)
@@ -495,9 +495,9 @@ ctl_scan(struct supv_taskpool *p, uint64_t now, struct batch *b)
 			continue;
 		}
 		t = sl->cur;
-		tp_slot_detach(p, sl);
+		supv__tp_slot_detach(p, sl);
 		sl->doomed = true;
-		tp_task_failed(p, t, SUPV_TASK_TIMED_OUT, 0, b);
+		supv__tp_task_failed(p, t, SUPV_TASK_TIMED_OUT, 0, b);
 		sl->replace = TP_REPLACE_STOP;
 		sl->replace_gen = sl->gen;
 		sl->replace_at = 0;
@@ -574,11 +574,11 @@ replacer_main(void *arg)
 	int rc;
 
 	snprintf(name, sizeof(name), "%s.rep", p->id);
-	thread_name(name);
+	supv__thread_name(name);
 	pthread_mutex_lock(&p->mu);
 	while (p->ctl_run == rp->ctl) {
-		if ((sl = replace_due(p, now_ns(), &next)) == NULL) {
-			tp_pool_wait(p, &p->replace_cv, next);
+		if ((sl = replace_due(p, supv__now_ns(), &next)) == NULL) {
+			supv__tp_pool_wait(p, &p->replace_cv, next);
 			continue;
 		}
 		what = sl->replace;
@@ -600,7 +600,7 @@ replacer_main(void *arg)
 		if (rc == ENOMEM || rc == EAGAIN || rc == ECHILD) {
 			sl->replace = TP_REPLACE_START;
 			sl->replace_fails++;
-			sl->replace_at = now_ns() + (uint64_t)tp_backoff(
+			sl->replace_at = supv__now_ns() + (uint64_t)supv__tp_backoff(
 			    TP_RESTART_RETRY_MS, TP_RESTART_RETRY_MAX_MS,
 			    sl->replace_fails) * NS_PER_MS;
 		} else {
@@ -626,12 +626,12 @@ replacer_start(struct replacer *rp, uint64_t now, uint64_t *at)
 	if (rp->started)
 		return;
 	if (rp->retry_at <= now) {
-		if (thread_spawn(&rp->thread, 0, replacer_main, rp) == 0) {
+		if (supv__thread_spawn(&rp->thread, 0, replacer_main, rp) == 0) {
 			rp->started = true;
 			return;
 		}
 		rp->fails++;
-		rp->retry_at = now + (uint64_t)tp_backoff(TP_RESTART_RETRY_MS,
+		rp->retry_at = now + (uint64_t)supv__tp_backoff(TP_RESTART_RETRY_MS,
 		    TP_RESTART_RETRY_MAX_MS, rp->fails) * NS_PER_MS;
 	}
 	if (rp->retry_at < *at)
@@ -655,13 +655,13 @@ pool_ctl(struct supv_worker *self, void *arg)
 	bool stopping, replacing = false;
 	int old;
 
-	tp_batch_init(&b);
-	old = nocancel_begin();
+	supv__tp_batch_init(&b);
+	old = supv__nocancel_begin();
 	tls_slot = sl;
 	pthread_mutex_lock(&p->mu);
 	if (run_abandoned(self)) {
 		pthread_mutex_unlock(&p->mu);
-		nocancel_end(old);
+		supv__nocancel_end(old);
 		return 0;
 	}
 	if (p->state == POOL_IDLE)
@@ -675,22 +675,22 @@ pool_ctl(struct supv_worker *self, void *arg)
 	pthread_mutex_unlock(&p->mu);
 	supv_ready(self);
 	for (;;) {
-		now = now_ns();
+		now = supv__now_ns();
 		pthread_mutex_lock(&p->mu);
 		if (ctl_scan(p, now, &b) > 0)
 			replacing = true;
 		at = p->ctl_at;
 		pthread_mutex_unlock(&p->mu);
-		tp_batch_flush(p, &b);
+		supv__tp_batch_flush(p, &b);
 		if (replacing)
 			replacer_start(&rp, now, &at);
-		lock();
+		supv__lock();
 		while (!p->ctl_kick && !supv_stopping(self) &&
-		    cond_wait_until(&self->cv, at))
+		    supv__cond_wait_until(&self->cv, at))
 			;
 		p->ctl_kick = false;
 		stopping = supv_stopping(self);
-		unlock();
+		supv__unlock();
 		if (stopping)
 			break;
 	}
@@ -704,10 +704,10 @@ pool_ctl(struct supv_worker *self, void *arg)
 	/* The replacer serves this run only. */
 	pthread_cond_broadcast(&p->replace_cv);
 	pthread_mutex_unlock(&p->mu);
-	tp_batch_flush(p, &b);
+	supv__tp_batch_flush(p, &b);
 	if (rp.started)
 		pthread_join(rp.thread, NULL);
-	nocancel_end(old);
+	supv__nocancel_end(old);
 	return 0;
 }
 
@@ -770,7 +770,7 @@ pool_slots(struct supv_taskpool *p)
 		width = 3;
 	if (strlen(p->id) + 1 + width > SUPV_ID_MAX)
 		return ENAMETOOLONG;
-	if ((p->slots = xcalloc(p->nworkers + 1, sizeof(*p->slots))) == NULL)
+	if ((p->slots = supv__xcalloc(p->nworkers + 1, sizeof(*p->slots))) == NULL)
 		return ENOMEM;
 	for (i = 0; i <= p->nworkers; i++) {
 		struct tp_slot *sl = &p->slots[i];
@@ -812,18 +812,18 @@ pool_new(struct supv_taskpool **out, const char *id,
 	struct supv_taskpool *p;
 	int rc;
 
-	if ((p = xcalloc(1, sizeof(*p))) == NULL)
+	if ((p = supv__xcalloc(1, sizeof(*p))) == NULL)
 		return ENOMEM;
 	strlcpy(p->id, id, sizeof(p->id));
 	if ((rc = pool_config(p, o)) != 0 || (rc = pool_slots(p)) != 0)
 		goto fail;
 	if ((rc = mutex_init(&p->mu)) != 0)
 		goto fail;
-	if ((rc = cond_init(&p->space_cv)) != 0)
+	if ((rc = supv__cond_init(&p->space_cv)) != 0)
 		goto fail_mu;
-	if ((rc = cond_init(&p->drain_cv)) != 0)
+	if ((rc = supv__cond_init(&p->drain_cv)) != 0)
 		goto fail_space;
-	if ((rc = cond_init(&p->replace_cv)) != 0)
+	if ((rc = supv__cond_init(&p->replace_cv)) != 0)
 		goto fail_drain;
 	atomic_init(&p->refs, 1);
 	TAILQ_INIT(&p->queue);
@@ -861,10 +861,10 @@ supv_taskpool_add_sized(struct supv *sup, const struct supv_child_opts *uspec,
 
 	if (sup == NULL || uspec == NULL || out == NULL)
 		return EINVAL;
-	if ((rc = struct_in(&so, sizeof(so), uspec, spec_size)) != 0 ||
-	    (rc = struct_in(&o, sizeof(o), uopts, opts_size)) != 0)
+	if ((rc = supv__struct_in(&so, sizeof(so), uspec, spec_size)) != 0 ||
+	    (rc = supv__struct_in(&o, sizeof(o), uopts, opts_size)) != 0)
 		return rc;
-	if ((rc = check_id(spec->id)) != 0)
+	if ((rc = supv__check_id(spec->id)) != 0)
 		return rc;
 	if ((rc = pool_new(&p, spec->id, opts)) != 0)
 		return rc;
@@ -873,7 +873,7 @@ supv_taskpool_add_sized(struct supv *sup, const struct supv_child_opts *uspec,
 	    .intensity = opts->intensity == 0 ? SUPV_INFINITY : opts->intensity,
 	    .period_ms = opts->period_ms, .on_event = pool_event,
 	    .event_arg = p })) != 0) {
-		tp_pool_unref(p);
+		supv__tp_pool_unref(p);
 		return rc;
 	}
 	for (i = 0; i <= p->nworkers && rc == 0; i++) {
@@ -900,12 +900,12 @@ supv_taskpool_add_sized(struct supv *sup, const struct supv_child_opts *uspec,
 	if (rc != 0) {
 		/* Its specs let go of the pool as they are freed. */
 		supv_free(p->sup);
-		tp_pool_unref(p);
+		supv__tp_pool_unref(p);
 		return rc;
 	}
 	/* From now on the specs hold the pool. */
 	*out = p;
-	tp_pool_unref(p);
+	supv__tp_pool_unref(p);
 	return 0;
 }
 
@@ -922,14 +922,14 @@ supv_taskpool_stop(struct supv_taskpool *p, enum supv_taskpool_stop_mode mode,
 		return EINVAL;
 	if (tls_slot != NULL && tls_slot->pool == p)
 		return EDEADLK;
-	lock();
-	deadlock = caller_is_loop_of(p->sup);
-	unlock();
+	supv__lock();
+	deadlock = supv__caller_is_loop_of(p->sup);
+	supv__unlock();
 	if (deadlock)
 		return EDEADLK;
-	tp_batch_init(&b);
+	supv__tp_batch_init(&b);
 	atomic_fetch_add(&p->refs, 1);
-	old = nocancel_begin();
+	old = supv__nocancel_begin();
 	pthread_mutex_lock(&p->mu);
 	if (mode == SUPV_TASKPOOL_DRAIN && drain_ms != 0 &&
 	    p->state == POOL_OPEN) {
@@ -939,10 +939,10 @@ supv_taskpool_stop(struct supv_taskpool *p, enum supv_taskpool_stop_mode mode,
 	}
 	if (p->state == POOL_DRAINING) {
 		deadline = drain_ms == SUPV_INFINITY ? NO_DEADLINE :
-		    now_ns() + (uint64_t)drain_ms * NS_PER_MS;
+		    supv__now_ns() + (uint64_t)drain_ms * NS_PER_MS;
 		while (p->nlive > 0 && p->state == POOL_DRAINING) {
 			p->drain_waiters++;
-			rc = tp_pool_wait(p, &p->drain_cv, deadline);
+			rc = supv__tp_pool_wait(p, &p->drain_cv, deadline);
 			p->drain_waiters--;
 			if (!rc)
 				break;
@@ -950,7 +950,7 @@ supv_taskpool_stop(struct supv_taskpool *p, enum supv_taskpool_stop_mode mode,
 	}
 	pool_close(p, &b);
 	pthread_mutex_unlock(&p->mu);
-	tp_batch_flush(p, &b);
+	supv__tp_batch_flush(p, &b);
 	/* Stops the workers and the attempts running; 0 if not running. */
 	rc = supv_terminate_child(p->parent, p->id);
 	if (rc == ECANCELED) {
@@ -959,21 +959,21 @@ supv_taskpool_stop(struct supv_taskpool *p, enum supv_taskpool_stop_mode mode,
 		 * the caller is a worker of the tree, which that stop may wait
 		 * for in turn.
 		 */
-		lock();
-		in_tree = caller_worker_sup(p->parent) != NULL;
-		unlock();
+		supv__lock();
+		in_tree = supv__caller_worker_sup(p->parent) != NULL;
+		supv__unlock();
 	}
 	if (rc == ECANCELED && !in_tree) {
 		pthread_mutex_lock(&p->mu);
 		while (p->state != POOL_IDLE) {
 			p->drain_waiters++;
-			tp_pool_wait(p, &p->drain_cv, NO_DEADLINE);
+			supv__tp_pool_wait(p, &p->drain_cv, NO_DEADLINE);
 			p->drain_waiters--;
 		}
 		pthread_mutex_unlock(&p->mu);
 	}
-	nocancel_end(old);
-	tp_pool_unref(p);
+	supv__nocancel_end(old);
+	supv__tp_pool_unref(p);
 	return rc == EDEADLK ? rc : 0;
 }
 
@@ -998,7 +998,7 @@ supv_taskpool_stats_sized(struct supv_taskpool *p,
 		.workers = p->nserving,
 	};
 	pthread_mutex_unlock(&p->mu);
-	struct_out(uout, size, &k, sizeof(k));
+	supv__struct_out(uout, size, &k, sizeof(k));
 	return 0;
 }
 

@@ -6,13 +6,13 @@
  * Locking.  Each pool has a mutex of its own, pool->mu, which guards the
  * queue and every field marked "mu" below, in the pool and in its tasks:
  * the queue is the hot path and must not contend with other trees on
- * supv_mu.  Idle workers and the timer thread wait on their run's
- * condition variable under supv_mu instead, as supv_sleep() does, so that
+ * supv__mu.  Idle workers and the timer thread wait on their run's
+ * condition variable under supv__mu instead, as supv_sleep() does, so that
  * a stop request (run_signal_stop) wakes them; whoever hands them work
- * names the run in its slot's woken and signals, under supv_mu.  The
+ * names the run in its slot's woken and signals, under supv__mu.  The
  * timer thread's replacer, which is no run, waits on pool->replace_cv
- * under pool->mu.  The order is pool->mu, then supv_mu: nothing takes
- * pool->mu with supv_mu held.  No lock is held while user code runs
+ * under pool->mu.  The order is pool->mu, then supv__mu: nothing takes
+ * pool->mu with supv__mu held.  No lock is held while user code runs
  * (tasks, on_done, the user's on_event), nor while calling into the
  * pool's supervisor.
  */
@@ -25,7 +25,7 @@
 #include "supervise_internal.h"
 
 /*
- * A task's state; the allowed transitions are in tp_task_set_state().  The
+ * A task's state; the allowed transitions are in supv__tp_task_set_state().  The
  * state says where the task is: in pool->queue, in pool->delayed, on a
  * slot, or in a completion batch.
  */
@@ -98,7 +98,7 @@ struct tp_slot {
 	unsigned              replace_fails;  /* mu: starts failed in a row */
 
 	/*
-	 * supv_mu: the idle run work was handed to.  It names the run, not
+	 * supv__mu: the idle run work was handed to.  It names the run, not
 	 * the slot: a run that the supervisor gave up on while it was idle,
 	 * and that wakes after its successor went idle, neither takes nor
 	 * clears its successor's hand-off.
@@ -156,7 +156,7 @@ struct supv_taskpool {
 	struct task_list    free;         /* mu: unused tasks, for submit */
 	unsigned            nfree;        /* mu */
 
-	bool                ctl_kick;     /* supv_mu: the timer thread has news */
+	bool                ctl_kick;     /* supv__mu: the timer thread has news */
 };
 
 /* Tasks finished under pool->mu whose callbacks and frees come after. */
@@ -176,24 +176,24 @@ pool_full(const struct supv_taskpool *p)
 #define TP_CACHE_MAX 1024
 
 /* taskpool_task.c: called with pool->mu held unless said. */
-void tp_task_free(struct supv_task *t);                         /* without mu */
-void tp_batch_init(struct batch *b);
-bool tp_batch_empty(const struct batch *b);
-void tp_batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */
-void tp_task_set_state(struct supv_task *t, enum task_state to);
-void tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
+void supv__tp_task_free(struct supv_task *t);                         /* without mu */
+void supv__tp_batch_init(struct batch *b);
+bool supv__tp_batch_empty(const struct batch *b);
+void supv__tp_batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */
+void supv__tp_task_set_state(struct supv_task *t, enum task_state to);
+void supv__tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b);
-void tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
+void supv__tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b);
-void tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
-void tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now);
-void tp_pool_unref(struct supv_taskpool *p);                    /* without mu */
-unsigned tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k); /* any */
+void supv__tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
+void supv__tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now);
+void supv__tp_pool_unref(struct supv_taskpool *p);                    /* without mu */
+unsigned supv__tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k); /* any */
 
 /* taskpool.c: called with pool->mu held. */
-void tp_pool_wake_one(struct supv_taskpool *p);
-void tp_pool_kick_ctl(struct supv_taskpool *p, uint64_t at);
-void tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
-bool tp_pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline);
+void supv__tp_pool_wake_one(struct supv_taskpool *p);
+void supv__tp_pool_kick_ctl(struct supv_taskpool *p, uint64_t at);
+void supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
+bool supv__tp_pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline);
 
 #endif /* TASKPOOL_H */

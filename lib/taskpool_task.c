@@ -19,14 +19,14 @@
 #include "taskpool.h"
 
 void
-tp_batch_init(struct batch *b)
+supv__tp_batch_init(struct batch *b)
 {
 	TAILQ_INIT(&b->fin);
 	TAILQ_INIT(&b->dead);
 }
 
 bool
-tp_batch_empty(const struct batch *b)
+supv__tp_batch_empty(const struct batch *b)
 {
 	return TAILQ_EMPTY(&b->fin) && TAILQ_EMPTY(&b->dead);
 }
@@ -36,7 +36,7 @@ tp_batch_empty(const struct batch *b)
  * library, caught here.
  */
 void
-tp_task_set_state(struct supv_task *t, enum task_state to)
+supv__tp_task_set_state(struct supv_task *t, enum task_state to)
 {
 	static const bool allowed[5][5] = {
 		/* from \ to       QUEUED DELAYED RUNNING FINISHING DONE */
@@ -54,7 +54,7 @@ tp_task_set_state(struct supv_task *t, enum task_state to)
 
 /* Frees a task that no one references.  Called without pool->mu. */
 void
-tp_task_free(struct supv_task *t)
+supv__tp_task_free(struct supv_task *t)
 {
 	if (t->has_cv)
 		pthread_cond_destroy(&t->cv);
@@ -88,7 +88,7 @@ task_unref_locked(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
 static void
 task_done(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
 {
-	tp_task_set_state(t, T_DONE);
+	supv__tp_task_set_state(t, T_DONE);
 	atomic_store_explicit(&t->finished, true, memory_order_release);
 	if (t->res.status == SUPV_TASK_DONE)
 		p->n_succeeded++;
@@ -108,13 +108,13 @@ task_done(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
  * goes to the batch, whose flush calls it and then makes it done.
  */
 void
-tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
+supv__tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b)
 {
 	t->res.status = status;
 	t->res.code = code;
 	t->res.attempts = t->attempts;
-	tp_task_set_state(t, T_FINISHING);
+	supv__tp_task_set_state(t, T_FINISHING);
 	if (t->on_done != NULL)
 		TAILQ_INSERT_TAIL(&b->fin, t, link);
 	else
@@ -128,13 +128,13 @@ tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
  * without pool->mu.
  */
 void
-tp_batch_flush(struct supv_taskpool *p, struct batch *b)
+supv__tp_batch_flush(struct supv_taskpool *p, struct batch *b)
 {
 	struct supv_task *t, *next;
 	int old;
 
 	if (!TAILQ_EMPTY(&b->fin)) {
-		old = nocancel_begin();
+		old = supv__nocancel_begin();
 		/* A finishing task's result no longer changes: no lock. */
 		TAILQ_FOREACH(t, &b->fin, link)
 			t->on_done(&t->res, t->done_arg);
@@ -144,10 +144,10 @@ tp_batch_flush(struct supv_taskpool *p, struct batch *b)
 			task_done(p, t, b);
 		}
 		pthread_mutex_unlock(&p->mu);
-		nocancel_end(old);
+		supv__nocancel_end(old);
 	}
 	TAILQ_FOREACH_SAFE(t, &b->dead, link, next)
-		tp_task_free(t);
+		supv__tp_task_free(t);
 	TAILQ_INIT(&b->dead);
 }
 
@@ -156,7 +156,7 @@ queue_push(struct supv_taskpool *p, struct supv_task *t)
 {
 	TAILQ_INSERT_TAIL(&p->queue, t, link);
 	p->nqueued++;
-	tp_pool_wake_one(p);
+	supv__tp_pool_wake_one(p);
 }
 
 /*
@@ -166,7 +166,7 @@ queue_push(struct supv_taskpool *p, struct supv_task *t)
  * starts of a worker the pool replaces.
  */
 unsigned
-tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k)
+supv__tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k)
 {
 	uint64_t d = base_ms, max = max_ms;
 
@@ -186,7 +186,7 @@ tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k)
  * pool is stopping.
  */
 void
-tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
+supv__tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b)
 {
 	struct supv_task *x;
@@ -194,21 +194,21 @@ tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
 
 	t->res.code = code;
 	if (p->state != POOL_OPEN && p->state != POOL_DRAINING) {
-		tp_task_finish(p, t, SUPV_TASK_CANCELLED, code, b);
+		supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, code, b);
 		return;
 	}
 	if (t->attempts >= t->max_attempts) {
-		tp_task_finish(p, t, status, code, b);
+		supv__tp_task_finish(p, t, status, code, b);
 		return;
 	}
-	if ((delay = tp_backoff(p->backoff_ms, p->backoff_max_ms,
+	if ((delay = supv__tp_backoff(p->backoff_ms, p->backoff_max_ms,
 	    t->attempts)) == 0) {
-		tp_task_set_state(t, T_QUEUED);
+		supv__tp_task_set_state(t, T_QUEUED);
 		queue_push(p, t);
 		return;
 	}
-	tp_task_set_state(t, T_DELAYED);
-	t->due = now_ns() + (uint64_t)delay * NS_PER_MS;
+	supv__tp_task_set_state(t, T_DELAYED);
+	t->due = supv__now_ns() + (uint64_t)delay * NS_PER_MS;
 	TAILQ_FOREACH_REVERSE(x, &p->delayed, task_list, link)
 		if (x->due <= t->due)
 			break;
@@ -219,7 +219,7 @@ tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
 	p->ndelayed++;
 	/* Idle workers wait for the first due time: tell one of a new one. */
 	if (TAILQ_FIRST(&p->delayed) == t)
-		tp_pool_wake_one(p);
+		supv__tp_pool_wake_one(p);
 }
 
 /*
@@ -227,33 +227,33 @@ tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
  * workers for them (the caller, not idle, takes one of them).
  */
 void
-tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now)
+supv__tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now)
 {
 	struct supv_task *t;
 
 	while ((t = TAILQ_FIRST(&p->delayed)) != NULL && t->due <= now) {
 		TAILQ_REMOVE(&p->delayed, t, link);
 		p->ndelayed--;
-		tp_task_set_state(t, T_QUEUED);
+		supv__tp_task_set_state(t, T_QUEUED);
 		queue_push(p, t);
 	}
 }
 
 /* Cancels every task that is waiting to start or to be retried. */
 void
-tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b)
+supv__tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b)
 {
 	struct supv_task *t;
 
 	while ((t = TAILQ_FIRST(&p->queue)) != NULL) {
 		TAILQ_REMOVE(&p->queue, t, link);
 		p->nqueued--;
-		tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+		supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
 	}
 	while ((t = TAILQ_FIRST(&p->delayed)) != NULL) {
 		TAILQ_REMOVE(&p->delayed, t, link);
 		p->ndelayed--;
-		tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+		supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
 	}
 	if (p->space_waiters > 0)
 		pthread_cond_broadcast(&p->space_cv);
@@ -290,17 +290,17 @@ admit(struct supv_taskpool *p, bool nowait, uint64_t deadline, bool *held)
 		return EAGAIN;
 	*held = true;
 	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-	old = nocancel_begin();
+	old = supv__nocancel_begin();
 	p->space_waiters++;
 	while ((rc = refused(p)) == 0 && pool_full(p)) {
-		if (!tp_pool_wait(p, &p->space_cv, deadline) && pool_full(p) &&
+		if (!supv__tp_pool_wait(p, &p->space_cv, deadline) && pool_full(p) &&
 		    (rc = refused(p)) == 0) {
 			rc = ETIMEDOUT;
 			break;
 		}
 	}
 	p->space_waiters--;
-	nocancel_end(old);
+	supv__nocancel_end(old);
 	return rc;
 }
 
@@ -318,30 +318,30 @@ supv_taskpool_submit_sized(struct supv_taskpool *p, supv_task_fn *fn,
 
 	if (p == NULL || fn == NULL)
 		return EINVAL;
-	if ((rc = struct_in(&oo, sizeof(oo), uo, size)) != 0)
+	if ((rc = supv__struct_in(&oo, sizeof(oo), uo, size)) != 0)
 		return rc;
 	if (o->attempts == SUPV_ZERO || o->deadline_ms == SUPV_ZERO)
 		return EINVAL;
 	if (o->wait_ms == SUPV_ZERO)
 		nowait = true;
 	else if (o->wait_ms != 0 && o->wait_ms != SUPV_INFINITY)
-		deadline = now_ns() + (uint64_t)o->wait_ms * NS_PER_MS;
+		deadline = supv__now_ns() + (uint64_t)o->wait_ms * NS_PER_MS;
 
 	pthread_mutex_lock(&p->mu);
 	if ((rc = admit(p, nowait, deadline, &held)) != 0) {
 		pthread_mutex_unlock(&p->mu);
 		if (held)
-			tp_pool_unref(p);
+			supv__tp_pool_unref(p);
 		return rc;
 	}
 	/* A task from the cache, else a new one (rare: not worth a relock). */
 	if ((t = TAILQ_FIRST(&p->free)) != NULL) {
 		TAILQ_REMOVE(&p->free, t, link);
 		p->nfree--;
-	} else if ((t = xcalloc(1, sizeof(*t))) == NULL) {
+	} else if ((t = supv__xcalloc(1, sizeof(*t))) == NULL) {
 		pthread_mutex_unlock(&p->mu);
 		if (held)
-			tp_pool_unref(p);
+			supv__tp_pool_unref(p);
 		return ENOMEM;
 	} else {
 		t->has_cv = false;
@@ -373,7 +373,7 @@ supv_taskpool_submit_sized(struct supv_taskpool *p, supv_task_fn *fn,
 		pthread_cond_signal(&p->space_cv);
 	pthread_mutex_unlock(&p->mu);
 	if (held)
-		tp_pool_unref(p);
+		supv__tp_pool_unref(p);
 	if (out != NULL)
 		*out = t;
 	return 0;
@@ -391,34 +391,34 @@ supv_task_wait_sized(struct supv_task *t, unsigned timeout_ms,
 		return EINVAL;
 	if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
 		if (res != NULL)
-			struct_out(res, size, &t->res, sizeof(t->res));
+			supv__struct_out(res, size, &t->res, sizeof(t->res));
 		return 0;
 	}
 	p = t->pool;
 	if (timeout_ms == SUPV_INFINITY)
 		deadline = NO_DEADLINE;
 	else
-		deadline = now_ns() + (timeout_ms == SUPV_ZERO ? 0 :
+		deadline = supv__now_ns() + (timeout_ms == SUPV_ZERO ? 0 :
 		    (uint64_t)timeout_ms * NS_PER_MS);
-	old = nocancel_begin();
+	old = supv__nocancel_begin();
 	pthread_mutex_lock(&p->mu);
 	while (t->state != T_DONE) {
 		if (!t->has_cv) {
-			if ((rc = cond_init(&t->cv)) != 0)
+			if ((rc = supv__cond_init(&t->cv)) != 0)
 				break;
 			t->has_cv = true;
 		}
 		t->nwaiters++;
-		if (!tp_pool_wait(p, &t->cv, deadline) && t->state != T_DONE)
+		if (!supv__tp_pool_wait(p, &t->cv, deadline) && t->state != T_DONE)
 			rc = ETIMEDOUT;
 		t->nwaiters--;
 		if (rc != 0)
 			break;
 	}
 	if (rc == 0 && res != NULL)
-		struct_out(res, size, &t->res, sizeof(t->res));
+		supv__struct_out(res, size, &t->res, sizeof(t->res));
 	pthread_mutex_unlock(&p->mu);
-	nocancel_end(old);
+	supv__nocancel_end(old);
 	return rc;
 }
 
@@ -433,7 +433,7 @@ supv_task_poll_sized(struct supv_task *t, struct supv_task_result *res,
 		return EINVAL;
 	if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
 		if (res != NULL)
-			struct_out(res, size, &t->res, sizeof(t->res));
+			supv__struct_out(res, size, &t->res, sizeof(t->res));
 		return 0;
 	}
 	p = t->pool;
@@ -441,7 +441,7 @@ supv_task_poll_sized(struct supv_task *t, struct supv_task_result *res,
 	if (t->state == T_DONE) {
 		rc = 0;
 		if (res != NULL)
-			struct_out(res, size, &t->res, sizeof(t->res));
+			supv__struct_out(res, size, &t->res, sizeof(t->res));
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
@@ -457,7 +457,7 @@ supv_task_cancel(struct supv_task *t)
 	if (t == NULL)
 		return EINVAL;
 	p = t->pool;
-	tp_batch_init(&b);
+	supv__tp_batch_init(&b);
 	pthread_mutex_lock(&p->mu);
 	switch (t->state) {
 	case T_QUEUED:
@@ -480,9 +480,9 @@ supv_task_cancel(struct supv_task *t)
 		break;
 	}
 	if (rc == 0)
-		tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, &b);
+		supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, &b);
 	pthread_mutex_unlock(&p->mu);
-	tp_batch_flush(p, &b);
+	supv__tp_batch_flush(p, &b);
 	return rc;
 }
 
@@ -505,9 +505,9 @@ supv_task_release(struct supv_task *t)
 		}
 		pthread_mutex_unlock(&p->mu);
 		if (t != NULL)
-			tp_task_free(t);
+			supv__tp_task_free(t);
 	}
-	tp_pool_unref(p);
+	supv__tp_pool_unref(p);
 }
 
 SUPV_EXPORT const char *

@@ -9,10 +9,10 @@
 
 #include "supervise_internal.h"
 
-pthread_mutex_t supv_mu = PTHREAD_MUTEX_INITIALIZER;
-pthread_cond_t  supv_reply_cv;
-_Thread_local struct supv *tls_sup;
-_Thread_local struct supv_worker *tls_run;
+pthread_mutex_t supv__mu = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t  supv__reply_cv;
+_Thread_local struct supv *supv__tls_sup;
+_Thread_local struct supv_worker *supv__tls_run;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -36,13 +36,13 @@ fault_hit(void)
 }
 
 void *
-xcalloc(size_t n, size_t size)
+supv__xcalloc(size_t n, size_t size)
 {
 	return fault_hit() ? NULL : calloc(n, size);
 }
 
-static void atfork_prepare(void) { pthread_mutex_lock(&supv_mu); }
-static void atfork_release(void) { pthread_mutex_unlock(&supv_mu); }
+static void atfork_prepare(void) { pthread_mutex_lock(&supv__mu); }
+static void atfork_release(void) { pthread_mutex_unlock(&supv__mu); }
 
 /*
  * The fork handlers keep a child process able to build new trees: the
@@ -52,25 +52,25 @@ static void atfork_release(void) { pthread_mutex_unlock(&supv_mu); }
 static void
 global_init(void)
 {
-	cond_init(&supv_reply_cv);
+	supv__cond_init(&supv__reply_cv);
 	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
 }
 
 void
-lock(void)
+supv__lock(void)
 {
 	pthread_once(&init_once, global_init);
-	pthread_mutex_lock(&supv_mu);
+	pthread_mutex_lock(&supv__mu);
 }
 
 void
-unlock(void)
+supv__unlock(void)
 {
-	pthread_mutex_unlock(&supv_mu);
+	pthread_mutex_unlock(&supv__mu);
 }
 
 uint64_t
-now_ns(void)
+supv__now_ns(void)
 {
 	struct timespec ts;
 
@@ -79,7 +79,7 @@ now_ns(void)
 }
 
 uint64_t
-deadline_after_ms(uint64_t from, unsigned ms)
+supv__deadline_after_ms(uint64_t from, unsigned ms)
 {
 	if (ms == SUPV_INFINITY)
 		return NO_DEADLINE;
@@ -87,7 +87,7 @@ deadline_after_ms(uint64_t from, unsigned ms)
 }
 
 int
-cond_init(pthread_cond_t *cv)
+supv__cond_init(pthread_cond_t *cv)
 {
 	pthread_condattr_t a;
 	int rc;
@@ -101,19 +101,19 @@ cond_init(pthread_cond_t *cv)
 }
 
 bool
-cond_wait_until(pthread_cond_t *cv, uint64_t deadline)
+supv__cond_wait_until(pthread_cond_t *cv, uint64_t deadline)
 {
 	struct timespec ts;
 
 	if (deadline == NO_DEADLINE) {
-		pthread_cond_wait(cv, &supv_mu);
+		pthread_cond_wait(cv, &supv__mu);
 		return true;
 	}
-	if (now_ns() >= deadline)
+	if (supv__now_ns() >= deadline)
 		return false;
 	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
 	ts.tv_nsec = (long)(deadline % 1000000000ULL);
-	return pthread_cond_timedwait(cv, &supv_mu, &ts) != ETIMEDOUT;
+	return pthread_cond_timedwait(cv, &supv__mu, &ts) != ETIMEDOUT;
 }
 
 /*
@@ -122,11 +122,11 @@ cond_wait_until(pthread_cond_t *cv, uint64_t deadline)
  * it needs.
  */
 int
-thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg)
+supv__thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
-	bool mask = tls_sup == NULL;	/* a loop has every signal blocked */
+	bool mask = supv__tls_sup == NULL;	/* a loop has every signal blocked */
 	int rc;
 
 	if (fault_hit())
@@ -157,7 +157,7 @@ thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg)
  * from a common prefix differ.
  */
 void
-thread_name(const char *name)
+supv__thread_name(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -165,7 +165,7 @@ thread_name(const char *name)
 }
 
 int
-check_id(const char *id)
+supv__check_id(const char *id)
 {
 	size_t n;
 
@@ -180,23 +180,23 @@ check_id(const char *id)
  * there, and a call that waits for them would wait for ever.
  */
 int
-check_owner(const struct supv *s)
+supv__check_owner(const struct supv *s)
 {
 	return s->pid == getpid() ? 0 : EPERM;
 }
 
-/* Called with supv_mu held. */
+/* Called with supv__mu held. */
 struct supv *
-root_of(struct supv *s)
+supv__root_of(struct supv *s)
 {
 	while (s->parent != NULL)
 		s = s->parent;
 	return s;
 }
 
-/* Whether s is top or below it.  Called with supv_mu held. */
+/* Whether s is top or below it.  Called with supv__mu held. */
 bool
-in_subtree(const struct supv *top, const struct supv *s)
+supv__in_subtree(const struct supv *top, const struct supv *s)
 {
 	for (; s != NULL; s = s->parent)
 		if (s == top)
@@ -207,31 +207,31 @@ in_subtree(const struct supv *top, const struct supv *s)
 /*
  * Whether the calling thread is one of the loops of target's tree: it is
  * then running that tree's event callback (or an arg_free), and any call
- * that changes the tree would wait for itself.  Called with supv_mu held.
+ * that changes the tree would wait for itself.  Called with supv__mu held.
  */
 bool
-caller_is_loop_of(struct supv *target)
+supv__caller_is_loop_of(struct supv *target)
 {
-	return tls_sup != NULL && root_of(tls_sup) == root_of(target);
+	return supv__tls_sup != NULL && supv__root_of(supv__tls_sup) == supv__root_of(target);
 }
 
 /*
  * The supervisor of the calling worker when it belongs to target's tree,
- * or NULL.  Called with supv_mu held.
+ * or NULL.  Called with supv__mu held.
  */
 struct supv *
-caller_worker_sup(struct supv *target)
+supv__caller_worker_sup(struct supv *target)
 {
-	if (tls_run == NULL || tls_run->child == NULL)
+	if (supv__tls_run == NULL || supv__tls_run->child == NULL)
 		return NULL;
-	if (root_of(tls_run->child->owner) != root_of(target))
+	if (supv__root_of(supv__tls_run->child->owner) != supv__root_of(target))
 		return NULL;
-	return tls_run->child->owner;
+	return supv__tls_run->child->owner;
 }
 
 /* The library's waits are no cancellation points; only supv_sleep is. */
 int
-nocancel_begin(void)
+supv__nocancel_begin(void)
 {
 	int old;
 
@@ -240,7 +240,7 @@ nocancel_begin(void)
 }
 
 void
-nocancel_end(int old)
+supv__nocancel_end(int old)
 {
 	pthread_setcancelstate(old, NULL);
 }
@@ -251,7 +251,7 @@ nocancel_end(int old)
  * cannot overflow from the writes the library makes.
  */
 void
-flagfd_set(int fd)
+supv__flagfd_set(int fd)
 {
 	uint64_t one = 1;
 
@@ -260,7 +260,7 @@ flagfd_set(int fd)
 }
 
 void
-flagfd_clear(int fd)
+supv__flagfd_clear(int fd)
 {
 	uint64_t v;
 
@@ -276,7 +276,7 @@ flagfd_clear(int fd)
  * sets a field this library does not know gets E2BIG, as openat2(2) does.
  */
 int
-struct_in(void *dst, size_t want, const void *src, size_t have)
+supv__struct_in(void *dst, size_t want, const void *src, size_t have)
 {
 	const unsigned char *p = src;
 	size_t i;
@@ -293,7 +293,7 @@ struct_in(void *dst, size_t want, const void *src, size_t have)
 
 /* Writes the library's struct src (size have) into the caller's of size want. */
 void
-struct_out(void *dst, size_t want, const void *src, size_t have)
+supv__struct_out(void *dst, size_t want, const void *src, size_t have)
 {
 	memcpy(dst, src, have < want ? have : want);
 	if (want > have)
