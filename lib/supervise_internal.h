@@ -278,6 +278,13 @@ void    *supv__xcalloc(size_t n, size_t size);
 uint64_t supv__now_ns(void);
 void     supv__lock(void);
 void     supv__unlock(void);
+/*
+ * The lock of s's tree, for code outside the loops (the control socket, a
+ * linter, a hang capture that drops it): use these rather than the global
+ * names, which are on their way out (one lock per tree).
+ */
+void     supv__lock_sup(const struct supv *s);
+void     supv__unlock_sup(const struct supv *s);
 int      supv__cond_init(pthread_cond_t *cv);
 /* Waits on cv with supv__mu held; false once deadline (ns) has passed. */
 bool     supv__cond_wait_until(pthread_cond_t *cv, uint64_t deadline);
