@@ -3,7 +3,7 @@
  * asking a run to stop, waiting for it within its grace (the heartbeats
  * of its siblings still sampled meanwhile), what happens when the grace
  * runs out, and starting a worker (waiting for its supv_ready()).  Called
- * with supv__mu held, on the supervisor's loop; emit_*() drop the lock.
+ * with its tree's lock held, on the supervisor's loop; emit_*() drop the lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,9 +39,9 @@ supv__reap(struct supv *s, struct supv_worker *r)
 	pthread_t t = r->thread;
 
 	TAILQ_REMOVE(&s->exitq, r, exitq);
-	supv__unlock();
+	supv__unlock_sup(s);
 	pthread_join(t, NULL);
-	supv__lock();
+	supv__lock_sup(s);
 }
 
 enum supv_exit_kind
@@ -67,7 +67,7 @@ static void
 abandon(struct child *c, struct supv_worker *r)
 {
 	pthread_detach(r->thread);
-	r->child = NULL;	/* its end will queue nothing */
+	supv__run_abandon(r);	/* its end will queue nothing */
 	c->run = NULL;
 	/* The thread still holds a reference, so this cannot be the last. */
 	supv__run_unref(r);
@@ -125,7 +125,8 @@ supv__wait_busy(struct supv *s, uint64_t deadline, bool live)
 
 	if (live)
 		supv__loop_alive(s);
-	supv__cond_wait_until(&s->cv, next < deadline ? next : deadline);
+	supv__cond_wait_until(&s->cv, supv__mu_of(s),
+	    next < deadline ? next : deadline);
 	while ((c = supv__hb_check_due(s, &spinning)) != NULL)
 		supv__mark_hung(s, c, spinning);
 	return deadline == NO_DEADLINE || supv__now_ns() < deadline;

@@ -10,6 +10,7 @@ static void
 deliver(struct supv *s, struct supv_event *ev, bool uncount)
 {
 	supv_event_fn *fn = s->on_event;
+	struct dom *d;
 
 	if (fn == NULL)
 		return;
@@ -19,18 +20,19 @@ deliver(struct supv *s, struct supv_event *ev, bool uncount)
 	 * in order, though no lock is held during the call.
 	 */
 	while (s->emitting)
-		pthread_cond_wait(&supv__reply_cv, &supv__mu);
+		pthread_cond_wait(&s->emit_cv, supv__mu_of(s));
 	s->emitting = true;
 	ev->sup = s->name;
 	ev->at_ns = supv__now_ns();
 	ev->restarts = supv__window_count(&s->win, ev->at_ns / NS_PER_MS);
 	if (uncount && ev->restarts > 0)
 		ev->restarts--;
-	supv__unlock();
+	d = supv__dom_of(s);
+	supv__dom_unlock(d);
 	fn(ev, s->event_arg);
-	supv__lock();
+	supv__dom_lock(d);
 	s->emitting = false;
-	pthread_cond_broadcast(&supv__reply_cv);
+	pthread_cond_broadcast(&s->emit_cv);
 }
 
 static void
@@ -54,7 +56,7 @@ emit_ev(struct supv *s, enum supv_event_kind kind, const struct child *c,
 }
 
 /*
- * The events, one function each.  Called with supv__mu held, on s's loop
+ * The events, one function each.  Called with the tree's lock held, on s's loop
  * or on a worker of s restarting itself (with supv__tls_sup set to s); they
  * drop the lock during the callback.
  */

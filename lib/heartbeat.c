@@ -49,7 +49,7 @@ hb_grid_after(const struct child *c, uint64_t now)
 	return (now / q + 1) * q;
 }
 
-/* Monitors c again from its next sample at.  Called with supv__mu held. */
+/* Monitors c again from its next sample at.  Called with the tree's lock held. */
 static void
 hb_schedule(struct supv *s, struct child *c, uint64_t at)
 {
@@ -68,7 +68,7 @@ thread_cpu_ns(const struct supv_worker *r)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Starts monitoring c from now.  Called on s's loop with supv__mu held. */
+/* Starts monitoring c from now.  Called on s's loop with the tree's lock held. */
 void
 supv__hb_watch(struct supv *s, struct child *c, uint64_t now)
 {
@@ -100,7 +100,7 @@ supv__hb_next(struct supv *s)
 /*
  * Samples the children whose time has come.  Returns the first one found
  * hung (no longer monitored), for the loop to stop, or NULL.  Called on
- * s's loop with supv__mu held.
+ * s's loop with the tree's lock held.
  */
 struct child *
 supv__hb_check_due(struct supv *s, bool *spinning)

@@ -2,7 +2,7 @@
  * loop.c - a supervisor's own thread: it starts the children, handles
  * their exits (restart decisions, strategies, intensity, backoff), carries
  * out the calls posted to it, samples heartbeats, and stops the children
- * when it terminates.  Everything here runs with supv__mu held, on the
+ * when it terminates.  Everything here runs with the tree's lock held, on the
  * supervisor's loop, but for supv__sup_run_begin() and supv__sup_launch() (called by
  * whoever starts the supervisor); only the emit_*() calls, joins and the
  * freeing of deleted specs drop the lock.  Starting and stopping one
@@ -21,7 +21,7 @@ static void *sup_main(void *arg);
 
 /*
  * A new run of s begins: the caller launches its loop next.  Called with
- * supv__mu held, by the parent's loop or by supv_start().
+ * the tree's lock held, by the parent's loop or by supv_start().
  */
 void
 supv__sup_run_begin(struct supv *s, struct supv_worker *run)
@@ -50,7 +50,7 @@ supv__force_subtree(struct supv *s)
 
 /*
  * Asks root's run to stop, and returns at once; with force, a stop under
- * way has its graces cut short too.  Called with supv__mu held.
+ * way has its graces cut short too.  Called with the tree's lock held.
  */
 void
 supv__sup_request_stop(struct supv *root, bool force)
@@ -90,10 +90,12 @@ running(const struct supv *s)
 static void
 delete_spec(struct supv *s, struct child *c)
 {
+	struct dom *d = supv__dom_of(s);
+
 	supv__sup_spec_unlink(s, c);
-	supv__unlock();
+	supv__dom_unlock(d);
 	supv__spec_destroy(c);
-	supv__lock();
+	supv__dom_lock(d);
 }
 
 
@@ -302,6 +304,8 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	 * return.  Its replacement is started first and the join comes last,
 	 * so a restart costs the loop one wake-up.
 	 */
+	struct dom *d = supv__dom_of(s);
+
 	TAILQ_REMOVE(&s->exitq, r, exitq);
 	ran = r->ended_ns - r->started_ns;
 	supv__hb_unwatch(s, c);
@@ -312,9 +316,10 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	loop_decide(s, c, kind, ran);
 	if (running(s) && s->npending > 0)
 		run_pending(s);
-	supv__unlock();
+	/* s may be gone once its run is over (a temporary child): d stays. */
+	supv__dom_unlock(d);
 	pthread_join(t, NULL);
-	supv__lock();
+	supv__dom_lock(d);
 }
 
 static void
@@ -337,7 +342,7 @@ reply(struct request *q, int rc)
 {
 	q->rc = rc;
 	q->done = true;
-	pthread_cond_broadcast(&supv__reply_cv);
+	pthread_cond_signal(&q->cv);
 }
 
 static void
@@ -449,7 +454,7 @@ terminate(struct supv *s, enum supv_exit_kind why)
 	}
 	/* A worker restarting itself may be emitting: let it finish. */
 	while (s->inplace_busy > 0)
-		pthread_cond_wait(&supv__reply_cv, &supv__mu);
+		pthread_cond_wait(&s->emit_cv, supv__mu_of(s));
 	supv__emit_sup_exit(s, why);
 	fail_requests(s);
 	s->why = why;
@@ -530,7 +535,7 @@ serve(struct supv *s)
 			}
 			if (supv__hb_next(s) < next)
 				next = supv__hb_next(s);
-			supv__cond_wait_until(&s->cv, next);
+			supv__cond_wait_until(&s->cv, supv__mu_of(s), next);
 		}
 	}
 }
@@ -544,10 +549,12 @@ sup_main(void *arg)
 	struct child *c;
 	int rc = 0;
 
+	struct dom *d = supv__dom_of(s);	/* constant while it runs */
+
 	supv__tls_sup = s;
 	loop_done = false;
 	supv__thread_name(s->name);
-	supv__lock();
+	supv__dom_lock(d);
 	supv__loop_alive(s);
 	run = s->run;
 	supv__window_reset(&s->win);
@@ -578,6 +585,6 @@ sup_main(void *arg)
 		terminate(s, rc == ECANCELED ? SUPV_EXIT_SHUTDOWN :
 		    SUPV_EXIT_START_FAILED);
 	}
-	supv__unlock();
+	supv__dom_unlock(d);	/* s may be gone: see handle_exit */
 	return NULL;
 }

@@ -21,7 +21,7 @@
 
 struct notify {
 	unsigned           flags;
-	/* The fields below are guarded by supv__mu. */
+	/* The fields below are guarded by the root's lock. */
 	int                fd;          /* -1: not under systemd */
 	struct sockaddr_un addr;
 	socklen_t          addrlen;
@@ -55,7 +55,7 @@ tree_counts(struct supv *s, unsigned *running, unsigned *specs)
 	}
 }
 
-/* Called with supv__mu held. */
+/* Called with the root's lock held. */
 static void
 send_status(struct supv *root, const char *state)
 {
@@ -96,7 +96,7 @@ probe_subtree(struct supv *s, unsigned long seq)
  * Whether every loop of root's tree answered the last probe since it was
  * sent; then sends the next one.  A loop that waits without end for one
  * worker (an infinite grace or ready_ms), or sits in a slow on_event, does
- * not answer.  Called with supv__mu held, off the loops (the watchdog).
+ * not answer.  Called with the root's lock held, off the loops (the watchdog).
  */
 static bool
 probe_loops(struct supv *root)
@@ -116,7 +116,7 @@ watchdog_main(void *arg)
 	uint64_t next;
 
 	supv__thread_name("supv-watchdog");
-	supv__lock();
+	supv__lock_sup(root);
 	seq = root->run_seq;
 	next = supv__now_ns();
 	while (root->end_seq < seq) {
@@ -131,9 +131,9 @@ watchdog_main(void *arg)
 			    "degraded" : "running");
 			next = supv__now_ns() + n->wd_ns;
 		}
-		supv__cond_wait_until(&root->done_cv, next);
+		supv__cond_wait_until(&root->done_cv, supv__mu_of(root), next);
 	}
-	supv__unlock();
+	supv__unlock_sup(root);
 	return NULL;
 }
 
@@ -145,7 +145,7 @@ supv_notify_systemd(struct supv *root, unsigned flags)
 
 	if (root == NULL || (flags & ~(unsigned)SUPV_NOTIFY_ALL) != 0)
 		return EINVAL;
-	supv__lock();
+	supv__lock_sup(root);
 	if (root->parent != NULL) {
 		rc = EINVAL;
 	} else if (root->state != SUP_IDLE && root->state != SUP_TERMINATED) {
@@ -160,7 +160,7 @@ supv_notify_systemd(struct supv *root, unsigned flags)
 	}
 	if (rc == 0)
 		root->notify->flags = flags;
-	supv__unlock();
+	supv__unlock_sup(root);
 	return rc;
 }
 
@@ -178,9 +178,9 @@ supv__notify_open(struct supv *root)
 	if (n->wd_joinable) {
 		n->wd_joinable = false;
 		wd = n->wd;
-		supv__unlock();
+		supv__unlock_sup(root);
 		pthread_join(wd, NULL);
-		supv__lock();
+		supv__lock_sup(root);
 	}
 	if (n->fd >= 0) {
 		close(n->fd);
@@ -237,7 +237,7 @@ supv__notify_stopping(struct supv *root, enum supv_exit_kind why)
 	send_status(root, why == SUPV_EXIT_GAVE_UP ? "gave up" : "stopping");
 }
 
-/* Frees the notifier of a root that has ended.  Called without supv__mu. */
+/* Frees the notifier of a root that has ended.  Called without the root's lock. */
 void
 supv__notify_free(struct supv *root)
 {

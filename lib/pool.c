@@ -55,7 +55,7 @@ struct pool {
 	bool          resizing;   /* mu: a supv_pool_resize() is under way */
 };
 
-/* Called without supv__mu when the pool's supervisor is freed. */
+/* Called without the tree's lock when the pool's supervisor is freed. */
 static void
 pool_free(struct pool *p)
 {
@@ -118,9 +118,9 @@ supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *uopts,
 		goto fail;
 	}
 	p->tmpl = tmpl;
-	supv__lock();
+	supv__lock_sup(pool);
 	rc = pool_grow(pool, size);
-	supv__unlock();
+	supv__unlock_sup(pool);
 	if (rc != 0)
 		goto fail;
 	rc = supv_add_sup(sup, &(struct supv_child_opts){ .id = opts->id }, pool);
@@ -137,7 +137,7 @@ fail:
 /*
  * Adds one worker spec through the tree's own call.  A spec that could
  * not be added is freed at once: the template holds arg, so that is never
- * its last reference.  Called with supv__mu held.
+ * its last reference.  Called with the tree's lock held.
  */
 static int
 pool_add_worker(struct supv *pool, unsigned index)
@@ -152,7 +152,7 @@ pool_add_worker(struct supv *pool, unsigned index)
 	return rc;
 }
 
-/* Adds workers up to size.  Called with supv__mu held. */
+/* Adds workers up to size.  Called with the tree's lock held. */
 static int
 pool_grow(struct supv *pool, unsigned size)
 {
@@ -165,7 +165,7 @@ pool_grow(struct supv *pool, unsigned size)
 	return 0;
 }
 
-/* Stops and deletes workers down to size.  Called with supv__mu held. */
+/* Stops and deletes workers down to size.  Called with the tree's lock held. */
 static int
 pool_shrink(struct supv *pool, unsigned size)
 {
@@ -175,11 +175,11 @@ pool_shrink(struct supv *pool, unsigned size)
 
 	while (p->size > size) {
 		worker_id(id, p->tmpl->id, p->size - 1);
-		supv__unlock();
+		supv__unlock_sup(pool);
 		rc = supv_terminate_child(pool, id);
 		if (rc == 0)
 			rc = supv_delete_child(pool, id);
-		supv__lock();
+		supv__lock_sup(pool);
 		/* A temporary worker that ended is gone already. */
 		if (rc != 0 && rc != ENOENT)
 			return rc;
@@ -203,7 +203,9 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 		return rc;
 	if (size == SUPV_ZERO)
 		size = 0;
-	supv__lock();
+	if ((rc = supv__check_owner(sup)) != 0)
+		return rc;
+	supv__lock_sup(sup);
 	if (supv__caller_is_loop_of(sup)) {
 		rc = EDEADLK;
 	} else if ((c = supv__find_child(sup, id)) == NULL) {
@@ -218,8 +220,6 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 	    supv__tls_run->index >= size) {
 		/* It would stop itself: checked before anything is stopped. */
 		rc = EDEADLK;
-	} else if ((rc = supv__check_owner(pool)) != 0) {
-		/* nothing */
 	} else {
 		was = p->size;
 		p->resizing = true;
@@ -232,6 +232,6 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 		}
 		p->resizing = false;
 	}
-	supv__unlock();
+	supv__unlock_sup(sup);
 	return rc;
 }

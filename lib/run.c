@@ -24,7 +24,7 @@ supv__argbox_new(void *arg, void (*free_fn)(void *))
 	return b;
 }
 
-/* Called without supv__mu: the last reference runs arg_free. */
+/* Called without the tree's lock: the last reference runs arg_free. */
 void
 supv__argbox_unref(struct argbox *b)
 {
@@ -46,7 +46,15 @@ supv__run_new(struct child *c)
 		free(r);
 		return NULL;
 	}
+	if (pthread_mutex_init(&r->mu, NULL) != 0) {
+		pthread_cond_destroy(&r->cv);
+		free(r);
+		return NULL;
+	}
 	atomic_init(&r->refs, 1);
+	/* Its tree's lock stays valid as long as the run: an abandoned run may outlive the tree. */
+	r->dom = supv__dom_of(c->owner);
+	atomic_fetch_add(&r->dom->refs, 1);
 	r->stop_fd = -1;
 	r->fn = c->fn;
 	r->sup = c->sup;
@@ -61,7 +69,7 @@ supv__run_new(struct child *c)
 
 /*
  * Drops a reference.  The last one frees the run; it may run arg_free, so
- * it is dropped without supv__mu, or where the arg cannot be the last one.
+ * it is dropped without the tree's lock, or where the arg cannot be the last one.
  */
 void
 supv__run_unref(struct supv_worker *r)
@@ -71,6 +79,8 @@ supv__run_unref(struct supv_worker *r)
 	if (r->stop_fd >= 0)
 		close(r->stop_fd);
 	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	supv__dom_unref(r->dom);
 	supv__argbox_unref(r->arg);
 	free(r);
 }
@@ -78,7 +88,7 @@ supv__run_unref(struct supv_worker *r)
 /*
  * Makes c->run a fresh run for the next start, reusing the last one when
  * nothing else holds it, so that restarting allocates nothing.  Called
- * with supv__mu held.
+ * with the tree's lock held.
  */
 int
 supv__run_prepare(struct child *c)
@@ -96,6 +106,7 @@ supv__run_prepare(struct child *c)
 		atomic_store(&r->ext_until, 0);
 		atomic_store(&r->ext_beat, 0);
 		r->ready = r->exited = r->cancelled = r->stop_asked = false;
+		r->woken = r->abandoned = false;	/* no thread holds it */
 		r->code = 0;
 		r->has_cpuclock = false;
 		r->child = c;
@@ -103,7 +114,7 @@ supv__run_prepare(struct child *c)
 	}
 	if (r != NULL) {
 		/* Still held by an abandoned thread: let it keep it. */
-		r->child = NULL;
+		supv__run_abandon(r);
 		c->run = NULL;
 		supv__run_unref(r);
 	}
@@ -128,7 +139,7 @@ run_finish(struct supv_worker *r, int code, bool cancelled)
 	struct child *c;
 	bool queued;
 
-	supv__lock();
+	supv__lock_run(r);
 	r->code = code;
 	r->cancelled = cancelled;
 	r->exited = true;
@@ -138,7 +149,7 @@ run_finish(struct supv_worker *r, int code, bool cancelled)
 		atomic_fetch_sub(&r->refs, 1);	/* the child's stays */
 		pthread_cond_signal(&c->owner->cv);
 	}
-	supv__unlock();
+	supv__unlock_run(r);
 	fault_pause(FP_RUN_FINISHED);
 	if (!queued)
 		supv__run_unref(r);	/* abandoned: may be the last, and run arg_free */
@@ -180,7 +191,7 @@ worker_main(void *arg)
  * exceeded) the restart is decided and counted here, the run is reset,
  * EXIT, RESTART and START are emitted, and true tells the thread to run
  * the body again.  Anything else goes to the loop as usual.  Called
- * without supv__mu.
+ * without the tree's lock.
  */
 bool
 supv__run_restart_in_place(struct supv_worker *r, int code)
@@ -191,7 +202,7 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 	uint64_t now;
 	bool ok = false;
 
-	supv__lock();
+	supv__lock_run(r);
 	if ((c = r->child) == NULL || r->stop_asked)
 		goto out;
 	s = c->owner;
@@ -225,7 +236,7 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 			supv__emit_start(s, c);
 		supv__tls_sup = saved;
 		s->inplace_busy--;
-		pthread_cond_broadcast(&supv__reply_cv);
+		pthread_cond_broadcast(&s->emit_cv);
 		if (r->child != c)
 			goto out;
 	}
@@ -240,13 +251,13 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 	}
 	ok = true;
 out:
-	supv__unlock();
+	supv__unlock_run(r);
 	return ok;
 }
 
 /*
  * Starts the thread of c's prepared run.  The thread holds its own
- * reference.  Called with supv__mu held.
+ * reference.  Called with the tree's lock held.
  */
 int
 supv__run_spawn_worker(struct child *c)
@@ -266,24 +277,89 @@ supv__run_spawn_worker(struct child *c)
 }
 
 /*
- * Asks a worker run to stop: supv_stopping() turns true, supv_sleep()
- * wakes, the stop descriptor becomes readable.  Called with supv__mu held.
+ * Asks a worker run to stop: supv_stopping() turns true, supv_sleep() and
+ * a task pool's idle wait wake, the stop descriptor becomes readable, and
+ * a call it posted and waits for is given up.  Called with the tree's
+ * lock held; takes the run's own.
  */
 void
 supv__run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
 {
-	uint64_t one = 1;
-
 	r->stop_asked = true;
-	r->stop_reason = why;
 	r->stop_at = supv__now_ns();
+	pthread_mutex_lock(&r->mu);
+	r->stop_reason = why;
 	atomic_store_explicit(&r->stopping, true, memory_order_release);
 	pthread_cond_broadcast(&r->cv);
-	if (r->stop_fd >= 0 && write(r->stop_fd, &one, sizeof(one)) < 0) {
-		/* The counter cannot overflow from one write: nothing to do. */
-	}
-	/* A worker waiting for a call it made gives the call up. */
-	pthread_cond_broadcast(&supv__reply_cv);
+	supv__flagfd_set(r->stop_fd);
+	pthread_mutex_unlock(&r->mu);
+	if (r->waiting != NULL)
+		pthread_cond_signal(&r->waiting->cv);
+}
+
+/*
+ * Lets a run go: its thread runs on, detached or still in its body, and
+ * its end queues nothing.  Called with the tree's lock held.
+ */
+void
+supv__run_abandon(struct supv_worker *r)
+{
+	r->child = NULL;
+	pthread_mutex_lock(&r->mu);
+	r->abandoned = true;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * The worker of run r waits, under nothing but the run's own lock, until
+ * supv__run_wake(r), a stop request, or deadline: false once deadline has
+ * passed.  A wake that came first is not lost: it is a token, taken here.
+ */
+bool
+supv__run_wait(struct supv_worker *r, uint64_t deadline)
+{
+	bool in_time = true;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->woken && !atomic_load(&r->stopping) && in_time)
+		in_time = supv__cond_wait_until(&r->cv, &r->mu, deadline);
+	r->woken = false;
+	pthread_mutex_unlock(&r->mu);
+	return in_time;
+}
+
+/* Wakes r's worker from supv__run_wait(); callable under any other lock. */
+void
+supv__run_wake(struct supv_worker *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->woken = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Whether r's supervisor let it go (it outlived its grace). */
+bool
+supv__run_abandoned(struct supv_worker *r)
+{
+	bool a;
+
+	pthread_mutex_lock(&r->mu);
+	a = r->abandoned;
+	pthread_mutex_unlock(&r->mu);
+	return a;
+}
+
+/* Why r was asked to stop: SHUTDOWN, HUNG or START_FAILED (0 if not asked). */
+enum supv_exit_kind
+supv__run_stop_reason(struct supv_worker *r)
+{
+	enum supv_exit_kind why;
+
+	pthread_mutex_lock(&r->mu);
+	why = atomic_load(&r->stopping) ? r->stop_reason : 0;
+	pthread_mutex_unlock(&r->mu);
+	return why;
 }
 
 SUPV_EXPORT bool
@@ -297,8 +373,7 @@ supv_stopping(const struct supv_worker *self)
 static void
 unlock_cleanup(void *arg)
 {
-	(void)arg;
-	supv__unlock();
+	pthread_mutex_unlock(arg);
 }
 
 SUPV_EXPORT int
@@ -315,10 +390,11 @@ supv_sleep(struct supv_worker *self, unsigned ms)
 	if (ms == 0 || ms == SUPV_ZERO)
 		return 0;
 	deadline = supv__deadline_after_ms(supv__now_ns(), ms);
-	supv__lock();
-	pthread_cleanup_push(unlock_cleanup, NULL);
+	/* The run's own lock: no lock shared with the tree, or any other. */
+	pthread_mutex_lock(&self->mu);
+	pthread_cleanup_push(unlock_cleanup, &self->mu);
 	while (!atomic_load(&self->stopping) &&
-	    supv__cond_wait_until(&self->cv, deadline))
+	    supv__cond_wait_until(&self->cv, &self->mu, deadline))
 		;
 	stopping = atomic_load(&self->stopping);
 	pthread_cleanup_pop(1);
@@ -334,7 +410,7 @@ supv_stop_fd(struct supv_worker *self)
 	if (self == NULL)
 		return -1;
 	old = supv__nocancel_begin();
-	supv__lock();
+	pthread_mutex_lock(&self->mu);
 	if (self->stop_fd < 0) {
 		self->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (self->stop_fd >= 0 && atomic_load(&self->stopping) &&
@@ -343,7 +419,7 @@ supv_stop_fd(struct supv_worker *self)
 		}
 	}
 	fd = self->stop_fd;
-	supv__unlock();
+	pthread_mutex_unlock(&self->mu);
 	supv__nocancel_end(old);
 	return fd;
 }
@@ -353,12 +429,12 @@ supv_ready(struct supv_worker *self)
 {
 	if (self == NULL)
 		return;
-	supv__lock();	/* no cancellation point inside */
+	supv__lock_run(self);	/* no cancellation point inside */
 	if (!self->ready && self->child != NULL) {
 		self->ready = true;
 		pthread_cond_signal(&self->child->owner->cv);
 	}
-	supv__unlock();
+	supv__unlock_run(self);
 }
 
 SUPV_EXPORT const char *

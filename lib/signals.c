@@ -34,11 +34,11 @@ stop_or_force(struct sigstop *ss)
 	struct supv *root = ss->root;
 	bool again;
 
-	supv__lock();
+	supv__lock_sup(root);
 	again = ss->stop_seq == root->run_seq && root->end_seq < root->run_seq;
 	ss->stop_seq = root->run_seq;
 	supv__sup_request_stop(root, again);
-	supv__unlock();
+	supv__unlock_sup(root);
 }
 
 static void *
@@ -100,14 +100,14 @@ supv_stop_on_signals(struct supv *root, const int *signals, size_t n)
 	 * changes anything, instead of starting a second thread that nothing
 	 * would end.  Until it is given back on failure, the slot is ours.
 	 */
-	supv__lock();
+	supv__lock_sup(root);
 	if (root->parent != NULL)
 		rc = EINVAL;
 	else if (root->sigstop != NULL)
 		rc = EBUSY;
 	else
 		root->sigstop = ss;
-	supv__unlock();
+	supv__unlock_sup(root);
 	if (rc != 0) {
 		free(ss);
 		return rc;
@@ -138,9 +138,9 @@ fail:
 	 * Nothing else changes a taken slot: other calls see it taken, and
 	 * supv_free() may not run while another call on its root does.
 	 */
-	supv__lock();
+	supv__lock_sup(root);
 	root->sigstop = NULL;
-	supv__unlock();
+	supv__unlock_sup(root);
 	free(ss);
 	return rc;
 }
@@ -152,14 +152,14 @@ supv_stop_signal(const struct supv *root)
 
 	if (root == NULL)
 		return 0;
-	supv__lock();
+	supv__lock_sup(root);
 	if (root->sigstop != NULL)
 		signo = atomic_load(&root->sigstop->signo);
-	supv__unlock();
+	supv__unlock_sup(root);
 	return signo;
 }
 
-/* Ends the signal thread of a root being freed.  Called without supv__mu. */
+/* Ends the signal thread of a root being freed.  Called without the root's lock. */
 void
 supv__sigstop_free(struct supv *root)
 {

@@ -2,7 +2,7 @@
  * spec.c - the data model of a tree: child specs (create, copy, link into
  * a supervisor, find by id, destroy), their states, the arguments they
  * share with their runs, and freeing a supervisor.  No thread runs here
- * and nothing waits: every function is called with supv__mu held unless
+ * and nothing waits: every function is called with its tree's lock held unless
  * its comment says otherwise.
  */
 #include <errno.h>
@@ -183,7 +183,7 @@ supv__sup_spec_unlink(struct supv *s, struct child *c)
 	s->nchildren--;
 }
 
-/* Finds the child id of sup.  Called with supv__mu held. */
+/* Finds the child id of sup.  Called with its tree's lock held. */
 struct child *
 supv__find_child(struct supv *sup, const char *id)
 {
@@ -195,7 +195,7 @@ supv__find_child(struct supv *sup, const char *id)
 
 /*
  * Frees a spec that no list holds any more, with the subtree of a child
- * supervisor.  Called without supv__mu: it may run arg_free.
+ * supervisor.  Called without its tree's lock: it may run arg_free.
  */
 void
 supv__spec_destroy(struct child *c)
@@ -207,7 +207,7 @@ supv__spec_destroy(struct child *c)
 	free(c);
 }
 
-/* Frees a supervisor that no thread uses any more.  Called without supv__mu. */
+/* Frees a supervisor that no thread uses any more.  Called without its tree's lock. */
 void
 supv__sup_destroy(struct supv *s)
 {
@@ -224,5 +224,8 @@ supv__sup_destroy(struct supv *s)
 		close(s->wait_fd);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->done_cv);
+	pthread_cond_destroy(&s->emit_cv);
+	/* Runs of the tree that outlive it hold the domain on their own. */
+	supv__dom_unref(s->own_dom);
 	free(s);
 }

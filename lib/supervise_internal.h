@@ -1,19 +1,37 @@
 /*
  * supervise_internal.h - what the library's files share.
  *
- * Locking model.  One process-wide mutex, supv__mu, guards every field
- * marked "mu" below, in every tree.  Supervision work is rare next to the
- * work it supervises (a worker's hot path, supv_heartbeat() and
- * supv_stopping(), takes no lock), and a single lock makes operations that
- * span levels of a tree (adding a subtree, terminating a child supervisor,
- * an abandoned worker that outlives its tree) simple to get right.  No lock
- * is ever held while user code runs: the emit_*() functions drop it for
- * the callback, and supv__argbox_unref() (arg_free) is called without it.
+ * Locking model.  The lock domain is the tree.  Each tree has one mutex,
+ * in its struct dom, shared by every supervisor of the tree and every run
+ * of it: it guards every field marked "mu" below.  A tree's own operations
+ * that span its levels (adding a subtree, terminating a child supervisor,
+ * a worker restarting itself) stay simple under one lock, and independent
+ * trees never contend.  A never-started tree added under another one joins
+ * that tree's domain (supv__dom_merge); a running tree cannot be added.
+ * A domain lives as long as the supervisor that made it, and as long as
+ * any run of the tree, so that an abandoned worker that outlives its tree
+ * can still take it.
+ *
+ * Each run also has a lock of its own, r->mu ("rmu" below), a leaf: it
+ * guards what the worker waits for in supv_sleep() and in a task pool's
+ * idle wait (a wake token, the stop descriptor), so that neither takes
+ * its tree's lock, and a task pool hands work to a worker under its own
+ * pool->mu and the worker's rmu alone.
+ *
+ * Lock order: a tree's mu, then a task pool's pool->mu, then a run's rmu.
+ * Two trees' locks are taken together only by supv__dom_merge, in address
+ * order.  A worker's hot path, supv_heartbeat() and supv_stopping(), takes
+ * no lock.  No lock is ever held while user code runs: the emit_*()
+ * functions drop the tree's lock for the callback, and
+ * supv__argbox_unref() (arg_free) is called without one.  Nothing waits on
+ * a process-wide condition variable: a reply wakes its request's, the end
+ * of a callback its supervisor's, a stop request its run's.
  *
  * Threads.  Each running supervisor has one thread of its own (its "loop"),
  * and it alone changes its children's state while it runs: API calls on a
  * running supervisor are posted to it as requests and answered.  A stopped
- * supervisor has no thread, and API calls change it directly under supv__mu.
+ * supervisor has no thread, and API calls change it directly under the
+ * tree's lock.
  */
 #ifndef SUPERVISE_INTERNAL_H
 #define SUPERVISE_INTERNAL_H
@@ -42,9 +60,14 @@
 /* Largest finite intensity: the window keeps one timestamp per restart. */
 #define SUPV_INTENSITY_LIMIT 65535
 
-extern pthread_mutex_t supv__mu;
-/* Broadcast whenever a request is answered or a worker is asked to stop. */
-extern pthread_cond_t supv__reply_cv;
+/*
+ * A lock domain: the lock of one tree.  Reference counted: the supervisor
+ * that made it holds one reference, each run of the tree another.
+ */
+struct dom {
+	pthread_mutex_t mu;
+	atomic_uint     refs;
+};
 
 /* The supervisor this thread runs the loop of, if any. */
 extern _Thread_local struct supv *supv__tls_sup;
@@ -76,6 +99,7 @@ struct supv_worker {
 	atomic_ulong        ext_beat;     /* ... while beat still equals this */
 
 	/* Set before the thread starts, constant while it runs. */
+	struct dom         *dom;          /* its tree's lock (a reference) */
 	pthread_t           thread;
 	supv_work_fn       *fn;           /* NULL for a child supervisor's run */
 	struct argbox      *arg;
@@ -87,10 +111,16 @@ struct supv_worker {
 	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
 	bool                has_cpuclock;
 
-	/* Guarded by supv__mu. */
+	/* The run's own lock, a leaf: what the worker waits for. */
+	pthread_mutex_t     mu;
+	pthread_cond_t      cv;           /* rmu: supv_sleep() and park waits */
+	bool                woken;        /* rmu: a wake token (supv__run_wake) */
+	bool                abandoned;    /* rmu and mu: its child let it go */
+	int                 stop_fd;      /* rmu: -1 until supv_stop_fd() */
+
+	/* Guarded by the tree's lock. */
 	struct child       *child;        /* mu: owner spec; NULL once abandoned */
-	pthread_cond_t      cv;           /* mu: supv_sleep() waits here */
-	int                 stop_fd;      /* mu: -1 until supv_stop_fd() */
+	struct request     *waiting;      /* mu: a call it posted and waits for */
 	bool                ready;        /* mu: supv_ready() was called */
 	bool                exited;       /* mu: the thread has finished the body ... */
 	uint64_t            ended_ns;     /* mu: ... at this time */
@@ -99,7 +129,7 @@ struct supv_worker {
 	enum supv_exit_kind sup_why;      /* mu: how a child supervisor's run ended */
 	bool                stop_asked;   /* mu: the supervisor asked it to stop ... */
 	uint64_t            stop_at;      /* mu: ... at this time (ns) */
-	enum supv_exit_kind stop_reason;  /* mu: SHUTDOWN, HUNG or START_FAILED */
+	enum supv_exit_kind stop_reason;  /* mu and rmu: SHUTDOWN, HUNG or START_FAILED */
 	TAILQ_ENTRY(supv_worker) exitq;   /* mu: in the owner's exit queue */
 };
 
@@ -111,7 +141,7 @@ enum child_state {
 	CH_PENDING      /* waiting for its restart time (backoff) */
 };
 
-/* A child spec.  Every field is guarded by supv__mu. */
+/* A child spec.  Every field is guarded by its tree's lock. */
 struct child {
 	TAILQ_ENTRY(child)   order;      /* in owner->children, start order */
 	RB_ENTRY(child)      byid;       /* in owner->byid */
@@ -176,6 +206,7 @@ struct request {
 	struct child        *spec;      /* REQ_ADD: the new spec */
 	const char          *id;        /* the others: the child's id */
 	struct supv_worker  *from;      /* the calling worker's run, or NULL */
+	pthread_cond_t       cv;        /* mu: the caller waits here */
 	bool                 taken;     /* mu: the loop has begun it */
 	bool                 done;      /* mu */
 	int                  rc;        /* mu */
@@ -197,8 +228,14 @@ struct supv {
 	supv_event_fn       *on_event;
 	void                *event_arg;
 	pid_t                pid;         /* the process that made it */
+	struct dom          *own_dom;     /* the domain it made (a reference) */
+	/*
+	 * Its tree's domain: own_dom until the tree is added under another
+	 * one.  Changed only by supv__dom_merge, with both locks held.
+	 */
+	_Atomic(struct dom *) dom;
 
-	/* The tree and the children.  Guarded by supv__mu. */
+	/* The tree and the children.  Guarded by the tree's lock. */
 	struct supv         *parent;      /* mu */
 	struct child        *spec;        /* mu: this supervisor's spec in parent */
 	TAILQ_HEAD(child_list, child) children; /* mu: start order */
@@ -208,7 +245,7 @@ struct supv {
 	unsigned             npending;    /* mu: children in CH_PENDING */
 	unsigned             nhung_asked; /* mu: children with hung_asked */
 
-	/* A run and its loop.  Guarded by supv__mu. */
+	/* A run and its loop.  Guarded by the tree's lock. */
 	enum sup_state       state;       /* mu: see supv__sup_set_state() */
 	struct supv_worker  *run;         /* mu: our run as the parent sees it */
 	pthread_t            thread;      /* mu: the loop's thread */
@@ -219,6 +256,7 @@ struct supv {
 	TAILQ_HEAD(, request) reqq;       /* mu: calls to carry out */
 	bool                 emitting;    /* mu: an event callback is running */
 	unsigned             inplace_busy; /* mu: same-thread restarts emitting */
+	pthread_cond_t       emit_cv;     /* mu: waits for emitting, inplace_busy */
 	/*
 	 * mu: the restart intensity window: changed by the loop, and by a
 	 * worker restarting itself in place (run_restart_in_place), both
@@ -276,18 +314,23 @@ fault_pause(enum fault_point p)
 
 void    *supv__xcalloc(size_t n, size_t size);
 uint64_t supv__now_ns(void);
-void     supv__lock(void);
-void     supv__unlock(void);
-/*
- * The lock of s's tree, for code outside the loops (the control socket, a
- * linter, a hang capture that drops it): use these rather than the global
- * names, which are on their way out (one lock per tree).
- */
+struct dom *supv__dom_new(void);
+void     supv__dom_unref(struct dom *d);
+int      supv__dom_merge(struct supv *into, struct supv *top);
+void     supv__dom_split(struct supv *top);
+/* The lock of s's tree (its domain), and of a run's tree. */
 void     supv__lock_sup(const struct supv *s);
 void     supv__unlock_sup(const struct supv *s);
+pthread_mutex_t *supv__mu_of(const struct supv *s);
+struct dom *supv__dom_of(const struct supv *s);
+void     supv__dom_lock(struct dom *d);
+void     supv__dom_unlock(struct dom *d);
+void     supv__lock_run(const struct supv_worker *r);
+void     supv__unlock_run(const struct supv_worker *r);
 int      supv__cond_init(pthread_cond_t *cv);
-/* Waits on cv with supv__mu held; false once deadline (ns) has passed. */
-bool     supv__cond_wait_until(pthread_cond_t *cv, uint64_t deadline);
+/* Waits on cv with mu held; false once deadline (ns) has passed. */
+bool     supv__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+    uint64_t deadline);
 uint64_t supv__deadline_after_ms(uint64_t from, unsigned ms);
 int      supv__thread_spawn(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
 int      supv__struct_in(void *dst, size_t want, const void *src, size_t have);
@@ -352,6 +395,16 @@ int   supv__run_prepare(struct child *c);
 int   supv__run_spawn_worker(struct child *c);
 void  supv__run_signal_stop(struct supv_worker *r, enum supv_exit_kind why);
 bool  supv__run_restart_in_place(struct supv_worker *r, int code);
+void  supv__run_abandon(struct supv_worker *r);
+/*
+ * What a task pool needs of a run, and nothing more: its worker waits
+ * until woken, asked to stop, or deadline; another thread wakes it (under
+ * nothing but the run's own lock); and why it was asked to stop.
+ */
+bool  supv__run_wait(struct supv_worker *r, uint64_t deadline);
+void  supv__run_wake(struct supv_worker *r);
+bool  supv__run_abandoned(struct supv_worker *r);
+enum supv_exit_kind supv__run_stop_reason(struct supv_worker *r);
 
 /* heartbeat.c */
 void     supv__hb_watch(struct supv *s, struct child *c, uint64_t now);

@@ -2,7 +2,7 @@
  * supervisor.c - the public calls that build, run and change a tree.
  *
  * A call on a running supervisor is posted to its loop (loop.c) and
- * answered there; a call on a stopped one changes it here, under supv__mu.
+ * answered there; a call on a stopped one changes it here, under the tree's lock.
  */
 #include <errno.h>
 #include <limits.h>
@@ -70,19 +70,29 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 	RB_INIT(&s->hb);
 	TAILQ_INIT(&s->exitq);
 	TAILQ_INIT(&s->reqq);
+	if ((s->own_dom = supv__dom_new()) == NULL) {
+		rc = ENOMEM;
+		goto fail;
+	}
+	atomic_init(&s->dom, s->own_dom);
 	if ((rc = supv__window_init(&s->win, intensity, period)) != 0)
 		goto fail;
 	if ((rc = supv__cond_init(&s->cv)) != 0)
 		goto fail_win;
 	if ((rc = supv__cond_init(&s->done_cv)) != 0)
 		goto fail_cv;
+	if ((rc = supv__cond_init(&s->emit_cv)) != 0)
+		goto fail_done;
 	*out = s;
 	return 0;
+fail_done:
+	pthread_cond_destroy(&s->done_cv);
 fail_cv:
 	pthread_cond_destroy(&s->cv);
 fail_win:
 	supv__window_free(&s->win);
 fail:
+	supv__dom_unref(s->own_dom);
 	free(s);
 	return rc;
 }
@@ -91,7 +101,7 @@ fail:
  * Whether s's loop is waiting for the calling worker's start: the worker
  * has ready_ms and has not called supv_ready() yet, and s is its
  * supervisor, or an ancestor whose loop waits for that supervisor's start.
- * A call posted there would wait for the caller.  Called with supv__mu held.
+ * A call posted there would wait for the caller.  Called with the tree's lock held.
  */
 static bool
 start_waits_for_caller(const struct supv *s)
@@ -99,7 +109,8 @@ start_waits_for_caller(const struct supv *s)
 	struct supv_worker *r = supv__tls_run;
 	const struct supv *up;
 
-	if (r == NULL || r->child == NULL || r->ready || r->child->ready_ms == 0)
+	if (r == NULL || r->dom != atomic_load(&s->dom) || r->child == NULL ||
+	    r->ready || r->child->ready_ms == 0)
 		return false;
 	for (up = r->child->owner; up != NULL; up = up->parent) {
 		if (up == s)
@@ -111,21 +122,26 @@ start_waits_for_caller(const struct supv *s)
 }
 
 /*
- * Posts q to s's loop and waits for the answer.  A worker that is asked to
- * stop meanwhile withdraws a call the loop has not begun.  Called with
- * supv__mu held.
+ * Posts q to s's loop and waits for the answer on q's own condition
+ * variable.  A worker of the same tree that is asked to stop meanwhile
+ * withdraws a call the loop has not begun (its stop request wakes it
+ * through r->waiting).  Called with the tree's lock held.
  */
 static int
 post(struct supv *s, struct request *q)
 {
+	struct supv_worker *r = supv__tls_run;
 	int old, rc;
 
-	if ((rc = supv__check_owner(s)) != 0)
-		return rc;
 	if (start_waits_for_caller(s))
 		return EDEADLK;
+	if ((rc = supv__cond_init(&q->cv)) != 0)
+		return rc;
 	old = supv__nocancel_begin();
-	q->from = supv__tls_run;
+	if (r != NULL && r->dom == atomic_load(&s->dom)) {
+		q->from = r;
+		r->waiting = q;
+	}
 	TAILQ_INSERT_TAIL(&s->reqq, q, link);
 	pthread_cond_signal(&s->cv);
 	while (!q->done) {
@@ -135,9 +151,12 @@ post(struct supv *s, struct request *q)
 			q->rc = ECANCELED;
 			break;
 		}
-		pthread_cond_wait(&supv__reply_cv, &supv__mu);
+		pthread_cond_wait(&q->cv, supv__mu_of(s));
 	}
+	if (q->from != NULL)
+		q->from->waiting = NULL;
 	supv__nocancel_end(old);
+	pthread_cond_destroy(&q->cv);
 	return q->rc;
 }
 
@@ -147,7 +166,7 @@ has_loop(const struct supv *s)
 	return s->state == SUP_STARTING || s->state == SUP_RUNNING;
 }
 
-/* Adds spec c to sup.  Called with supv__mu held. */
+/* Adds spec c to sup.  Called with the tree's lock held. */
 int
 supv__add_spec(struct supv *sup, struct child *c)
 {
@@ -185,9 +204,11 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 		free(c);
 		return ENOMEM;
 	}
-	supv__lock();
-	rc = supv__add_spec(sup, c);
-	supv__unlock();
+	if ((rc = supv__check_owner(sup)) == 0) {
+		supv__lock_sup(sup);
+		rc = supv__add_spec(sup, c);
+		supv__unlock_sup(sup);
+	}
 	if (rc != 0)
 		supv__spec_discard(c);
 	return rc;
@@ -208,7 +229,12 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 		return rc;
 	if ((rc = supv__spec_new(parent, opts, true, &c)) != 0)
 		return rc;
-	supv__lock();
+	/* child joins parent's tree, and lock: one lock for both from now. */
+	if ((rc = supv__check_owner(parent)) != 0 ||
+	    (rc = supv__dom_merge(parent, child)) != 0) {
+		supv__spec_discard(c);
+		return rc;
+	}
 	if (child == parent || child->parent != NULL ||
 	    child->state != SUP_IDLE || supv__in_subtree(child, parent) ||
 	    child->sigstop != NULL || child->notify != NULL) {
@@ -226,7 +252,10 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 			supv__sup_set_state(child, SUP_IDLE);
 		}
 	}
-	supv__unlock();
+	if (rc != 0 && child->parent == NULL && child != parent &&
+	    atomic_load(&child->dom) != child->own_dom)
+		supv__dom_split(child);	/* last: child is its own tree again */
+	supv__unlock_sup(parent);
 	if (rc != 0)
 		supv__spec_discard(c);
 	return rc;
@@ -247,17 +276,17 @@ supv_start(struct supv *root)
 
 	if (root == NULL)
 		return EINVAL;
-	supv__lock();
+	if ((rc = supv__check_owner(root)) != 0)
+		return rc;
+	supv__lock_sup(root);
 	if (root->parent != NULL)
 		rc = EINVAL;
-	else if ((rc = supv__check_owner(root)) != 0)
-		;
 	else if (supv__caller_is_loop_of(root))
 		rc = EDEADLK;
 	else if (root->state != SUP_IDLE && root->state != SUP_TERMINATED)
 		rc = EBUSY;
 	if (rc != 0) {
-		supv__unlock();
+		supv__unlock_sup(root);
 		return rc;
 	}
 	oldcancel = supv__nocancel_begin();
@@ -269,10 +298,10 @@ supv_start(struct supv *root)
 	if (root->joinable) {
 		root->joinable = false;
 		old = root->thread;
-		supv__unlock();
+		supv__unlock_sup(root);
 		fault_pause(FP_START_UNLOCKED);
 		pthread_join(old, NULL);
-		supv__lock();
+		supv__lock_sup(root);
 	}
 	supv__notify_open(root);
 	if ((rc = supv__sup_launch(root, 0)) != 0) {
@@ -281,20 +310,20 @@ supv_start(struct supv *root)
 		root->end_seq = root->run_seq;
 		supv__flagfd_set(root->wait_fd);
 		pthread_cond_broadcast(&root->done_cv);
-		supv__unlock();
+		supv__unlock_sup(root);
 		supv__nocancel_end(oldcancel);
 		return EAGAIN;
 	}
 	root->joinable = true;
 	while (!root->start_done)
-		pthread_cond_wait(&root->done_cv, &supv__mu);
+		pthread_cond_wait(&root->done_cv, supv__mu_of(root));
 	rc = root->start_rc;
-	supv__unlock();
+	supv__unlock_sup(root);
 	supv__nocancel_end(oldcancel);
 	return rc;
 }
 
-/* Checks shared by supv_stop and supv_wait.  Called with supv__mu held. */
+/* Checks shared by supv_stop and supv_wait.  Called with the tree's lock held. */
 static int
 root_call_check(struct supv *root)
 {
@@ -302,12 +331,12 @@ root_call_check(struct supv *root)
 		return EINVAL;
 	if (supv__caller_is_loop_of(root) || supv__caller_worker_sup(root) != NULL)
 		return EDEADLK;
-	return supv__check_owner(root);
+	return 0;
 }
 
 /*
  * Waits until the current run of root has ended, or until deadline (ns):
- * ETIMEDOUT then.  Called with supv__mu held.
+ * ETIMEDOUT then.  Called with the tree's lock held.
  */
 static int
 wait_end(struct supv *root, uint64_t deadline)
@@ -317,7 +346,8 @@ wait_end(struct supv *root, uint64_t deadline)
 	bool in_time = true;
 
 	while (root->end_seq < seq && in_time)
-		in_time = supv__cond_wait_until(&root->done_cv, deadline);
+		in_time = supv__cond_wait_until(&root->done_cv,
+		    supv__mu_of(root), deadline);
 	supv__nocancel_end(old);
 	return root->end_seq < seq ? ETIMEDOUT : 0;
 }
@@ -329,12 +359,14 @@ supv_stop(struct supv *root)
 
 	if (root == NULL)
 		return EINVAL;
-	supv__lock();
+	if ((rc = supv__check_owner(root)) != 0)
+		return rc;
+	supv__lock_sup(root);
 	if ((rc = root_call_check(root)) == 0 && root->state != SUP_IDLE) {
 		supv__sup_request_stop(root, false);
 		wait_end(root, NO_DEADLINE);
 	}
-	supv__unlock();
+	supv__unlock_sup(root);
 	return rc;
 }
 
@@ -346,7 +378,9 @@ supv_timedwait(struct supv *root, enum supv_exit_kind *why,
 
 	if (root == NULL)
 		return EINVAL;
-	supv__lock();
+	if ((rc = supv__check_owner(root)) != 0)
+		return rc;
+	supv__lock_sup(root);
 	if ((rc = root_call_check(root)) == 0) {
 		if (root->state == SUP_IDLE) {
 			rc = ESRCH;
@@ -356,7 +390,7 @@ supv_timedwait(struct supv *root, enum supv_exit_kind *why,
 			*why = root->why;
 		}
 	}
-	supv__unlock();
+	supv__unlock_sup(root);
 	return rc;
 }
 
@@ -377,16 +411,16 @@ supv_wait_fd(struct supv *root)
 {
 	int fd;
 
-	if (root == NULL)
+	if (root == NULL || supv__check_owner(root) != 0)
 		return -1;
-	supv__lock();
+	supv__lock_sup(root);
 	if (root->parent == NULL && root->wait_fd < 0) {
 		root->wait_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (root->run_seq > 0 && root->end_seq == root->run_seq)
 			supv__flagfd_set(root->wait_fd);
 	}
 	fd = root->parent == NULL ? root->wait_fd : -1;
-	supv__unlock();
+	supv__unlock_sup(root);
 	return fd;
 }
 
@@ -396,21 +430,21 @@ supv_free(struct supv *sup)
 	pthread_t t;
 	bool join;
 
-	if (sup == NULL)
+	if (sup == NULL || supv__check_owner(sup) != 0)
 		return;
-	supv__lock();
+	supv__lock_sup(sup);
 	if (sup->parent != NULL || root_call_check(sup) != 0) {
-		supv__unlock();
+		supv__unlock_sup(sup);
 		return;
 	}
-	supv__unlock();
+	supv__unlock_sup(sup);
 	supv_stop(sup);
 	supv__sigstop_free(sup);
-	supv__lock();
+	supv__lock_sup(sup);
 	join = sup->joinable;
 	sup->joinable = false;
 	t = sup->thread;
-	supv__unlock();
+	supv__unlock_sup(sup);
 	if (join)
 		pthread_join(t, NULL);
 	supv__notify_free(sup);
@@ -420,7 +454,7 @@ supv_free(struct supv *sup)
 /*
  * Common checks of the calls on a child: EDEADLK from the tree's own event
  * callback, or from a worker on itself or an ancestor when self_ok is
- * false.  Called with supv__mu held.
+ * false.  Called with the tree's lock held.
  */
 static int
 child_call(struct supv *sup, const char *id, bool self_ok, struct child **out)
@@ -461,9 +495,10 @@ child_op(struct supv *sup, const char *id, enum req_op op)
 	struct child *c, *gone = NULL;
 	int rc;
 
-	if ((rc = check_child_args(sup, id)) != 0)
+	if ((rc = check_child_args(sup, id)) != 0 ||
+	    (rc = supv__check_owner(sup)) != 0)
 		return rc;
-	supv__lock();
+	supv__lock_sup(sup);
 	if ((rc = child_call(sup, id, op == REQ_RESTART, &c)) == 0) {
 		if (has_loop(sup)) {
 			rc = post(sup, &q);
@@ -474,7 +509,7 @@ child_op(struct supv *sup, const char *id, enum req_op op)
 			gone = c;
 		}
 	}
-	supv__unlock();
+	supv__unlock_sup(sup);
 	if (gone != NULL)
 		supv__spec_destroy(gone);
 	return rc;
@@ -507,7 +542,7 @@ supv_count_children_sized(struct supv *sup, struct supv_counts *out,
 
 	if (sup == NULL || out == NULL)
 		return EINVAL;
-	supv__lock();
+	supv__lock_sup(sup);
 	TAILQ_FOREACH(c, &sup->children, order) {
 		k.specs++;
 		if (c->state == CH_RUNNING || c->state == CH_STOPPING)
@@ -517,7 +552,7 @@ supv_count_children_sized(struct supv *sup, struct supv_counts *out,
 		else
 			k.workers++;
 	}
-	supv__unlock();
+	supv__unlock_sup(sup);
 	supv__struct_out(out, size, &k, sizeof(k));
 	return 0;
 }
@@ -533,7 +568,7 @@ supv_which_children_sized(struct supv *sup, struct supv_child_info *out,
 
 	if (sup == NULL || total == NULL || (out == NULL && n != 0))
 		return EINVAL;
-	supv__lock();
+	supv__lock_sup(sup);
 	TAILQ_FOREACH(c, &sup->children, order) {
 		if (i < n) {
 			memset(&ci, 0, sizeof(ci));
@@ -550,7 +585,7 @@ supv_which_children_sized(struct supv *sup, struct supv_child_info *out,
 		i++;
 	}
 	*total = i;
-	supv__unlock();
+	supv__unlock_sup(sup);
 	return 0;
 }
 

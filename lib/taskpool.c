@@ -136,10 +136,7 @@ supv__tp_pool_wake_one(struct supv_taskpool *p)
 		return;
 	LIST_REMOVE(sl, idle_link);
 	sl->idle = false;
-	supv__lock();
-	sl->woken = sl->run;
-	pthread_cond_signal(&sl->run->cv);
-	supv__unlock();
+	supv__run_wake(sl->run);	/* the run's own token: never a successor's */
 }
 
 /* Tells the timer thread of a deadline at (ns).  Called with pool->mu held. */
@@ -149,10 +146,7 @@ supv__tp_pool_kick_ctl(struct supv_taskpool *p, uint64_t at)
 	if (at >= p->ctl_at || p->ctl_run == NULL)
 		return;
 	p->ctl_at = at;
-	supv__lock();
-	p->ctl_kick = true;
-	pthread_cond_signal(&p->ctl_run->cv);
-	supv__unlock();
+	supv__run_wake(p->ctl_run);
 }
 
 /* Takes the task off sl.  Called with pool->mu held. */
@@ -293,13 +287,7 @@ slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self)
 	supv_extend(self, SUPV_INFINITY);
 	pthread_mutex_unlock(&p->mu);
 	old = supv__nocancel_begin();
-	supv__lock();
-	while (sl->woken != self && !supv_stopping(self) &&
-	    supv__cond_wait_until(&self->cv, deadline))
-		;
-	if (sl->woken == self)
-		sl->woken = NULL;
-	supv__unlock();
+	(void)supv__run_wait(self, deadline);
 	supv__nocancel_end(old);
 	pthread_mutex_lock(&p->mu);
 	if (sl->run == self && sl->idle) {
@@ -371,14 +359,9 @@ slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
  * handles under pool->mu.
  */
 static bool
-run_abandoned(const struct supv_worker *self)
+run_abandoned(struct supv_worker *self)
 {
-	bool gone;
-
-	supv__lock();
-	gone = self->child == NULL;
-	supv__unlock();
-	return gone;
+	return supv__run_abandoned(self);
 }
 
 /*
@@ -393,9 +376,7 @@ run_hung(struct supv_worker *self)
 
 	if (!supv_stopping(self))
 		return false;
-	supv__lock();
-	hung = self->stop_asked && self->stop_reason == SUPV_EXIT_HUNG;
-	supv__unlock();
+	hung = supv__run_stop_reason(self) == SUPV_EXIT_HUNG;
 	return hung;
 }
 
@@ -684,13 +665,8 @@ pool_ctl(struct supv_worker *self, void *arg)
 		supv__tp_batch_flush(p, &b);
 		if (replacing)
 			replacer_start(&rp, now, &at);
-		supv__lock();
-		while (!p->ctl_kick && !supv_stopping(self) &&
-		    supv__cond_wait_until(&self->cv, at))
-			;
-		p->ctl_kick = false;
+		(void)supv__run_wait(self, at);	/* news, a stop, or at */
 		stopping = supv_stopping(self);
-		supv__unlock();
 		if (stopping)
 			break;
 	}
@@ -922,9 +898,9 @@ supv_taskpool_stop(struct supv_taskpool *p, enum supv_taskpool_stop_mode mode,
 		return EINVAL;
 	if (tls_slot != NULL && tls_slot->pool == p)
 		return EDEADLK;
-	supv__lock();
+	supv__lock_sup(p->sup);
 	deadlock = supv__caller_is_loop_of(p->sup);
-	supv__unlock();
+	supv__unlock_sup(p->sup);
 	if (deadlock)
 		return EDEADLK;
 	supv__tp_batch_init(&b);
@@ -959,9 +935,9 @@ supv_taskpool_stop(struct supv_taskpool *p, enum supv_taskpool_stop_mode mode,
 		 * the caller is a worker of the tree, which that stop may wait
 		 * for in turn.
 		 */
-		supv__lock();
+		supv__lock_sup(p->parent);
 		in_tree = supv__caller_worker_sup(p->parent) != NULL;
-		supv__unlock();
+		supv__unlock_sup(p->parent);
 	}
 	if (rc == ECANCELED && !in_tree) {
 		pthread_mutex_lock(&p->mu);

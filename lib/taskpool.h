@@ -5,14 +5,15 @@
  *
  * Locking.  Each pool has a mutex of its own, pool->mu, which guards the
  * queue and every field marked "mu" below, in the pool and in its tasks:
- * the queue is the hot path and must not contend with other trees on
- * supv__mu.  Idle workers and the timer thread wait on their run's
- * condition variable under supv__mu instead, as supv_sleep() does, so that
- * a stop request (run_signal_stop) wakes them; whoever hands them work
- * names the run in its slot's woken and signals, under supv__mu.  The
- * timer thread's replacer, which is no run, waits on pool->replace_cv
- * under pool->mu.  The order is pool->mu, then supv__mu: nothing takes
- * pool->mu with supv__mu held.  No lock is held while user code runs
+ * dispatch takes nothing else that another pool or tree could hold.  Idle
+ * workers and the timer thread wait in supv__run_wait(), under their
+ * run's own lock, so that a stop request wakes them too; whoever hands
+ * them work calls supv__run_wake() on the run, a token that names the run
+ * and not the slot, so a run given up while it was idle can neither take
+ * nor clear its successor's.  The timer thread's replacer, which is no
+ * run, waits on pool->replace_cv under pool->mu.  Lock order: the tree's
+ * lock, then pool->mu, then a run's own lock; the pool never takes its
+ * tree's lock with pool->mu held.  No lock is held while user code runs
  * (tasks, on_done, the user's on_event), nor while calling into the
  * pool's supervisor.
  */
@@ -97,13 +98,6 @@ struct tp_slot {
 	uint64_t              replace_at;     /* mu: not before this (ns) */
 	unsigned              replace_fails;  /* mu: starts failed in a row */
 
-	/*
-	 * supv__mu: the idle run work was handed to.  It names the run, not
-	 * the slot: a run that the supervisor gave up on while it was idle,
-	 * and that wakes after its successor went idle, neither takes nor
-	 * clears its successor's hand-off.
-	 */
-	struct supv_worker   *woken;
 };
 
 /* The pool's state; transitions are in pool_set_state(). */
@@ -155,8 +149,6 @@ struct supv_taskpool {
 	                    n_retries;    /* mu */
 	struct task_list    free;         /* mu: unused tasks, for submit */
 	unsigned            nfree;        /* mu */
-
-	bool                ctl_kick;     /* supv__mu: the timer thread has news */
 };
 
 /* Tasks finished under pool->mu whose callbacks and frees come after. */

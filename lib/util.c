@@ -1,5 +1,5 @@
 /*
- * util.c - the lock, monotonic time, thread creation and caller checks.
+ * util.c - lock domains, monotonic time, thread creation and caller checks.
  */
 #include <errno.h>
 #include <signal.h>
@@ -9,12 +9,8 @@
 
 #include "supervise_internal.h"
 
-pthread_mutex_t supv__mu = PTHREAD_MUTEX_INITIALIZER;
-pthread_cond_t  supv__reply_cv;
 _Thread_local struct supv *supv__tls_sup;
 _Thread_local struct supv_worker *supv__tls_run;
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 /*
  * Fault injection, for the tests: while supv_fault_countdown is positive,
@@ -41,46 +37,161 @@ supv__xcalloc(size_t n, size_t size)
 	return fault_hit() ? NULL : calloc(n, size);
 }
 
-static void atfork_prepare(void) { pthread_mutex_lock(&supv__mu); }
-static void atfork_release(void) { pthread_mutex_unlock(&supv__mu); }
+/*
+ * A tree's lock domain.  There is no process-wide lock: a child process
+ * after fork() never finds one held, and may build new trees; the trees
+ * made before the fork stay unusable there (supv__check_owner, checked
+ * before any of their locks is taken).
+ */
+struct dom *
+supv__dom_new(void)
+{
+	struct dom *d;
+
+	if ((d = supv__xcalloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&d->mu, NULL) != 0) {
+		free(d);
+		return NULL;
+	}
+	atomic_init(&d->refs, 1);
+	return d;
+}
+
+void
+supv__dom_unref(struct dom *d)
+{
+	if (d == NULL || atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+}
+
+static void
+set_dom(struct supv *s, struct dom *d)
+{
+	struct child *c;
+
+	atomic_store(&s->dom, d);
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->sup != NULL)
+			set_dom(c->sup, d);
+}
 
 /*
- * The fork handlers keep a child process able to build new trees: the
- * lock is never inherited held.  Trees made before the fork stay unusable
- * there, as supervise(7) says.
+ * Makes the never-started tree top part of into's tree: one lock for
+ * both from now on.  Takes both locks, in address order (nothing else
+ * holds two trees' locks), and checks under them that top is still
+ * free to be added: EINVAL otherwise.  Returns with into's lock held on
+ * success, and with no lock held on failure.
  */
-static void
-global_init(void)
+int
+supv__dom_merge(struct supv *into, struct supv *top)
 {
-	supv__cond_init(&supv__reply_cv);
-	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	struct dom *a, *b;
+
+	for (;;) {
+		a = atomic_load(&into->dom);
+		b = atomic_load(&top->dom);
+		if (a == b) {
+			pthread_mutex_lock(&a->mu);
+		} else {
+			pthread_mutex_lock(&(a < b ? a : b)->mu);
+			pthread_mutex_lock(&(a < b ? b : a)->mu);
+		}
+		if (atomic_load(&into->dom) == a && atomic_load(&top->dom) == b)
+			break;
+		pthread_mutex_unlock(&a->mu);
+		if (a != b)
+			pthread_mutex_unlock(&b->mu);
+	}
+	if (a == b)	/* top is into, or above or below it already */
+		return 0;
+	if (top->parent != NULL || top->state != SUP_IDLE) {
+		pthread_mutex_unlock(&a->mu);
+		pthread_mutex_unlock(&b->mu);
+		return EINVAL;
+	}
+	set_dom(top, a);
+	pthread_mutex_unlock(&b->mu);
+	return 0;
 }
 
+/*
+ * Undoes a merge whose add failed: top, still unchanged, is its own tree
+ * again.  Called with the merged tree's lock held, as the last step that
+ * touches top (another thread may take its own lock at once).
+ */
 void
-supv__lock(void)
+supv__dom_split(struct supv *top)
 {
-	pthread_once(&init_once, global_init);
-	pthread_mutex_lock(&supv__mu);
+	set_dom(top, top->own_dom);
 }
 
-void
-supv__unlock(void)
-{
-	pthread_mutex_unlock(&supv__mu);
-}
-
+/*
+ * Locks s's tree.  The domain is read again once locked: a merge may have
+ * moved s to another tree's meanwhile (it holds both locks to do so).
+ */
 void
 supv__lock_sup(const struct supv *s)
 {
-	(void)s;
-	supv__lock();
+	struct dom *d;
+
+	for (;;) {
+		d = atomic_load(&s->dom);
+		pthread_mutex_lock(&d->mu);
+		if (atomic_load(&s->dom) == d)
+			return;
+		pthread_mutex_unlock(&d->mu);
+	}
 }
 
 void
 supv__unlock_sup(const struct supv *s)
 {
-	(void)s;
-	supv__unlock();
+	pthread_mutex_unlock(&atomic_load(&s->dom)->mu);
+}
+
+/* The mutex of s's tree, for condition waits; called with it held. */
+pthread_mutex_t *
+supv__mu_of(const struct supv *s)
+{
+	return &atomic_load(&s->dom)->mu;
+}
+
+/*
+ * A tree's domain, read with its lock held, for code that drops the lock
+ * and must take it again without touching s, which may be freed
+ * meanwhile (a temporary child supervisor that terminated).
+ */
+struct dom *
+supv__dom_of(const struct supv *s)
+{
+	return atomic_load(&s->dom);
+}
+
+void
+supv__dom_lock(struct dom *d)
+{
+	pthread_mutex_lock(&d->mu);
+}
+
+void
+supv__dom_unlock(struct dom *d)
+{
+	pthread_mutex_unlock(&d->mu);
+}
+
+void
+supv__lock_run(const struct supv_worker *r)
+{
+	pthread_mutex_lock(&r->dom->mu);
+}
+
+void
+supv__unlock_run(const struct supv_worker *r)
+{
+	pthread_mutex_unlock(&r->dom->mu);
 }
 
 uint64_t
@@ -114,20 +225,22 @@ supv__cond_init(pthread_cond_t *cv)
 	return rc;
 }
 
+/* Waits on cv with mu held; false once deadline (ns) has passed. */
 bool
-supv__cond_wait_until(pthread_cond_t *cv, uint64_t deadline)
+supv__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+    uint64_t deadline)
 {
 	struct timespec ts;
 
 	if (deadline == NO_DEADLINE) {
-		pthread_cond_wait(cv, &supv__mu);
+		pthread_cond_wait(cv, mu);
 		return true;
 	}
 	if (supv__now_ns() >= deadline)
 		return false;
 	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
 	ts.tv_nsec = (long)(deadline % 1000000000ULL);
-	return pthread_cond_timedwait(cv, &supv__mu, &ts) != ETIMEDOUT;
+	return pthread_cond_timedwait(cv, mu, &ts) != ETIMEDOUT;
 }
 
 /*
@@ -199,7 +312,7 @@ supv__check_owner(const struct supv *s)
 	return s->pid == getpid() ? 0 : EPERM;
 }
 
-/* Called with supv__mu held. */
+/* Called with the tree's lock held. */
 struct supv *
 supv__root_of(struct supv *s)
 {
@@ -208,7 +321,7 @@ supv__root_of(struct supv *s)
 	return s;
 }
 
-/* Whether s is top or below it.  Called with supv__mu held. */
+/* Whether s is top or below it.  Called with the tree's lock held. */
 bool
 supv__in_subtree(const struct supv *top, const struct supv *s)
 {
@@ -221,26 +334,29 @@ supv__in_subtree(const struct supv *top, const struct supv *s)
 /*
  * Whether the calling thread is one of the loops of target's tree: it is
  * then running that tree's event callback (or an arg_free), and any call
- * that changes the tree would wait for itself.  Called with supv__mu held.
+ * that changes the tree would wait for itself.  Called with the tree's lock held.
  */
 bool
 supv__caller_is_loop_of(struct supv *target)
 {
-	return supv__tls_sup != NULL && supv__root_of(supv__tls_sup) == supv__root_of(target);
+	/* One domain per tree; a running loop's never changes. */
+	return supv__tls_sup != NULL &&
+	    atomic_load(&supv__tls_sup->dom) == atomic_load(&target->dom);
 }
 
 /*
  * The supervisor of the calling worker when it belongs to target's tree,
- * or NULL.  Called with supv__mu held.
+ * or NULL.  Called with target's tree's lock held, which is then the
+ * run's: its child may be read.
  */
 struct supv *
 supv__caller_worker_sup(struct supv *target)
 {
-	if (supv__tls_run == NULL || supv__tls_run->child == NULL)
+	struct supv_worker *r = supv__tls_run;
+
+	if (r == NULL || r->dom != atomic_load(&target->dom) || r->child == NULL)
 		return NULL;
-	if (supv__root_of(supv__tls_run->child->owner) != supv__root_of(target))
-		return NULL;
-	return supv__tls_run->child->owner;
+	return r->child->owner;
 }
 
 /* The library's waits are no cancellation points; only supv_sleep is. */
