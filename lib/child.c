@@ -80,7 +80,7 @@ supv__hung_done(struct supv *s, struct child *c)
 	if (!c->hung_asked)
 		return;
 	c->hung_asked = false;
-	s->nhung_asked--;
+	TAILQ_REMOVE(&s->hungq, c, hunglink);
 	supv__root_of(s)->hung_now--;
 }
 
@@ -92,7 +92,7 @@ void
 supv__mark_hung(struct supv *s, struct child *c, bool spinning)
 {
 	c->hung_asked = true;
-	s->nhung_asked++;
+	TAILQ_INSERT_TAIL(&s->hungq, c, hunglink);
 	supv__root_of(s)->hung_now++;
 	supv__ask_stop(c, SUPV_EXIT_HUNG);
 	supv__emit_hung(s, c, spinning);

@@ -164,29 +164,34 @@ start_child(struct supv *s, struct child *c)
 static bool
 auto_shutdown_due(struct supv *s)
 {
-	struct child *c;
-
-	if (s->auto_shutdown == SUPV_AUTO_ANY)
-		return true;
-	TAILQ_FOREACH(c, &s->children, order)
-		if (c->significant && c->state != CH_IDLE)
-			return false;
-	return true;
+	return s->auto_shutdown == SUPV_AUTO_ANY || s->nsig_live == 0;
 }
+
+/* Pending restarts by time, then start order (a group keeps its order). */
+static int
+child_cmp_pend(struct child *a, struct child *b)
+{
+	if (a->restart_at != b->restart_at)
+		return a->restart_at < b->restart_at ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+RB_GENERATE_FILE(child_pend, child, pendnode, child_cmp_pend)
 
 static void
 set_pending(struct supv *s, struct child *c, uint64_t at)
 {
-	if (c->state != CH_PENDING)
-		s->npending++;
+	if (c->state == CH_PENDING)
+		RB_REMOVE(child_pend, &s->pend, c);
 	supv__child_set_state(c, CH_PENDING);
 	c->restart_at = at;
+	RB_INSERT(child_pend, &s->pend, c);
 }
 
 static void
 clear_pending(struct supv *s, struct child *c)
 {
-	s->npending--;
+	RB_REMOVE(child_pend, &s->pend, c);
 	supv__child_set_state(c, CH_IDLE);
 }
 
@@ -201,11 +206,10 @@ run_pending(struct supv *s)
 	int rc;
 	uint64_t now = supv__now_ns();
 
-	TAILQ_FOREACH(c, &s->children, order) {
+	while ((c = RB_MIN(child_pend, &s->pend)) != NULL &&
+	    c->restart_at <= now) {
 		if (!running(s) || s->stop_req)
 			return;
-		if (c->state != CH_PENDING || c->restart_at > now)
-			continue;
 		clear_pending(s, c);
 		c->restarts++;
 		supv__emit_restart(s, c);
@@ -222,15 +226,9 @@ run_pending(struct supv *s)
 static uint64_t
 pending_next(struct supv *s)
 {
-	struct child *c;
-	uint64_t next = NO_DEADLINE;
+	struct child *c = RB_MIN(child_pend, &s->pend);
 
-	if (s->npending == 0)
-		return NO_DEADLINE;
-	TAILQ_FOREACH(c, &s->children, order)
-		if (c->state == CH_PENDING && c->restart_at < next)
-			next = c->restart_at;
-	return next;
+	return c != NULL ? c->restart_at : NO_DEADLINE;
 }
 
 /*
@@ -314,7 +312,7 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	supv__child_set_state(c, CH_IDLE);
 	supv__emit_exit(s, c, kind, supv__exit_code(r));
 	loop_decide(s, c, kind, ran);
-	if (running(s) && s->npending > 0)
+	if (running(s) && !RB_EMPTY(&s->pend))
 		run_pending(s);
 	/* s may be gone once its run is over (a temporary child): d stays. */
 	supv__dom_unlock(d);
@@ -487,8 +485,8 @@ hung_asked(struct supv *s)
 {
 	struct child *c;
 
-	TAILQ_FOREACH(c, &s->children, order)
-		if (c->hung_asked && c->state == CH_RUNNING)
+	TAILQ_FOREACH(c, &s->hungq, hunglink)
+		if (c->state == CH_RUNNING)
 			return c;
 	return NULL;
 }
@@ -506,7 +504,7 @@ serve(struct supv *s)
 		supv__loop_alive(s);
 		if (s->stop_req) {
 			terminate(s, SUPV_EXIT_SHUTDOWN);
-		} else if (s->nhung_asked > 0 && (c = hung_asked(s)) != NULL) {
+		} else if ((c = hung_asked(s)) != NULL) {
 			uint64_t ran;
 			enum supv_exit_kind kind;
 

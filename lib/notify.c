@@ -40,31 +40,15 @@ send_msg(struct notify *n, const char *msg)
 	    (const struct sockaddr *)&n->addr, n->addrlen);
 }
 
-static void
-tree_counts(struct supv *s, unsigned *running, unsigned *specs)
-{
-	struct child *c;
-
-	TAILQ_FOREACH(c, &s->children, order) {
-		if (c->sup != NULL) {
-			tree_counts(c->sup, running, specs);
-			continue;
-		}
-		(*specs)++;
-		*running += c->state == CH_RUNNING || c->state == CH_STOPPING;
-	}
-}
-
 /* Called with the root's lock held. */
 static void
 send_status(struct supv *root, const char *state)
 {
 	char msg[160];
-	unsigned running = 0, specs = 0;
+	unsigned running = root->sub_running, specs = root->sub_workers;
 
 	if (!(root->notify->flags & SUPV_NOTIFY_STATUS))
 		return;
-	tree_counts(root, &running, &specs);
 	snprintf(msg, sizeof(msg), "STATUS=%s: %u of %u workers running, "
 	    "%u restarts in the window, %u hung", state, running, specs,
 	    supv__window_count(&root->win, supv__now_ns() / NS_PER_MS), root->hung_now);

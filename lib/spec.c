@@ -121,6 +121,22 @@ supv__spec_discard(struct child *c)
 	supv__spec_destroy(c);
 }
 
+/* Adds to the worker counts of s's subtree, and of every one above it. */
+static void
+count_up(struct supv *s, int workers, int running)
+{
+	for (; s != NULL; s = s->parent) {
+		s->sub_workers += (unsigned)workers;
+		s->sub_running += (unsigned)running;
+	}
+}
+
+static bool
+is_live(enum child_state st)
+{
+	return st == CH_RUNNING || st == CH_STOPPING;
+}
+
 /*
  * The transitions a supervisor may make; anything else is a bug in the
  * library, and aborts in every build.  A start that cannot launch its
@@ -161,6 +177,11 @@ supv__child_set_state(struct child *c, enum child_state to)
 
 	if (!allowed[c->state][to])
 		abort();
+	/* The counters that spare the loop a scan of the children. */
+	if (c->significant && (c->state == CH_IDLE) != (to == CH_IDLE))
+		c->owner->nsig_live += to == CH_IDLE ? -1u : 1u;
+	if (c->sup == NULL && is_live(c->state) != is_live(to))
+		count_up(c->owner, 0, is_live(to) ? 1 : -1);
 	c->state = to;
 }
 
@@ -168,9 +189,14 @@ void
 supv__sup_spec_link(struct supv *s, struct child *c)
 {
 	c->owner = s;
+	c->seq = s->next_seq++;
 	TAILQ_INSERT_TAIL(&s->children, c, order);
 	RB_INSERT(child_ids, &s->byid, c);
 	s->nchildren++;
+	if (c->sup != NULL)
+		count_up(s, (int)c->sup->sub_workers, (int)c->sup->sub_running);
+	else
+		count_up(s, 1, is_live(c->state));
 }
 
 void
@@ -181,6 +207,10 @@ supv__sup_spec_unlink(struct supv *s, struct child *c)
 	TAILQ_REMOVE(&s->children, c, order);
 	RB_REMOVE(child_ids, &s->byid, c);
 	s->nchildren--;
+	if (c->sup != NULL)
+		count_up(s, -(int)c->sup->sub_workers, -(int)c->sup->sub_running);
+	else
+		count_up(s, -1, -(int)is_live(c->state));
 }
 
 /* Finds the child id of sup.  Called with its tree's lock held. */

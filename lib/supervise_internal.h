@@ -146,6 +146,9 @@ struct child {
 	TAILQ_ENTRY(child)   order;      /* in owner->children, start order */
 	RB_ENTRY(child)      byid;       /* in owner->byid */
 	RB_ENTRY(child)      hbnode;     /* in owner->hb while monitored */
+	RB_ENTRY(child)      pendnode;   /* in owner->pend while CH_PENDING */
+	TAILQ_ENTRY(child)   hunglink;   /* in owner->hungq while hung_asked */
+	uint64_t             seq;        /* its place in start order */
 	struct supv         *owner;
 	char                 id[SUPV_ID_MAX + 1];
 	enum supv_restart    restart;
@@ -178,6 +181,7 @@ struct child {
 };
 
 RB_HEAD(child_ids, child);
+RB_HEAD(child_pend, child);
 
 /*
  * A red-black tree's functions, static to the one file that uses them.
@@ -242,8 +246,17 @@ struct supv {
 	struct child_ids     byid;        /* mu */
 	struct child_hb      hb;          /* mu: monitored children by hb_at */
 	unsigned             nchildren;   /* mu */
-	unsigned             npending;    /* mu: children in CH_PENDING */
-	unsigned             nhung_asked; /* mu: children with hung_asked */
+	/*
+	 * mu: counters and ordered structures, so that nothing the loop
+	 * does often scans the children: pending restarts by time (then
+	 * start order), children found hung, significant children not idle,
+	 * and the workers of the whole subtree (specs, and those running).
+	 */
+	struct child_pend    pend;
+	TAILQ_HEAD(, child)  hungq;
+	unsigned             nsig_live;
+	unsigned             sub_workers, sub_running;
+	uint64_t             next_seq;    /* mu: the next child's place */
 
 	/* A run and its loop.  Guarded by the tree's lock. */
 	enum sup_state       state;       /* mu: see supv__sup_set_state() */

@@ -68,6 +68,8 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 	TAILQ_INIT(&s->children);
 	RB_INIT(&s->byid);
 	RB_INIT(&s->hb);
+	RB_INIT(&s->pend);
+	TAILQ_INIT(&s->hungq);
 	TAILQ_INIT(&s->exitq);
 	TAILQ_INIT(&s->reqq);
 	if ((s->own_dom = supv__dom_new()) == NULL) {
