@@ -265,6 +265,7 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old
 	@echo "== exported symbols =="
 	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt $(VERSION)
 	sh test/archive.sh $(STATIC) "$(CC) $(SANFLAGS)" "$(BSD_LIBS)"
+	sh test/layering.sh $(B)
 	@echo "== growth-safe structs (an older header, under ASan) =="
 	$(B)/abi/abi_old
 	@echo "== header compiles alone =="

@@ -7,6 +7,7 @@
  * grace rather than a thousand.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,12 @@
 
 #define POOL_MAX 1000000
 
-static unsigned
-digits(unsigned n)
+/*
+ * Ids made of a base and an index, "<base>.<index>", for a pool's workers
+ * and a task pool's: writing one, and reading the index back.
+ */
+unsigned
+supv__digits(unsigned n)
 {
 	unsigned d = 1;
 
@@ -27,23 +32,42 @@ digits(unsigned n)
 	return d;
 }
 
+/* Writes "<base>.<index>"; the caller checked that it fits. */
+void
+supv__indexed_id(char dst[SUPV_ID_MAX + 1], const char *base, unsigned index)
+{
+	if (snprintf(dst, SUPV_ID_MAX + 1, "%s.%u", base, index) > SUPV_ID_MAX)
+		dst[SUPV_ID_MAX] = '\0';
+}
+
+/* The index of "<base>.<index>" (any base), or false if id is not one. */
+bool
+supv__indexed_id_index(const char *id, unsigned *index)
+{
+	const char *dot;
+	char *end;
+	unsigned long k;
+
+	if (id == NULL || (dot = strrchr(id, '.')) == NULL ||
+	    dot[1] < '0' || dot[1] > '9')
+		return false;
+	errno = 0;
+	k = strtoul(dot + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || k > UINT_MAX)
+		return false;
+	*index = (unsigned)k;
+	return true;
+}
+
 /* Whether ids up to "<id>.<size-1>" fit in SUPV_ID_MAX. */
 static int
 check_pool_ids(const char *id, unsigned size)
 {
 	if (size > POOL_MAX)
 		return EINVAL;
-	if (size > 0 && strlen(id) + 1 + digits(size - 1) > SUPV_ID_MAX)
+	if (size > 0 && strlen(id) + 1 + supv__digits(size - 1) > SUPV_ID_MAX)
 		return ENAMETOOLONG;
 	return 0;
-}
-
-/* Writes "<base>.<index>"; the caller checked that it fits. */
-static void
-worker_id(char dst[SUPV_ID_MAX + 1], const char *base, unsigned index)
-{
-	if (snprintf(dst, SUPV_ID_MAX + 1, "%s.%u", base, index) > SUPV_ID_MAX)
-		dst[SUPV_ID_MAX] = '\0';
 }
 
 static int pool_grow(struct supv *pool, unsigned size);
@@ -70,7 +94,7 @@ clone_worker(const struct child *tmpl, unsigned index)
 {
 	char id[SUPV_ID_MAX + 1];
 
-	worker_id(id, tmpl->id, index);
+	supv__indexed_id(id, tmpl->id, index);
 	return supv__spec_clone(tmpl, id, index);
 }
 
@@ -174,7 +198,7 @@ pool_shrink(struct supv *pool, unsigned size)
 	int rc;
 
 	while (p->size > size) {
-		worker_id(id, p->tmpl->id, p->size - 1);
+		supv__indexed_id(id, p->tmpl->id, p->size - 1);
 		supv__unlock_sup(pool);
 		rc = supv_terminate_child(pool, id);
 		if (rc == 0)

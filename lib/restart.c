@@ -97,24 +97,55 @@ supv__window_full(struct window *w, uint64_t now_ms)
 unsigned
 supv__backoff_delay(struct child *c, uint64_t ran_ns)
 {
-	uint64_t d;
-	unsigned max, k;
-
 	if (c->backoff_ms == 0)
 		return 0;
-	max = c->backoff_max_ms;
-	if (ran_ns > (uint64_t)max * NS_PER_MS)
+	if (ran_ns > (uint64_t)c->backoff_max_ms * NS_PER_MS)
 		c->streak = 0;
 	if (c->streak < 64)
 		c->streak++;
-	d = c->backoff_ms;
-	for (k = 1; k < c->streak && d < max; k++)
+	return supv__backoff_step(c->backoff_ms, c->backoff_max_ms, c->streak);
+}
+
+/*
+ * One backoff step, for restarts and for a task pool's retries: the delay
+ * (ms) after the k-th consecutive failure (k >= 1), min(base_ms *
+ * 2^(k-1), max_ms), scaled by a random factor in [0.5, 1.0] ("equal
+ * jitter", so the cap always holds).
+ */
+unsigned
+supv__backoff_step(unsigned base_ms, unsigned max_ms, unsigned k)
+{
+	uint64_t d = base_ms, max = max_ms;
+
+	if (d == 0)
+		return 0;
+	while (k-- > 1 && d < max)
 		d *= 2;
 	if (d > max)
 		d = max;
 	/* d/2 + uniform[0, d - d/2]: from half of d to all of it. */
 	d = d / 2 + arc4random_uniform((uint32_t)(d - d / 2 + 1));
 	return (unsigned)d;
+}
+
+/*
+ * The backoff options' rule, for children and task pools alike: the cap
+ * (0: the first delay; SUPV_ZERO: 0) may not be below the first delay,
+ * which may not be SUPV_INFINITY.  EINVAL if they break it.
+ */
+int
+supv__backoff_check(unsigned base_ms, unsigned max_opt, unsigned *max_ms)
+{
+	unsigned bmax = max_opt == 0 ? base_ms : max_opt;
+
+	if (base_ms == SUPV_INFINITY)
+		return EINVAL;
+	if (bmax == SUPV_ZERO)
+		bmax = 0;
+	if (base_ms != SUPV_ZERO && bmax < base_ms)
+		return EINVAL;
+	*max_ms = bmax;
+	return 0;
 }
 
 /* Whether an exit of this kind restarts c (OTP's restart types). */

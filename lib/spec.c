@@ -38,14 +38,10 @@ supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_
 	if (is_sup && (o->heartbeat_ms != 0 || o->ready_ms != 0 ||
 	    o->on_timeout != SUPV_TIMEOUT_ABANDON))
 		return EINVAL;
-	if (o->heartbeat_ms == SUPV_ZERO || o->ready_ms == SUPV_ZERO ||
-	    o->backoff_ms == SUPV_INFINITY)
+	if (o->heartbeat_ms == SUPV_ZERO || o->ready_ms == SUPV_ZERO)
 		return EINVAL;
-	bmax = o->backoff_max_ms == 0 ? o->backoff_ms : o->backoff_max_ms;
-	if (bmax == SUPV_ZERO)
-		bmax = 0;
-	if (o->backoff_ms != SUPV_ZERO && bmax < o->backoff_ms)
-		return EINVAL;
+	if ((rc = supv__backoff_check(o->backoff_ms, o->backoff_max_ms, &bmax)) != 0)
+		return rc;
 	if (o->significant && (o->restart == SUPV_PERMANENT ||
 	    sup->auto_shutdown == SUPV_AUTO_NEVER))
 		return EINVAL;

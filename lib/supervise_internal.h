@@ -384,6 +384,8 @@ unsigned supv__window_count(struct window *w, uint64_t now_ms);
 bool     supv__window_add(struct window *w, uint64_t now_ms);
 bool     supv__window_full(struct window *w, uint64_t now_ms);
 unsigned supv__backoff_delay(struct child *c, uint64_t ran_ns);
+unsigned supv__backoff_step(unsigned base_ms, unsigned max_ms, unsigned k);
+int      supv__backoff_check(unsigned base_ms, unsigned max_opt, unsigned *max_ms);
 
 /* spec.c: the data model */
 int   supv__spec_new(const struct supv *sup, const struct supv_child_opts *o,
@@ -446,6 +448,12 @@ int   supv__sup_launch(struct supv *s, size_t stack);
 
 /* supervisor.c: the tree's own calls */
 int   supv__add_spec(struct supv *sup, struct child *c);
+
+/* pool.c: ids "<base>.<index>", written and read in one place */
+unsigned supv__digits(unsigned n);
+void  supv__indexed_id(char dst[SUPV_ID_MAX + 1], const char *base,
+    unsigned index);
+bool  supv__indexed_id_index(const char *id, unsigned *index);
 
 /* notify.c, signals.c: a root's links to its process */
 void supv__notify_open(struct supv *root);

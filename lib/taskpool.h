@@ -167,8 +167,25 @@ pool_full(const struct supv_taskpool *p)
 /* Tasks kept for reuse, so that a task costs no malloc and free. */
 #define TP_CACHE_MAX 1024
 
-/* taskpool_task.c: called with pool->mu held unless said. */
+/*
+ * The files of a task pool, each standing on the ones before it:
+ * tp_queue.c (the pool's state, tasks, the queue, hand-offs),
+ * tp_worker.c and tp_timer.c (the threads), taskpool_task.c and
+ * taskpool.c (the public calls, and the pool's supervisor).
+ */
+
+/* tp_queue.c: called with pool->mu held unless said. */
+extern _Thread_local struct tp_slot *supv__tp_tls_slot;
+void supv__tp_unref(struct supv_taskpool *p);                         /* without mu */
+void supv__tp_set_state(struct supv_taskpool *p, enum pool_state to);
+void supv__tp_close(struct supv_taskpool *p, struct batch *b);
+void supv__tp_wake_one(struct supv_taskpool *p);
+void supv__tp_kick_timer(struct supv_taskpool *p, uint64_t at);
+void supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
 void supv__tp_task_free(struct supv_task *t);                         /* without mu */
+void supv__tp_task_unref_locked(struct supv_taskpool *p, struct supv_task *t,
+    struct batch *b);
+void supv__tp_queue_push(struct supv_taskpool *p, struct supv_task *t);
 void supv__tp_batch_init(struct batch *b);
 bool supv__tp_batch_empty(const struct batch *b);
 void supv__tp_batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */
@@ -179,13 +196,9 @@ void supv__tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
     enum supv_task_status status, int code, struct batch *b);
 void supv__tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
 void supv__tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now);
-void supv__tp_pool_unref(struct supv_taskpool *p);                    /* without mu */
-unsigned supv__tp_backoff(unsigned base_ms, unsigned max_ms, unsigned k); /* any */
 
-/* taskpool.c: called with pool->mu held. */
-void supv__tp_pool_wake_one(struct supv_taskpool *p);
-void supv__tp_pool_kick_ctl(struct supv_taskpool *p, uint64_t at);
-void supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
-bool supv__tp_pool_wait(struct supv_taskpool *p, pthread_cond_t *cv, uint64_t deadline);
+/* tp_worker.c, tp_timer.c: the bodies of the pool's children. */
+int  supv__tp_worker(struct supv_worker *self, void *arg);
+int  supv__tp_timer(struct supv_worker *self, void *arg);
 
 #endif /* TASKPOOL_H */
