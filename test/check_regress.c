@@ -184,44 +184,6 @@ START_TEST(test_sub_stopped_while_starting_grace)
 }
 END_TEST
 
-/* A fake systemd: an abstract datagram socket named in $NOTIFY_SOCKET. */
-static int
-fake_systemd(unsigned watchdog_ms)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char name[64], usec[32];
-	int fd, n;
-
-	n = snprintf(name, sizeof(name), "@supv-regress-%d", (int)getpid());
-	memcpy(sa.sun_path, name, (size_t)n);
-	sa.sun_path[0] = '\0';
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa,
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n)), 0);
-	setenv("NOTIFY_SOCKET", name, 1);
-	if (watchdog_ms != 0) {
-		snprintf(usec, sizeof(usec), "%u", watchdog_ms * 1000);
-		setenv("WATCHDOG_USEC", usec, 1);
-	} else {
-		unsetenv("WATCHDOG_USEC");
-	}
-	unsetenv("WATCHDOG_PID");
-	return fd;
-}
-
-/* The next message, waiting up to ms; "" when none came. */
-static void
-next_msg(int fd, char *buf, size_t size, unsigned ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	ssize_t n;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	n = recv(fd, buf, size - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-}
-
 /* 12.7: READY=1 never follows STOPPING=1. */
 static atomic_int failed_once;
 

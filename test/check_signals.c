@@ -21,22 +21,6 @@ extern atomic_long supv_fault_countdown;
 #define RACERS     8
 #define RACE_ROUNDS 200
 
-/* Open descriptors of this process. */
-static int
-nfds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* d's own */
-}
-
 static sigset_t
 cur_mask(void)
 {

@@ -6,6 +6,11 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include "tests.h"
 
 void
@@ -279,11 +284,11 @@ w_trip(struct supv_worker *self, void *arg)
 	}
 }
 
-/* Threads of this process. */
-int
-nthreads(void)
+/* Entries of a /proc directory, but . and .. */
+static int
+entries(const char *path)
 {
-	DIR *d = opendir("/proc/self/task");
+	DIR *d = opendir(path);
 	struct dirent *e;
 	int n = 0;
 
@@ -293,6 +298,20 @@ nthreads(void)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Threads of this process. */
+int
+nthreads(void)
+{
+	return entries("/proc/self/task");
+}
+
+/* Open descriptors of this process. */
+int
+nfds(void)
+{
+	return entries("/proc/self/fd") - 1;	/* the directory's own */
 }
 
 static void *
@@ -344,4 +363,45 @@ new_root(const char *name, struct rec *rec, enum supv_strategy strategy,
 	    .strategy = strategy, .intensity = intensity,
 	    .on_event = rec != NULL ? rec_cb : NULL, .event_arg = rec }), 0);
 	return s;
+}
+
+/*
+ * A fake systemd: an abstract datagram socket named in $NOTIFY_SOCKET,
+ * with $WATCHDOG_USEC set to watchdog_ms (0: unset).
+ */
+int
+fake_systemd(unsigned watchdog_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char name[64], usec[32];
+	int fd, n;
+
+	n = snprintf(name, sizeof(name), "@supv-check-%d", (int)getpid());
+	memcpy(sa.sun_path, name, (size_t)n);
+	sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n)), 0);
+	setenv("NOTIFY_SOCKET", name, 1);
+	if (watchdog_ms != 0) {
+		snprintf(usec, sizeof(usec), "%u", watchdog_ms * 1000);
+		setenv("WATCHDOG_USEC", usec, 1);
+	} else {
+		unsetenv("WATCHDOG_USEC");
+	}
+	unsetenv("WATCHDOG_PID");
+	return fd;
+}
+
+/* Reads the next message (up to ms) into buf; "" on timeout. */
+void
+next_msg(int fd, char *buf, size_t size, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = recv(fd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
 }

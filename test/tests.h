@@ -124,6 +124,10 @@ struct supv *new_root(const char *name, struct rec *rec,
 
 /* Threads of this process, and their number before a test makes any. */
 int  nthreads(void);
+int  nfds(void);
+/* A fake systemd ($NOTIFY_SOCKET, $WATCHDOG_USEC), and its next message. */
+int  fake_systemd(unsigned watchdog_ms);
+void next_msg(int fd, char *buf, size_t size, unsigned ms);
 int  base_threads(void);
 
 /* The suites (one per test/check_<area>.c). */
