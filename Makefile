@@ -164,7 +164,7 @@ $(B)/examples/%: examples/%.cpp include/supervise.h $(STATIC)
 	$(CXX) -pthread $(OPT) $(CXXWARN) $(SANFLAGS) -Iinclude $(CPPFLAGS) $(CXXFLAGS) \
 		$(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
 
-$(B)/bench/%: bench/%.c $(STATIC)
+$(B)/bench/%: bench/%.c bench/bench.h bench/ring.h $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS) -lm
 

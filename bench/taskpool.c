@@ -21,6 +21,7 @@
  * where the scheduler puts the threads weighs a lot on a small machine.
  */
 #include "bench.h"
+#include "ring.h"
 
 #define QUEUE 1024
 #define REPS  15
@@ -91,14 +92,6 @@ fail_once_task(struct supv_worker *self, void *arg)
 
 /* --- the baseline: a mutex + condvar ring --- */
 
-struct ring {
-	pthread_mutex_t mu;
-	pthread_cond_t  not_empty, not_full;
-	struct { void (*fn)(void *); void *arg; } slot[QUEUE];
-	unsigned        head, len;
-	bool            quit;
-};
-
 static void
 ring_body(void *arg)
 {
@@ -106,79 +99,21 @@ ring_body(void *arg)
 	empty_body();
 }
 
-static void *
-ring_worker(void *arg)
-{
-	struct ring *r = arg;
-	void (*fn)(void *);
-	void *a;
-
-	pthread_mutex_lock(&r->mu);
-	for (;;) {
-		while (r->len == 0 && !r->quit)
-			pthread_cond_wait(&r->not_empty, &r->mu);
-		if (r->len == 0)
-			break;
-		fn = r->slot[r->head].fn;
-		a = r->slot[r->head].arg;
-		r->head = (r->head + 1) % QUEUE;
-		if (r->len-- == QUEUE)
-			pthread_cond_signal(&r->not_full);
-		pthread_mutex_unlock(&r->mu);
-		fn(a);
-		pthread_mutex_lock(&r->mu);
-	}
-	pthread_mutex_unlock(&r->mu);
-	return NULL;
-}
-
-static void
-ring_push(struct ring *r, void (*fn)(void *), void *arg)
-{
-	pthread_mutex_lock(&r->mu);
-	while (r->len == QUEUE)
-		pthread_cond_wait(&r->not_full, &r->mu);
-	r->slot[(r->head + r->len) % QUEUE].fn = fn;
-	r->slot[(r->head + r->len) % QUEUE].arg = arg;
-	r->len++;
-	pthread_cond_signal(&r->not_empty);
-	pthread_mutex_unlock(&r->mu);
-}
-
 /* Tasks per second through the ring with w workers. */
 static double
 run_ring(unsigned w, unsigned long n)
 {
-	struct ring *r = calloc(1, sizeof(*r));
-	pthread_t th[8];
+	struct ring *r = ring_new(w);
 	uint64_t t0, t1;
 	unsigned long i;
-	unsigned k;
 
-	if (r == NULL)
-		die("calloc", ENOMEM);
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->not_empty, NULL);
-	pthread_cond_init(&r->not_full, NULL);
-	for (k = 0; k < w; k++)
-		if (pthread_create(&th[k], NULL, ring_worker, r) != 0)
-			die("pthread_create", EAGAIN);
 	fin_reset(n);
 	t0 = now_ns();
 	for (i = 0; i < n; i++)
 		ring_push(r, ring_body, NULL);
 	fin_wait();
 	t1 = now_ns();
-	pthread_mutex_lock(&r->mu);
-	r->quit = true;
-	pthread_cond_broadcast(&r->not_empty);
-	pthread_mutex_unlock(&r->mu);
-	for (k = 0; k < w; k++)
-		pthread_join(th[k], NULL);
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->not_empty);
-	pthread_cond_destroy(&r->not_full);
-	free(r);
+	ring_free(r);
 	return (double)n * 1e9 / (double)(t1 - t0);
 }
 
@@ -280,21 +215,11 @@ ring_body_res(void *arg)
 static double
 run_ring_handles(unsigned w, unsigned long n)
 {
-	struct ring *r = calloc(1, sizeof(*r));
+	struct ring *r = ring_new(w);
 	struct slot_res *s;
-	pthread_t th[8];
 	uint64_t t0, t1;
 	unsigned long i, j, k;
-	unsigned q;
 
-	if (r == NULL)
-		die("calloc", ENOMEM);
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->not_empty, NULL);
-	pthread_cond_init(&r->not_full, NULL);
-	for (q = 0; q < w; q++)
-		if (pthread_create(&th[q], NULL, ring_worker, r) != 0)
-			die("pthread_create", EAGAIN);
 	fin_reset(n);
 	t0 = now_ns();
 	for (i = 0; i < n; i += k) {
@@ -318,13 +243,7 @@ run_ring_handles(unsigned w, unsigned long n)
 		free(s);
 	}
 	t1 = now_ns();
-	pthread_mutex_lock(&r->mu);
-	r->quit = true;
-	pthread_cond_broadcast(&r->not_empty);
-	pthread_mutex_unlock(&r->mu);
-	for (q = 0; q < w; q++)
-		pthread_join(th[q], NULL);
-	free(r);
+	ring_free(r);
 	return (double)n * 1e9 / (double)(t1 - t0);
 }
 
