@@ -352,6 +352,7 @@ void     supv__flagfd_set(int fd);
 void     supv__flagfd_clear(int fd);
 int      supv__check_id(const char *id);
 int      supv__check_owner(const struct supv *s);
+pid_t    supv__pid(void);
 void     supv__thread_name(const char *name);
 struct supv *supv__root_of(struct supv *s);
 bool     supv__in_subtree(const struct supv *top, const struct supv *s);

@@ -63,7 +63,7 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 	s->auto_shutdown = opts->auto_shutdown;
 	s->on_event = opts->on_event;
 	s->event_arg = opts->event_arg;
-	s->pid = getpid();
+	s->pid = supv__pid();
 	s->wait_fd = -1;
 	TAILQ_INIT(&s->children);
 	RB_INIT(&s->byid);
