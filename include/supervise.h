@@ -26,6 +26,7 @@ extern "C" {
 #define SUPV_VERSION_STRING "1.1.0"
 
 #define SUPV_ID_MAX   63
+#define SUPV_CODES_MAX 256             /* most codes in one exit-code list (1.1) */
 #define SUPV_INFINITY UINT_MAX         /* no limit */
 #define SUPV_ZERO     (UINT_MAX - 1)   /* a real zero where 0 means "default" */
 
@@ -68,6 +69,19 @@ enum supv_event_kind {
 	SUPV_EV_SUP_EXIT         /* the supervisor itself terminated */
 };
 
+/*
+ * Which rule decided what an exit means (struct supv_event's rule, 1.1):
+ * the child's restart type, one of its exit-code lists, or, for GIVE_UP,
+ * the supervisor's restart intensity.
+ */
+enum supv_rule {
+	SUPV_RULE_NONE = 0,         /* no decision is reported with this event */
+	SUPV_RULE_RESTART_TYPE,     /* EXIT: decided by permanent/transient/temporary */
+	SUPV_RULE_NO_RESTART_CODE,  /* EXIT: its code is in no_restart_codes: not restarted */
+	SUPV_RULE_ESCALATE_CODE,    /* EXIT, GIVE_UP: its code is in escalate_codes */
+	SUPV_RULE_INTENSITY         /* GIVE_UP: more restarts than intensity in period_ms */
+};
+
 struct supv_event {
 	enum supv_event_kind kind;
 	const char          *sup;       /* the supervisor's name */
@@ -81,6 +95,7 @@ struct supv_event {
 	bool                 spinning;  /* HUNG: the thread used CPU during its last
 	                                   heartbeat interval (a busy loop), rather
 	                                   than being blocked */
+	enum supv_rule       rule;      /* EXIT, GIVE_UP: the rule that decided (1.1) */
 };
 
 struct supv_opts {
@@ -117,6 +132,17 @@ struct supv_child_opts {
 	                                        one restarts on its own thread, at once
 	                                        (no thread creation, no hand-off);
 	                                        thread-local storage carries over */
+	/* Decisions by exit code (1.1).  Only a code the worker returned counts
+	   (an exit of kind NORMAL or FAILURE); the lists are copied. */
+	const int           *no_restart_codes;   /* finished: never restarted for these */
+	unsigned             n_no_restart_codes;
+	const int           *escalate_codes;     /* its supervisor gives up at once */
+	unsigned             n_escalate_codes;
+	/* Backoff reset (1.1). */
+	unsigned             backoff_reset_ms;   /* a run of at least this long resets the
+	                                            failure streak (0: longer than
+	                                            backoff_max_ms, as in 1.0) */
+	bool                 backoff_reset_on_ready; /* supv_ready() resets it */
 };
 
 struct supv_counts {
@@ -266,6 +292,7 @@ int  supv_exit_status(enum supv_exit_kind why);
 /* Names */
 const char *supv_name(const struct supv *sup);
 const char *supv_exit_kind_name(enum supv_exit_kind kind);
+const char *supv_rule_name(enum supv_rule rule);
 const char *supv_event_kind_name(enum supv_event_kind kind);
 /* The library's version, "MAJOR.MINOR.PATCH" (since 1.1). */
 const char *supv_version(void);

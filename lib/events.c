@@ -44,6 +44,8 @@ emit_ev(struct supv *s, enum supv_event_kind kind, const struct child *c,
 		.exit = exit,
 		.code = code,
 		.delay_ms = delay_ms,
+		.rule = kind == SUPV_EV_EXIT ? supv__exit_rule(c, exit, code) :
+		    SUPV_RULE_NONE,
 	};
 	char id[SUPV_ID_MAX + 1];
 
@@ -92,9 +94,11 @@ supv__emit_stop_timeout(struct supv *s, const struct child *c)
 }
 
 void
-supv__emit_give_up(struct supv *s)
+supv__emit_give_up(struct supv *s, enum supv_rule rule)
 {
-	emit_ev(s, SUPV_EV_GIVE_UP, NULL, 0, 0, 0, false);
+	struct supv_event ev = { .kind = SUPV_EV_GIVE_UP, .rule = rule };
+
+	deliver(s, &ev, false);
 }
 
 void
@@ -123,6 +127,20 @@ supv__emit_hung(struct supv *s, const struct child *c, bool spinning)
 }
 
 SUPV_EXPORT const char *
+supv_rule_name(enum supv_rule rule)
+{
+	static const char *const names[] = {
+		[SUPV_RULE_NONE] = "none",
+		[SUPV_RULE_RESTART_TYPE] = "restart_type",
+		[SUPV_RULE_NO_RESTART_CODE] = "no_restart_code",
+		[SUPV_RULE_ESCALATE_CODE] = "escalate_code",
+		[SUPV_RULE_INTENSITY] = "intensity",
+	};
+
+	return SUPV__NAME_OF(names, rule);
+}
+
+SUPV_EXPORT const char *
 supv_exit_kind_name(enum supv_exit_kind kind)
 {
 	static const char *const names[] = {
@@ -135,9 +153,7 @@ supv_exit_kind_name(enum supv_exit_kind kind)
 		[SUPV_EXIT_GAVE_UP] = "gave_up",
 	};
 
-	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
-		return "unknown";
-	return names[kind];
+	return SUPV__NAME_OF(names, kind);
 }
 
 SUPV_EXPORT const char *
@@ -154,7 +170,5 @@ supv_event_kind_name(enum supv_event_kind kind)
 		[SUPV_EV_SUP_EXIT] = "sup_exit",
 	};
 
-	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
-		return "unknown";
-	return names[kind];
+	return SUPV__NAME_OF(names, kind);
 }

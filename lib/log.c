@@ -51,6 +51,10 @@ supv_event_format(const struct supv_event *ev, char *buf, size_t size)
 	default:
 		break;
 	}
+	/* Only a rule that is not the default is worth a word (1.1). */
+	if (ev->rule == SUPV_RULE_NO_RESTART_CODE ||
+	    ev->rule == SUPV_RULE_ESCALATE_CODE)
+		APPEND(" rule=%s", supv_rule_name(ev->rule));
 	APPEND(" restarts=%u", ev->restarts);
 #undef APPEND
 	return n;

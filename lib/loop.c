@@ -16,7 +16,7 @@
 
 static void terminate(struct supv *s, enum supv_exit_kind why);
 static void loop_decide(struct supv *s, struct child *c,
-    enum supv_exit_kind kind, uint64_t ran_ns);
+    enum supv_exit_kind kind, int code, uint64_t ran_ns);
 static void *sup_main(void *arg);
 
 /*
@@ -217,7 +217,7 @@ run_pending(struct supv *s)
 			return;		/* the supervisor is stopping */
 		if (rc != 0) {
 			/* Decided as an exit; the loop comes back for the rest. */
-			loop_decide(s, c, SUPV_EXIT_START_FAILED, 0);
+			loop_decide(s, c, SUPV_EXIT_START_FAILED, 0, 0);
 			return;
 		}
 	}
@@ -232,19 +232,35 @@ pending_next(struct supv *s)
 }
 
 /*
+ * The code of c's run that supv__child_stop() just ended: 0 when it was
+ * abandoned (its kind then says how it was given up, not a code).
+ */
+static int
+last_code(const struct child *c)
+{
+	return c->run != NULL ? supv__exit_code(c->run) : 0;
+}
+
+/*
  * Decides what c's exit (of the given kind, after running ran_ns) means:
  * nothing, a restart of c or of its group, an auto-shutdown, or giving up.
  */
 static void
 loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
-    uint64_t ran_ns)
+    int code, uint64_t ran_ns)
 {
 	struct child *first, *last, *x, *prev;
 	uint64_t now, at;
 	unsigned delay;
 	bool significant;
 
-	if (!supv__restart_wanted(c, kind)) {
+	if (supv__exit_rule(c, kind, code) == SUPV_RULE_ESCALATE_CODE) {
+		/* Its code says so: give up at once, whatever the window holds. */
+		supv__emit_give_up(s, SUPV_RULE_ESCALATE_CODE);
+		terminate(s, SUPV_EXIT_GAVE_UP);
+		return;
+	}
+	if (!supv__restart_wanted(c, kind, code)) {
 		significant = c->significant;
 		if (c->restart == SUPV_TEMPORARY)
 			delete_spec(s, c);
@@ -254,7 +270,7 @@ loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
 	}
 	now = supv__now_ns();
 	if (supv__window_add(&s->win, now / NS_PER_MS)) {
-		supv__emit_give_up(s);
+		supv__emit_give_up(s, SUPV_RULE_INTENSITY);
 		terminate(s, SUPV_EXIT_GAVE_UP);
 		return;
 	}
@@ -296,6 +312,7 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	enum supv_exit_kind kind;
 	pthread_t t = r->thread;
 	uint64_t ran;
+	int code;
 
 	/*
 	 * The thread has queued itself and let go of the run; it is about to
@@ -310,8 +327,9 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	kind = supv__exit_kind(r);
 	supv__hung_done(s, c);
 	supv__child_set_state(c, CH_IDLE);
-	supv__emit_exit(s, c, kind, supv__exit_code(r));
-	loop_decide(s, c, kind, ran);
+	code = supv__exit_code(r);
+	supv__emit_exit(s, c, kind, code);
+	loop_decide(s, c, kind, code, ran);
 	if (running(s) && !RB_EMPTY(&s->pend))
 		run_pending(s);
 	/* s may be gone once its run is over (a temporary child): d stays. */
@@ -329,7 +347,7 @@ handle_hung(struct supv *s, struct child *c, bool spinning)
 	supv__mark_hung(s, c, spinning);
 	if (c->state == CH_RUNNING) {
 		kind = supv__child_stop(s, c, SUPV_EXIT_HUNG, &ran);
-		loop_decide(s, c, kind, ran);
+		loop_decide(s, c, kind, last_code(c), ran);
 	}
 }
 
@@ -509,7 +527,7 @@ serve(struct supv *s)
 			enum supv_exit_kind kind;
 
 			kind = supv__child_stop(s, c, SUPV_EXIT_HUNG, &ran);
-			loop_decide(s, c, kind, ran);
+			loop_decide(s, c, kind, last_code(c), ran);
 		} else if ((q = TAILQ_FIRST(&s->reqq)) != NULL &&
 		    (req_turn || TAILQ_EMPTY(&s->exitq))) {
 			/* Calls are served between exits, never starved. */

@@ -92,14 +92,17 @@ supv__window_full(struct window *w, uint64_t now_ms)
  * The delay before restarting c after a counted failure: the k-th
  * consecutive failure waits min(backoff_ms * 2^(k-1), backoff_max_ms),
  * scaled by a random factor in [0.5, 1.0] ("equal jitter", so the cap
- * holds).  A run longer than backoff_max_ms resets the count.
+ * holds).  A run of at least backoff_reset_ms (when set), else one longer
+ * than backoff_max_ms, resets the count; so does supv_ready() with
+ * backoff_reset_on_ready.
  */
 unsigned
 supv__backoff_delay(struct child *c, uint64_t ran_ns)
 {
 	if (c->backoff_ms == 0)
 		return 0;
-	if (ran_ns > (uint64_t)c->backoff_max_ms * NS_PER_MS)
+	if (c->backoff_reset_ns != 0 ? ran_ns >= c->backoff_reset_ns :
+	    ran_ns > (uint64_t)c->backoff_max_ms * NS_PER_MS)
 		c->streak = 0;
 	if (c->streak < 64)
 		c->streak++;
@@ -148,10 +151,43 @@ supv__backoff_check(unsigned base_ms, unsigned max_opt, unsigned *max_ms)
 	return 0;
 }
 
-/* Whether an exit of this kind restarts c (OTP's restart types). */
-bool
-supv__restart_wanted(const struct child *c, enum supv_exit_kind kind)
+static bool
+has_code(const int *v, unsigned n, int code)
 {
+	while (n-- > 0)
+		if (*v++ == code)
+			return true;
+	return false;
+}
+
+/*
+ * The rule that decides what an exit of c means, written once: a code the
+ * worker returned (kinds NORMAL and FAILURE) that is in one of its lists
+ * decides first (escalate, or finished); anything else is decided by its
+ * restart type, as in OTP.
+ */
+enum supv_rule
+supv__exit_rule(const struct child *c, enum supv_exit_kind kind, int code)
+{
+	if (kind == SUPV_EXIT_NORMAL || kind == SUPV_EXIT_FAILURE) {
+		if (has_code(c->codes + c->n_norestart, c->n_escalate, code))
+			return SUPV_RULE_ESCALATE_CODE;
+		if (has_code(c->codes, c->n_norestart, code))
+			return SUPV_RULE_NO_RESTART_CODE;
+	}
+	return SUPV_RULE_RESTART_TYPE;
+}
+
+/*
+ * Whether an exit restarts c: by its restart type (OTP's), unless one of
+ * its code lists decides otherwise (an escalation restarts nothing: the
+ * supervisor gives up).
+ */
+bool
+supv__restart_wanted(const struct child *c, enum supv_exit_kind kind, int code)
+{
+	if (supv__exit_rule(c, kind, code) != SUPV_RULE_RESTART_TYPE)
+		return false;
 	switch (c->restart) {
 	case SUPV_PERMANENT:
 		return true;

@@ -209,7 +209,7 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 	if ((s->state != SUP_RUNNING && s->state != SUP_STARTING) || s->stop_req ||
 	    s->strategy != SUPV_ONE_FOR_ONE || c->backoff_ms != 0 ||
 	    c->ready_ms != 0 || c->state != CH_RUNNING ||
-	    !supv__restart_wanted(c, kind))
+	    !supv__restart_wanted(c, kind, code))
 		goto out;
 	now = supv__now_ns();
 	if (supv__window_full(&s->win, now / NS_PER_MS))
@@ -432,6 +432,8 @@ supv_ready(struct supv_worker *self)
 	supv__lock_run(self);	/* no cancellation point inside */
 	if (!self->ready && self->child != NULL) {
 		self->ready = true;
+		if (self->child->backoff_reset_on_ready)
+			self->child->streak = 0;
 		pthread_cond_signal(&self->child->owner->cv);
 	}
 	supv__unlock_run(self);

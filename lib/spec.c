@@ -21,6 +21,50 @@ child_cmp_id(struct child *a, struct child *b)
 
 RB_GENERATE_FILE(child_ids, child, byid, child_cmp_id)
 
+/*
+ * The exit-code lists of opts, checked: a count needs its array, a
+ * supervisor returns no code, and no code may be in both lists.
+ */
+static int
+codes_check(const struct supv_child_opts *o, bool is_sup)
+{
+	unsigned i;
+
+	if ((o->n_no_restart_codes != 0 && o->no_restart_codes == NULL) ||
+	    (o->n_escalate_codes != 0 && o->escalate_codes == NULL))
+		return EINVAL;
+	if (is_sup && o->n_no_restart_codes + o->n_escalate_codes != 0)
+		return EINVAL;
+	if (o->n_no_restart_codes > SUPV_CODES_MAX ||
+	    o->n_escalate_codes > SUPV_CODES_MAX)
+		return EINVAL;
+	for (i = 0; i < o->n_escalate_codes; i++) {
+		unsigned j;
+
+		for (j = 0; j < o->n_no_restart_codes; j++)
+			if (o->escalate_codes[i] == o->no_restart_codes[j])
+				return EINVAL;
+	}
+	return 0;
+}
+
+/* Copies n codes from a and m from b into c->codes. */
+static int
+codes_copy(struct child *c, const int *a, unsigned n, const int *b, unsigned m)
+{
+	if (n + m == 0)
+		return 0;
+	if ((c->codes = supv__xcalloc(n + m, sizeof(*c->codes))) == NULL)
+		return ENOMEM;
+	if (n != 0)
+		memcpy(c->codes, a, n * sizeof(*a));
+	if (m != 0)
+		memcpy(c->codes + n, b, m * sizeof(*b));
+	c->n_norestart = n;
+	c->n_escalate = m;
+	return 0;
+}
+
 /* Builds a spec from opts; nothing is shared with the caller yet. */
 int
 supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
@@ -47,8 +91,15 @@ supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_
 		return EINVAL;
 	if (o->stack_size != 0 && o->stack_size < (size_t)PTHREAD_STACK_MIN)
 		return EINVAL;
+	if ((rc = codes_check(o, is_sup)) != 0 || o->backoff_reset_ms == SUPV_ZERO)
+		return rc != 0 ? rc : EINVAL;
 	if ((c = supv__xcalloc(1, sizeof(*c))) == NULL)
 		return ENOMEM;
+	if (codes_copy(c, o->no_restart_codes, o->n_no_restart_codes,
+	    o->escalate_codes, o->n_escalate_codes) != 0) {
+		free(c);
+		return ENOMEM;
+	}
 	strlcpy(c->id, o->id, sizeof(c->id));
 	c->restart = o->restart;
 	if (o->shutdown_ms == 0)
@@ -65,6 +116,9 @@ supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_
 	c->ready_ms = o->ready_ms;
 	c->backoff_ms = o->backoff_ms == SUPV_ZERO ? 0 : o->backoff_ms;
 	c->backoff_max_ms = bmax;
+	c->backoff_reset_ns = o->backoff_reset_ms == SUPV_INFINITY ? UINT64_MAX :
+	    (uint64_t)o->backoff_reset_ms * NS_PER_MS;
+	c->backoff_reset_on_ready = o->backoff_reset_on_ready;
 	c->significant = o->significant;
 	c->stack_size = o->stack_size;
 	c->same_thread = o->same_thread && !is_sup;
@@ -84,6 +138,11 @@ supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 
 	if ((c = supv__xcalloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	if (codes_copy(c, tmpl->codes, tmpl->n_norestart,
+	    tmpl->codes + tmpl->n_norestart, tmpl->n_escalate) != 0) {
+		free(c);
+		return NULL;
+	}
 	strlcpy(c->id, id, sizeof(c->id));
 	c->restart = tmpl->restart;
 	c->shutdown_ns = tmpl->shutdown_ns;
@@ -92,6 +151,8 @@ supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 	c->ready_ms = tmpl->ready_ms;
 	c->backoff_ms = tmpl->backoff_ms;
 	c->backoff_max_ms = tmpl->backoff_max_ms;
+	c->backoff_reset_ns = tmpl->backoff_reset_ns;
+	c->backoff_reset_on_ready = tmpl->backoff_reset_on_ready;
 	c->significant = tmpl->significant;
 	c->stack_size = tmpl->stack_size;
 	c->same_thread = tmpl->same_thread;
@@ -230,6 +291,7 @@ supv__spec_destroy(struct child *c)
 		supv__sup_destroy(c->sup);
 	supv__run_unref(c->run);
 	supv__argbox_unref(c->arg);
+	free(c->codes);
 	free(c);
 }
 

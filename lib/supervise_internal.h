@@ -157,6 +157,11 @@ struct child {
 	unsigned             heartbeat_ms;
 	unsigned             ready_ms;
 	unsigned             backoff_ms, backoff_max_ms;
+	uint64_t             backoff_reset_ns; /* a run this long resets streak */
+	bool                 backoff_reset_on_ready;
+	/* The exit-code lists: codes[0, n_norestart), then n_escalate more. */
+	int                 *codes;
+	unsigned             n_norestart, n_escalate;
 	bool                 significant;
 	size_t               stack_size;
 	bool                 same_thread;
@@ -351,6 +356,10 @@ void     supv__struct_out(void *dst, size_t want, const void *src, size_t have);
 void     supv__flagfd_set(int fd);
 void     supv__flagfd_clear(int fd);
 int      supv__check_id(const char *id);
+/* names[v] of a table of names indexed by an enum, or "unknown". */
+#define SUPV__NAME_OF(names, v) \
+	((unsigned)(v) < sizeof(names) / sizeof((names)[0]) && (names)[v] != NULL ? \
+	    (names)[v] : "unknown")
 int      supv__check_owner(const struct supv *s);
 pid_t    supv__pid(void);
 void     supv__thread_name(const char *name);
@@ -371,11 +380,14 @@ void supv__emit_restart(struct supv *s, const struct child *c);
 void supv__emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms);
 void supv__emit_hung(struct supv *s, const struct child *c, bool spinning);
 void supv__emit_stop_timeout(struct supv *s, const struct child *c);
-void supv__emit_give_up(struct supv *s);
+void supv__emit_give_up(struct supv *s, enum supv_rule rule);
 void supv__emit_sup_exit(struct supv *s, enum supv_exit_kind why);
 
 /* restart.c: the pure decisions */
-bool     supv__restart_wanted(const struct child *c, enum supv_exit_kind kind);
+enum supv_rule supv__exit_rule(const struct child *c, enum supv_exit_kind kind,
+    int code);
+bool     supv__restart_wanted(const struct child *c, enum supv_exit_kind kind,
+    int code);
 void     supv__restart_group(struct supv *s, struct child *c, struct child **first,
     struct child **last);
 int      supv__window_init(struct window *w, unsigned intensity, unsigned period_ms);

@@ -282,7 +282,5 @@ supv_task_status_name(enum supv_task_status status)
 		[SUPV_TASK_CANCELLED] = "cancelled",
 	};
 
-	if ((unsigned)status >= sizeof(names) / sizeof(names[0]))
-		return "unknown";
-	return names[status];
+	return SUPV__NAME_OF(names, status);
 }

@@ -62,6 +62,7 @@ rec_cb(const struct supv_event *ev, void *arg)
 		e->delay_ms = ev->delay_ms;
 		e->at_ns = ev->at_ns;
 		e->spinning = ev->spinning;
+		e->rule = ev->rule;
 	}
 	pthread_mutex_unlock(&r->mu);
 	if (r->hook != NULL)

@@ -30,6 +30,7 @@ struct rec_ev {
 	unsigned             delay_ms;
 	uint64_t             at_ns;
 	bool                 spinning;
+	enum supv_rule       rule;
 };
 
 #define REC_MAX 4096
