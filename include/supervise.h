@@ -233,6 +233,14 @@ int         supv_stop_fd(struct supv_worker *self);
 void        supv_ready(struct supv_worker *self);
 const char *supv_worker_id(const struct supv_worker *self);
 /*
+ * Fencing (1.1): true once this run was given up (abandoned after its
+ * grace, or its task attempt given up after its deadline) and another
+ * may run beside it; ask before committing shared state.  One atomic load.
+ */
+bool        supv_superseded(const struct supv_worker *self);
+/* This run's number among its child's runs, from 1; grows with every run. */
+uint64_t    supv_epoch(const struct supv_worker *self);
+/*
  * Suspends hang detection for this run for up to ms milliseconds (a slow
  * but healthy phase); the next supv_heartbeat() ends the extension early.
  * SUPV_INFINITY suspends it until the next supv_heartbeat().

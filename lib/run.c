@@ -109,7 +109,9 @@ supv__run_prepare(struct child *c)
 		r->woken = r->abandoned = false;	/* no thread holds it */
 		r->code = 0;
 		r->has_cpuclock = false;
+		atomic_store(&r->superseded, false);
 		r->child = c;
+		r->epoch = ++c->epochs;
 		return 0;
 	}
 	if (r != NULL) {
@@ -121,6 +123,7 @@ supv__run_prepare(struct child *c)
 	if ((r = supv__run_new(c)) == NULL)
 		return ENOMEM;
 	r->child = c;
+	r->epoch = ++c->epochs;
 	c->run = r;
 	return 0;
 }
@@ -220,6 +223,7 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 	supv__hb_unwatch(s, c);
 	atomic_store(&r->ext_until, 0);
 	r->started_ns = now;
+	r->epoch = ++c->epochs;
 	if (s->on_event != NULL) {
 		/*
 		 * The lock is dropped for each event: s stays (terminate()
@@ -304,6 +308,8 @@ supv__run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
 void
 supv__run_abandon(struct supv_worker *r)
 {
+	/* First, so that a worker that sees it may already be replaced. */
+	atomic_store_explicit(&r->superseded, true, memory_order_release);
 	r->child = NULL;
 	pthread_mutex_lock(&r->mu);
 	r->abandoned = true;
@@ -437,6 +443,24 @@ supv_ready(struct supv_worker *self)
 		pthread_cond_signal(&self->child->owner->cv);
 	}
 	supv__unlock_run(self);
+}
+
+/*
+ * Fencing: whether this run has been given up (abandoned after its grace,
+ * or its task attempt given up after its deadline), so that another may
+ * run beside it.  One load: a worker may ask before every commit.
+ */
+SUPV_EXPORT bool
+supv_superseded(const struct supv_worker *self)
+{
+	return self != NULL &&
+	    atomic_load_explicit(&self->superseded, memory_order_acquire);
+}
+
+SUPV_EXPORT uint64_t
+supv_epoch(const struct supv_worker *self)
+{
+	return self != NULL ? self->epoch : 0;
 }
 
 SUPV_EXPORT const char *

@@ -97,6 +97,8 @@ struct supv_worker {
 	unsigned long       beat_local;   /* the worker's own copy: touched by it alone */
 	_Atomic uint64_t    ext_until;    /* supv_extend(): no hang before this (ns) ... */
 	atomic_ulong        ext_beat;     /* ... while beat still equals this */
+	atomic_bool         superseded;   /* abandoned, or its task attempt given
+	                                     up: supv_superseded(), no lock */
 
 	/* Set before the thread starts, constant while it runs. */
 	struct dom         *dom;          /* its tree's lock (a reference) */
@@ -106,6 +108,9 @@ struct supv_worker {
 	struct supv        *sup;          /* the child supervisor this run is, or NULL */
 	char                id[SUPV_ID_MAX + 1];
 	uint64_t            started_ns;
+	uint64_t            epoch;        /* the child's run number: set with the
+	                                     tree's lock before the body is
+	                                     (re)entered, read by its worker */
 	unsigned            index;        /* in a pool; 0 otherwise */
 	bool                same_thread;  /* restarts may reuse this thread */
 	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
@@ -174,6 +179,7 @@ struct child {
 	struct supv_worker  *run;          /* current or last run; NULL if none */
 	unsigned             restarts;     /* restarts since the spec was added */
 	unsigned             streak;       /* consecutive failures, for backoff */
+	uint64_t             epochs;       /* runs prepared so far (supv_epoch) */
 	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
 	bool                 monitored;    /* in owner->hb */
 	bool                 hung_asked;   /* found hung, asked to stop; counted

@@ -54,6 +54,10 @@ tp_scan(struct supv_taskpool *p, uint64_t now, struct batch *b)
 			continue;
 		}
 		t = sl->cur;
+		/* The attempt is given up: its task may run elsewhere now. */
+		if (sl->run != NULL)
+			atomic_store_explicit(&sl->run->superseded, true,
+			    memory_order_release);
 		supv__tp_slot_detach(p, sl);
 		sl->doomed = true;
 		supv__tp_task_failed(p, t, SUPV_TASK_TIMED_OUT, 0, b);
