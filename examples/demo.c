@@ -387,6 +387,15 @@ run(struct demo *d, struct supv **appp, unsigned pause_ms)
 		return fail("supv_add_sup db", rc);
 	}
 
+	/* A configuration that could never escalate is caught before it runs. */
+	if ((rc = supv_check(app, NULL, 0)) != 0) {
+		char report[2048];
+
+		supv_check(app, report, sizeof(report));
+		fputs(report, stderr);
+		return fail("supv_check", rc < 0 ? errno : EINVAL);
+	}
+	say(d, "   supv_check(): the tree's limits can all be reached as written.");
 	say(d, "== Act 1: a tree starts ==");
 	say(d, "   app supervises flaky, watched (300 ms heartbeat) and db, a");
 	say(d, "   supervisor of conn and cache.  Children start in order, depth");

@@ -297,6 +297,13 @@ int  supv_event_format(const struct supv_event *ev, char *buf, size_t size);
 /* The exit status for main() after a run that ended so: 0 or 1. */
 int  supv_exit_status(enum supv_exit_kind why);
 
+/*
+ * Reports, one line each ("app/db/conn: ..."), the children of sup's
+ * tree whose options cannot behave as written (1.1).  snprintf
+ * conventions; returns the number of findings, or -1 with errno set.
+ */
+int  supv_check(struct supv *sup, char *buf, size_t size);
+
 /* Names */
 const char *supv_name(const struct supv *sup);
 const char *supv_exit_kind_name(enum supv_exit_kind kind);
