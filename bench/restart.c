@@ -133,6 +133,9 @@ lat_window(struct lat *l, uint64_t warm_ns, uint64_t window_ns, struct result *o
 	out->p99 = quantile_u64(l->samp, n, 0.99);
 }
 
+/* A supv_chaos() spec armed on each library rep's tree, or NULL. */
+static const char *chaos_spec;
+
 static void
 lib_restart_rep(struct lat *l, bool same_thread, uint64_t warm, uint64_t window,
     struct result *out)
@@ -147,6 +150,8 @@ lib_restart_rep(struct lat *l, bool same_thread, uint64_t warm, uint64_t window,
 	if ((rc = supv_add_worker(s, &(struct supv_child_opts){ .id = "w",
 	    .same_thread = same_thread }, w_fail, l)) != 0)
 		die("supv_add_worker", rc);
+	if (chaos_spec != NULL && (rc = supv_chaos(s, chaos_spec)) != 0)
+		die("supv_chaos", rc);
 	if ((rc = supv_start(s)) != 0)
 		die("supv_start", rc);
 	lat_window(l, warm, window, out);
@@ -487,6 +492,31 @@ main(void)
 	    fmt_ratio(lib.p99, base.p99), "-", "-");
 	note("baseline: the body called again in a loop on one thread; %.0fx the "
 	    "create+join loop's rate", lib.rate / create_rate);
+
+	/*
+	 * The cost of supv_chaos(): the same-thread row again, with a rule
+	 * on the failing child that never fires in the window, beside the
+	 * same tree without a rule.  Without a rule a run start tests one
+	 * NULL pointer, which every other row already pays.
+	 */
+	{
+		struct result on[MAX_REPS], off[MAX_REPS], x;
+		int n = quick ? reps : 9;
+
+		lib_restart_rep(&l, true, warm, window / 8, &x);
+		for (r = 0; r < n; r++) {
+			chaos_spec = "rsup/w:fail%4000000000";
+			lib_restart_rep(&l, true, warm, window / 2, &on[r]);
+			chaos_spec = NULL;
+			lib_restart_rep(&l, true, warm, window / 2, &off[r]);
+		}
+		lib.rate = med_of(on, n, offsetof(struct result, rate));
+		base.rate = med_of(off, n, offsetof(struct result, rate));
+		row("same-thread restarts, a chaos rule armed", fmt_rate(lib.rate),
+		    fmt_rate(base.rate), fmt_ratio(lib.rate, base.rate), "-", "-");
+		note("baseline: the same tree without a rule (chaos off); the rule "
+		    "never fires in the window");
+	}
 
 	for (gi = 0; gi < sizeof(groups) / sizeof(groups[0]); gi++) {
 		unsigned n = groups[gi];

@@ -303,6 +303,14 @@ int  supv_exit_status(enum supv_exit_kind why);
  * conventions; returns the number of findings, or -1 with errno set.
  */
 int  supv_check(struct supv *sup, char *buf, size_t size);
+/*
+ * Faults on request for tests (1.1): "app/db/conn:fail=3@2,app/web:hang%5"
+ * makes conn return 3 on its 2nd run from now and web hang on every 5th;
+ * actions fail[=CODE], hang, noready.  Replaces the rules of sup's tree;
+ * NULL or "" clears them.  SUPV_CHAOS in the environment is applied the
+ * same way by supv_start() of a root.  See supv_chaos(3).
+ */
+int  supv_chaos(struct supv *sup, const char *spec);
 
 /* Names */
 const char *supv_name(const struct supv *sup);

@@ -86,6 +86,21 @@ supv__run_unref(struct supv_worker *r)
 }
 
 /*
+ * Numbers a run of c that is about to enter the body, and decides the
+ * fault it injects instead, if c has a chaos rule.  Called with the
+ * tree's lock held.
+ */
+static void
+run_number(struct child *c, struct supv_worker *r)
+{
+	r->epoch = ++c->epochs;
+	r->chaos = SUPV__CHAOS_NONE;
+	if (c->chaos != NULL)
+		r->chaos = (unsigned char)supv__chaos_pick(c->chaos, r->epoch,
+		    &r->chaos_code);
+}
+
+/*
  * Makes c->run a fresh run for the next start, reusing the last one when
  * nothing else holds it, so that restarting allocates nothing.  Called
  * with the tree's lock held.
@@ -111,7 +126,7 @@ supv__run_prepare(struct child *c)
 		r->has_cpuclock = false;
 		atomic_store(&r->superseded, false);
 		r->child = c;
-		r->epoch = ++c->epochs;
+		run_number(c, r);
 		return 0;
 	}
 	if (r != NULL) {
@@ -123,7 +138,7 @@ supv__run_prepare(struct child *c)
 	if ((r = supv__run_new(c)) == NULL)
 		return ENOMEM;
 	r->child = c;
-	r->epoch = ++c->epochs;
+	run_number(c, r);
 	c->run = r;
 	return 0;
 }
@@ -164,6 +179,22 @@ run_cancelled(void *arg)
 	run_finish(arg, 0, true);
 }
 
+/* A run's injected fault (supv_chaos), on its own thread, in place of its body. */
+static int
+chaos_run(struct supv_worker *r)
+{
+	if (r->chaos == SUPV__CHAOS_FAIL)
+		return r->chaos_code;
+	/*
+	 * A hang beats no more and, like a run stuck in a wait, comes back
+	 * only when asked to stop; missing ready_ms is the same, never
+	 * calling supv_ready().
+	 */
+	while (supv_sleep(r, SUPV_INFINITY) == 0)
+		;
+	return 0;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -175,7 +206,8 @@ worker_main(void *arg)
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
 	for (;;) {
 		pthread_cleanup_push(run_cancelled, r);
-		code = r->fn(r, r->arg->arg);
+		code = r->chaos == SUPV__CHAOS_NONE ? r->fn(r, r->arg->arg) :
+		    chaos_run(r);
 		/* A cancel that comes now must not cut the bookkeeping short. */
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		pthread_cleanup_pop(0);
@@ -223,7 +255,7 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 	supv__hb_unwatch(s, c);
 	atomic_store(&r->ext_until, 0);
 	r->started_ns = now;
-	r->epoch = ++c->epochs;
+	run_number(c, r);
 	if (s->on_event != NULL) {
 		/*
 		 * The lock is dropped for each event: s stays (terminate()

@@ -292,6 +292,7 @@ supv__spec_destroy(struct child *c)
 	supv__run_unref(c->run);
 	supv__argbox_unref(c->arg);
 	free(c->codes);
+	free(c->chaos);
 	free(c);
 }
 

@@ -113,6 +113,8 @@ struct supv_worker {
 	                                     (re)entered, read by its worker */
 	unsigned            index;        /* in a pool; 0 otherwise */
 	bool                same_thread;  /* restarts may reuse this thread */
+	unsigned char       chaos;        /* enum supv__chaos_act: set with epoch */
+	int                 chaos_code;   /* SUPV__CHAOS_FAIL: the code to return */
 	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
 	bool                has_cpuclock;
 
@@ -180,6 +182,7 @@ struct child {
 	unsigned             restarts;     /* restarts since the spec was added */
 	unsigned             streak;       /* consecutive failures, for backoff */
 	uint64_t             epochs;       /* runs prepared so far (supv_epoch) */
+	struct supv__chaos  *chaos;        /* a fault to inject (supv_chaos), or NULL */
 	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
 	bool                 monitored;    /* in owner->hb */
 	bool                 hung_asked;   /* found hung, asked to stop; counted
@@ -368,6 +371,41 @@ int      supv__check_id(const char *id);
 	    (names)[v] : "unknown")
 int      supv__check_owner(const struct supv *s);
 pid_t    supv__pid(void);
+
+/* Faults on request (chaos.c). */
+enum supv__chaos_act {
+	SUPV__CHAOS_NONE = 0,
+	SUPV__CHAOS_FAIL,      /* the run returns a code at once */
+	SUPV__CHAOS_HANG,      /* it beats no more, until asked to stop */
+	SUPV__CHAOS_NOREADY    /* it never calls supv_ready(), until asked to stop */
+};
+/* A child's rule: constant once set, replaced whole under the tree's lock. */
+struct supv__chaos {
+	enum supv__chaos_act act;
+	int                  code;      /* FAIL: what the run returns */
+	unsigned             n;         /* the n-th run ... */
+	bool                 every;     /* ... or every n-th */
+	uint64_t             base;      /* the child's runs before the rule */
+};
+/* Rules parsed and allocated, to be applied with the tree's lock held. */
+struct supv__chaos_rule {
+	char                path[512];
+	struct supv__chaos  c;
+	struct supv__chaos *fresh;      /* its allocation, until applied */
+	struct child       *child;      /* the worker it names, once resolved */
+};
+struct supv__chaos_prep {
+	struct supv__chaos_rule *rules;
+	size_t                   n;
+	struct supv__chaos     **old;   /* rules taken off, freed afterwards */
+	size_t                   nold;
+};
+int      supv__chaos_prepare(const char *spec, struct supv__chaos_prep *pp);
+int      supv__chaos_apply(struct supv *sup, struct supv__chaos_prep *pp);
+void     supv__chaos_prep_free(struct supv__chaos_prep *pp);
+enum supv__chaos_act supv__chaos_pick(const struct supv__chaos *k,
+    uint64_t epoch, int *code);
+
 void     supv__thread_name(const char *name);
 struct supv *supv__root_of(struct supv *s);
 bool     supv__in_subtree(const struct supv *top, const struct supv *s);

@@ -272,13 +272,15 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 SUPV_EXPORT int
 supv_start(struct supv *root)
 {
+	struct supv__chaos_prep chaos;
 	enum sup_state was;
 	pthread_t old;
 	int rc, oldcancel;
 
 	if (root == NULL)
 		return EINVAL;
-	if ((rc = supv__check_owner(root)) != 0)
+	if ((rc = supv__check_owner(root)) != 0 ||
+	    (rc = supv__chaos_prepare(getenv("SUPV_CHAOS"), &chaos)) != 0)
 		return rc;
 	supv__lock_sup(root);
 	if (root->parent != NULL)
@@ -287,8 +289,11 @@ supv_start(struct supv *root)
 		rc = EDEADLK;
 	else if (root->state != SUP_IDLE && root->state != SUP_TERMINATED)
 		rc = EBUSY;
+	else if (chaos.n > 0)
+		rc = supv__chaos_apply(root, &chaos);
 	if (rc != 0) {
 		supv__unlock_sup(root);
+		supv__chaos_prep_free(&chaos);
 		return rc;
 	}
 	oldcancel = supv__nocancel_begin();
@@ -314,6 +319,7 @@ supv_start(struct supv *root)
 		pthread_cond_broadcast(&root->done_cv);
 		supv__unlock_sup(root);
 		supv__nocancel_end(oldcancel);
+		supv__chaos_prep_free(&chaos);
 		return EAGAIN;
 	}
 	root->joinable = true;
@@ -322,6 +328,7 @@ supv_start(struct supv *root)
 	rc = root->start_rc;
 	supv__unlock_sup(root);
 	supv__nocancel_end(oldcancel);
+	supv__chaos_prep_free(&chaos);
 	return rc;
 }
 

@@ -1,0 +1,254 @@
+/*
+ * chaos.c - faults on request, for users' own tests: supv_chaos() and
+ * the SUPV_CHAOS environment variable make chosen workers fail, hang or
+ * miss their ready deadline on their N-th (or every N-th) run.  A rule
+ * hangs off its child's spec; a run learns its fate when it is numbered
+ * (run.c, with the tree's lock held), so a tree without rules pays one
+ * test of a NULL pointer per run start and one branch in the thread.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervise_internal.h"
+
+#define CHAOS_MAX_RULES 64
+
+static bool
+parse_uint(const char **p, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (**p < '0' || **p > '9')
+		return false;
+	errno = 0;
+	*out = strtoul(*p, &end, 10);
+	if (errno != 0 || *out > max)
+		return false;
+	*p = end;
+	return true;
+}
+
+/* PATH:ACTION[=CODE][@N|%N], up to a ',' or the end. */
+static int
+parse_rule(const char **sp, struct supv__chaos_rule *r)
+{
+	static const struct { const char *name; enum supv__chaos_act act; } acts[] = {
+		{ "fail", SUPV__CHAOS_FAIL },
+		{ "hang", SUPV__CHAOS_HANG },
+		{ "noready", SUPV__CHAOS_NOREADY },
+	};
+	const char *p = *sp, *colon = NULL, *end;
+	unsigned long v;
+	size_t len, i;
+
+	for (end = p; *end != '\0' && *end != ','; end++)
+		if (*end == ':')
+			colon = end;
+	if (colon == NULL || colon == p || (size_t)(colon - p) >= sizeof(r->path))
+		return EINVAL;
+	memcpy(r->path, p, (size_t)(colon - p));
+	r->path[colon - p] = '\0';
+	p = colon + 1;
+	for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+		len = strlen(acts[i].name);
+		if (strncmp(p, acts[i].name, len) == 0 && strchr("=@%,", p[len]) != NULL)
+			break;
+	}
+	if (i == sizeof(acts) / sizeof(acts[0]))
+		return EINVAL;
+	r->c = (struct supv__chaos){ .act = acts[i].act, .code = 1, .n = 1 };
+	p += len;
+	if (*p == '=') {
+		bool neg = *++p == '-';
+
+		if (r->c.act != SUPV__CHAOS_FAIL || !parse_uint(&(const char *){ p +
+		    neg }, INT_MAX, &v))
+			return EINVAL;
+		r->c.code = neg ? -(int)v : (int)v;
+		p += neg;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == '@' || *p == '%') {
+		r->c.every = *p++ == '%';
+		if (!parse_uint(&p, UINT_MAX, &v) || v == 0)
+			return EINVAL;
+		r->c.n = (unsigned)v;
+	}
+	if (p != end)
+		return EINVAL;
+	*sp = *end == ',' ? end + 1 : end;
+	return 0;
+}
+
+/* The worker that path names below top ("top/a/b"), or NULL. */
+static struct child *
+resolve(struct supv *top, const char *path, int *rc)
+{
+	struct supv *s = top;
+	struct child *c = NULL;
+	char buf[512], *part, *save = NULL;
+
+	strlcpy(buf, path, sizeof(buf));
+	part = strtok_r(buf, "/", &save);
+	if (part == NULL || strcmp(part, top->name) != 0) {
+		*rc = ENOENT;
+		return NULL;
+	}
+	while ((part = strtok_r(NULL, "/", &save)) != NULL) {
+		if (s == NULL || (c = supv__find_child(s, part)) == NULL) {
+			*rc = ENOENT;
+			return NULL;
+		}
+		s = c->sup;
+	}
+	if (c == NULL || c->sup != NULL || c->fn == NULL) {
+		*rc = c == NULL ? ENOENT : EINVAL;	/* not a worker */
+		return NULL;
+	}
+	return c;
+}
+
+/* Takes every rule off s's subtree, onto the list at *old. */
+static void
+clear_rules(struct supv *s, struct supv__chaos ***old, size_t *n, size_t cap)
+{
+	struct child *c;
+
+	TAILQ_FOREACH(c, &s->children, order) {
+		if (c->chaos != NULL && *n < cap) {
+			(*old)[(*n)++] = c->chaos;
+			c->chaos = NULL;
+		}
+		if (c->sup != NULL)
+			clear_rules(c->sup, old, n, cap);
+	}
+}
+
+static size_t
+count_rules(const struct supv *s)
+{
+	const struct child *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &s->children, order)
+		n += (c->chaos != NULL) + (c->sup != NULL ? count_rules(c->sup) : 0);
+	return n;
+}
+
+/*
+ * Parses spec (NULL or "": no rule) and allocates its rules, without a
+ * lock; nothing is applied yet.
+ */
+int
+supv__chaos_prepare(const char *spec, struct supv__chaos_prep *pp)
+{
+	const char *p = spec;
+	size_t i;
+	int rc = 0;
+
+	memset(pp, 0, sizeof(*pp));
+	if (spec == NULL || *spec == '\0')
+		return 0;
+	if (spec[strlen(spec) - 1] == ',')
+		return EINVAL;		/* an empty last rule */
+	if ((pp->rules = supv__xcalloc(CHAOS_MAX_RULES, sizeof(*pp->rules))) == NULL)
+		return ENOMEM;
+	while (*p != '\0' && rc == 0) {
+		if (pp->n == CHAOS_MAX_RULES)
+			rc = EINVAL;
+		else
+			rc = parse_rule(&p, &pp->rules[pp->n++]);
+	}
+	for (i = 0; i < pp->n && rc == 0; i++)
+		if ((pp->rules[i].fresh = supv__xcalloc(1,
+		    sizeof(*pp->rules[i].fresh))) == NULL)
+			rc = ENOMEM;
+	if (rc != 0)
+		supv__chaos_prep_free(pp);
+	return rc;
+}
+
+/*
+ * Replaces the rules of sup's subtree with those of pp, or, if a path
+ * names no worker, changes nothing.  Called with the tree's lock held;
+ * what it takes off is freed by supv__chaos_prep_free().
+ */
+int
+supv__chaos_apply(struct supv *sup, struct supv__chaos_prep *pp)
+{
+	size_t i, j, cap;
+	int rc = 0;
+
+	for (i = 0; i < pp->n && rc == 0; i++) {
+		pp->rules[i].child = resolve(sup, pp->rules[i].path, &rc);
+		for (j = 0; j < i && rc == 0; j++)
+			if (pp->rules[j].child == pp->rules[i].child)
+				rc = EINVAL;	/* one rule per child */
+	}
+	if (rc != 0)
+		return rc;
+	if ((cap = count_rules(sup)) > 0 &&
+	    (pp->old = calloc(cap, sizeof(*pp->old))) == NULL)
+		return ENOMEM;
+	/* Nothing can fail from here: the old rules go, the new come. */
+	clear_rules(sup, &pp->old, &pp->nold, cap);
+	for (i = 0; i < pp->n; i++) {
+		struct supv__chaos *k = pp->rules[i].fresh;
+
+		*k = pp->rules[i].c;
+		k->base = pp->rules[i].child->epochs;
+		pp->rules[i].child->chaos = k;
+		pp->rules[i].fresh = NULL;
+	}
+	return 0;
+}
+
+void
+supv__chaos_prep_free(struct supv__chaos_prep *pp)
+{
+	size_t i;
+
+	for (i = 0; i < pp->nold; i++)
+		free(pp->old[i]);
+	free(pp->old);
+	for (i = 0; pp->rules != NULL && i < pp->n; i++)
+		free(pp->rules[i].fresh);
+	free(pp->rules);
+	memset(pp, 0, sizeof(*pp));
+}
+
+SUPV_EXPORT int
+supv_chaos(struct supv *sup, const char *spec)
+{
+	struct supv__chaos_prep prep;
+	int rc;
+
+	if (sup == NULL)
+		return EINVAL;
+	if ((rc = supv__check_owner(sup)) != 0 ||
+	    (rc = supv__chaos_prepare(spec, &prep)) != 0)
+		return rc;
+	supv__lock_sup(sup);
+	rc = supv__chaos_apply(sup, &prep);
+	supv__unlock_sup(sup);
+	supv__chaos_prep_free(&prep);
+	return rc;
+}
+
+/*
+ * What the run numbered epoch of a child with rule k must do instead of
+ * its body.  Called with the tree's lock held.
+ */
+enum supv__chaos_act
+supv__chaos_pick(const struct supv__chaos *k, uint64_t epoch, int *code)
+{
+	uint64_t nth = epoch - k->base;
+
+	if (k->every ? nth % k->n != 0 : nth != k->n)
+		return SUPV__CHAOS_NONE;
+	*code = k->code;
+	return k->act;
+}
