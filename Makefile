@@ -151,7 +151,7 @@ $(B)/test/suites.inc:
 	printf '%s\n' $(foreach x,$(SUITES_NOW),'$(x)') > $@
 
 $(RUNNER): $(TEST_OBJS) $(STATIC)
-	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(BSD_LIBS) $(CHECK_LIBS)
+	$(CC) $(XLDFLAGS) -rdynamic $(LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(BSD_LIBS) $(CHECK_LIBS)
 
 $(B)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(@D)

@@ -96,6 +96,9 @@ struct supv_event {
 	                                   heartbeat interval (a busy loop), rather
 	                                   than being blocked */
 	enum supv_rule       rule;      /* EXIT, GIVE_UP: the rule that decided (1.1) */
+	const char          *detail;    /* HUNG with hang_trace: the thread's kernel
+	                                   state and stack, one frame a line; NULL
+	                                   when nothing was captured (1.1) */
 };
 
 struct supv_opts {
@@ -143,6 +146,9 @@ struct supv_child_opts {
 	                                            failure streak (0: longer than
 	                                            backoff_max_ms, as in 1.0) */
 	bool                 backoff_reset_on_ready; /* supv_ready() resets it */
+	bool                 hang_trace;     /* a HUNG event's detail says where the
+	                                        thread is stuck (1.1; a signal,
+	                                        see supv_heartbeat(3)) */
 };
 
 struct supv_counts {

@@ -1,6 +1,7 @@
 /*
  * events.c - delivering events to the application, and their names.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "supervise_internal.h"
@@ -119,11 +120,30 @@ void
 supv__emit_hung(struct supv *s, const struct child *c, bool spinning)
 {
 	struct supv_event ev = { .kind = SUPV_EV_HUNG, .spinning = spinning };
-	char id[SUPV_ID_MAX + 1];
+	char id[SUPV_ID_MAX + 1], *detail = NULL;
+	struct dom *d;
+	pid_t tid;
 
 	memcpy(id, c->id, sizeof(id));
 	ev.child = id;
+	/*
+	 * The trace interrupts the thread and waits for it (bounded): never
+	 * with the lock held.  The loop is the only one that joins the run
+	 * or changes c, so both stay while the lock is dropped, as they do
+	 * during the callback.
+	 */
+	if (c->hang_trace && s->on_event != NULL && c->run != NULL &&
+	    (tid = atomic_load(&c->run->tid)) > 0) {
+		pthread_t thread = c->run->thread;
+
+		d = supv__dom_of(s);
+		supv__dom_unlock(d);
+		detail = supv__hang_trace(thread, tid);
+		supv__dom_lock(d);
+	}
+	ev.detail = detail;
 	deliver(s, &ev, false);
+	free(detail);
 }
 
 SUPV_EXPORT const char *

@@ -5,6 +5,7 @@
  * application installs them as on_event.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -99,20 +100,48 @@ stderr_is_journal(void)
 	    (unsigned long long)st.st_ino == ino;
 }
 
+/*
+ * Appends prefix + each line of detail (indented) to out, as far as it
+ * fits; returns the new length.
+ */
+static size_t
+append_detail(char *out, size_t len, size_t size, const char *prefix,
+    const char *detail)
+{
+	const char *p = detail, *nl;
+	int k;
+
+	while (*p != '\0' && len < size) {
+		nl = strchr(p, '\n');
+		k = snprintf(out + len, size - len, "%s  %.*s\n", prefix,
+		    (int)(nl != NULL ? nl - p : (ptrdiff_t)strlen(p)), p);
+		if (k < 0 || (size_t)k >= size - len)
+			break;
+		len += (size_t)k;
+		p = nl != NULL ? nl + 1 : p + strlen(p);
+	}
+	return len;
+}
+
 SUPV_EXPORT void
 supv_log_stderr(const struct supv_event *ev, void *arg)
 {
-	char line[256];
+	char line[8192], prefix[32];
 	int n = 0;
 
 	(void)arg;
 	if (stderr_is_journal())
-		n = snprintf(line, sizeof(line), "<%d>", priority(ev));
-	n += (int)strlen(strcpy(line + n, "supervise: "));
-	if (supv_event_format(ev, line + n, sizeof(line) - (size_t)n - 1) < 0)
+		n = snprintf(prefix, sizeof(prefix), "<%d>", priority(ev));
+	strcpy(prefix + n, "supervise:");
+	n = snprintf(line, sizeof(line), "%s ", prefix);
+	if (supv_event_format(ev, line + n, 256) < 0)
 		return;
 	n = (int)strlen(line);
 	line[n++] = '\n';
+	/* The HUNG event's trace follows, one indented line per line. */
+	if (ev->kind == SUPV_EV_HUNG && ev->detail != NULL)
+		n = (int)append_detail(line, (size_t)n, sizeof(line), prefix,
+		    ev->detail);
 	/* One write, so that lines from several threads do not mix. */
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
@@ -120,12 +149,20 @@ supv_log_stderr(const struct supv_event *ev, void *arg)
 SUPV_EXPORT void
 supv_log_syslog(const struct supv_event *ev, void *arg)
 {
+	const char *p, *nl;
 	char line[256];
 
 	(void)arg;
 	if (supv_event_format(ev, line, sizeof(line)) < 0)
 		return;
 	syslog(priority(ev), "%s", line);
+	if (ev->kind != SUPV_EV_HUNG || ev->detail == NULL)
+		return;
+	for (p = ev->detail; *p != '\0'; p = nl != NULL ? nl + 1 : p + strlen(p)) {
+		nl = strchr(p, '\n');
+		syslog(priority(ev), "  %.*s",
+		    (int)(nl != NULL ? nl - p : (ptrdiff_t)strlen(p)), p);
+	}
 }
 
 SUPV_EXPORT int

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "supervise_internal.h"
@@ -64,6 +65,7 @@ supv__run_new(struct child *c)
 	memcpy(r->id, c->id, sizeof(r->id));
 	r->index = c->index;
 	r->same_thread = c->same_thread;
+	r->hang_trace = c->hang_trace;
 	return r;
 }
 
@@ -125,6 +127,7 @@ supv__run_prepare(struct child *c)
 		r->code = 0;
 		r->has_cpuclock = false;
 		atomic_store(&r->superseded, false);
+		atomic_store(&r->tid, 0);
 		r->child = c;
 		run_number(c, r);
 		return 0;
@@ -202,7 +205,11 @@ worker_main(void *arg)
 	int code;
 
 	supv__tls_run = r;
+	atomic_store_explicit(&r->tid, (int)syscall(SYS_gettid),
+	    memory_order_relaxed);
 	supv__thread_name(r->id);
+	if (r->hang_trace)
+		supv__trace_arm();
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
 	for (;;) {
 		pthread_cleanup_push(run_cancelled, r);

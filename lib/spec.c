@@ -119,6 +119,7 @@ supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_
 	c->backoff_reset_ns = o->backoff_reset_ms == SUPV_INFINITY ? UINT64_MAX :
 	    (uint64_t)o->backoff_reset_ms * NS_PER_MS;
 	c->backoff_reset_on_ready = o->backoff_reset_on_ready;
+	c->hang_trace = o->hang_trace && !is_sup;
 	c->significant = o->significant;
 	c->stack_size = o->stack_size;
 	c->same_thread = o->same_thread && !is_sup;
@@ -153,6 +154,7 @@ supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 	c->backoff_max_ms = tmpl->backoff_max_ms;
 	c->backoff_reset_ns = tmpl->backoff_reset_ns;
 	c->backoff_reset_on_ready = tmpl->backoff_reset_on_ready;
+	c->hang_trace = tmpl->hang_trace;
 	c->significant = tmpl->significant;
 	c->stack_size = tmpl->stack_size;
 	c->same_thread = tmpl->same_thread;

@@ -113,7 +113,9 @@ struct supv_worker {
 	                                     (re)entered, read by its worker */
 	unsigned            index;        /* in a pool; 0 otherwise */
 	bool                same_thread;  /* restarts may reuse this thread */
+	bool                hang_trace;   /* its thread takes the trace signal */
 	unsigned char       chaos;        /* enum supv__chaos_act: set with epoch */
+	atomic_int          tid;          /* the thread's id, stored by it; 0 before */
 	int                 chaos_code;   /* SUPV__CHAOS_FAIL: the code to return */
 	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
 	bool                has_cpuclock;
@@ -165,6 +167,7 @@ struct child {
 	unsigned             ready_ms;
 	unsigned             backoff_ms, backoff_max_ms;
 	uint64_t             backoff_reset_ns; /* a run this long resets streak */
+	bool                 hang_trace;
 	bool                 backoff_reset_on_ready;
 	/* The exit-code lists: codes[0, n_norestart), then n_escalate more. */
 	int                 *codes;
@@ -371,6 +374,10 @@ int      supv__check_id(const char *id);
 	    (names)[v] : "unknown")
 int      supv__check_owner(const struct supv *s);
 pid_t    supv__pid(void);
+/* What a hung thread is stuck on (hangtrace.c): malloc'd, or NULL. */
+char    *supv__hang_trace(pthread_t thread, pid_t tid);
+int      supv__trace_signal(void);
+void     supv__trace_arm(void);
 
 /* Faults on request (chaos.c). */
 enum supv__chaos_act {
