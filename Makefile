@@ -12,6 +12,7 @@ LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 MANDIR      ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BINDIR      ?= $(PREFIX)/bin
 DESTDIR     ?=
 
 PKG_CONFIG ?= pkg-config
@@ -31,6 +32,9 @@ BSD_CFLAGS   := $(shell $(PKG_CONFIG) --cflags libbsd-overlay 2>/dev/null)
 BSD_LIBS     := $(shell $(PKG_CONFIG) --libs libbsd-overlay 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+# supervisectl alone uses these; the library depends on pthreads and libbsd only.
+TOOL_CFLAGS  := $(shell $(PKG_CONFIG) --cflags jansson ncurses 2>/dev/null)
+TOOL_LIBS    := $(shell $(PKG_CONFIG) --libs jansson ncurses 2>/dev/null)
 
 OPT ?= -O2 -g
 WARN := -Wall -Wextra
@@ -56,11 +60,14 @@ EXAMPLES     += $(CXX_EXAMPLE_SRCS:examples/%.cpp=$(B)/examples/%)
 BENCH_SRCS   := $(wildcard bench/*.c)
 BENCHES      := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
-MANPAGES := $(wildcard man/man3/*.3 man/man7/*.7)
+MANPAGES := $(wildcard man/man1/*.1 man/man3/*.3 man/man7/*.7)
+TOOL     := $(B)/supervisectl
 
 # libmd-dev: libmd.a, for a static link (libbsd-dev pulls it in anyway);
 # libc.a comes with libc6-dev, and g++ with build-essential.
-DEB_PACKAGES := pkg-config libbsd-dev libmd-dev check mandoc g++
+# libjansson-dev, libncurses-dev: supervisectl's JSON and its top screen.
+DEB_PACKAGES := pkg-config libbsd-dev libmd-dev check mandoc g++ libjansson-dev \
+	libncurses-dev
 
 # DEPS=no, for a packager's build: make never installs anything (no apt-get,
 # no sudo); a missing dependency stops check and demo with its name.  By
@@ -70,7 +77,7 @@ DEPS ?= yes
 .PHONY: all check check-run deps need-deps install uninstall clean examples \
 	bench demo demo-run soak fuzz
 
-all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so
+all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so $(TOOL)
 
 $(B)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/supervise.h
 	@mkdir -p $(@D)
@@ -170,6 +177,12 @@ $(B)/bench/%: bench/%.c bench/bench.h bench/ring.h $(STATIC)
 
 examples: $(EXAMPLES)
 
+# The control socket's tool: it speaks the protocol, and links no library of ours.
+$(TOOL): tools/supervisectl.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(TOOL_CFLAGS) \
+		$(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_LIBS)
+
 # make deps: the Debian packages the build and the tests need.
 deps:
 	@set -e; missing=""; for p in $(DEB_PACKAGES); do \
@@ -196,6 +209,10 @@ need-deps:
 	else \
 	  $(PKG_CONFIG) --exists libbsd-overlay || \
 	    m="$$m\n  libbsd-dev: $(PKG_CONFIG) finds no libbsd-overlay"; \
+	  $(PKG_CONFIG) --exists jansson || \
+	    m="$$m\n  libjansson-dev: $(PKG_CONFIG) finds no jansson (for supervisectl)"; \
+	  $(PKG_CONFIG) --exists ncurses || \
+	    m="$$m\n  libncurses-dev: $(PKG_CONFIG) finds no ncurses (for supervisectl top)"; \
 	  case "$(NEED)" in *tests*) $(PKG_CONFIG) --exists check || \
 	    m="$$m\n  check: $(PKG_CONFIG) finds no check (the unit test framework)";; esac; \
 	fi; \
@@ -224,7 +241,8 @@ endif
 # Soak and fuzz programs live in test/ too, outside the Check runner.
 SOAK := $(if $(wildcard test/soak.c),$(B)/test/soak)
 FUZZ_DIR := build-fuzz
-FUZZ := $(if $(wildcard test/fuzz_api.c),$(FUZZ_DIR)/fuzz_api)
+FUZZ := $(if $(wildcard test/fuzz_api.c),$(FUZZ_DIR)/fuzz_api) \
+	$(if $(wildcard test/fuzz_control.c),$(FUZZ_DIR)/fuzz_control)
 FUZZ_SECONDS ?= 300
 CLANG ?= clang
 
@@ -233,10 +251,10 @@ $(B)/test/soak: test/soak.c $(STATIC)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
 
 # libFuzzer needs clang; it links the library's sources directly.
-$(FUZZ_DIR)/fuzz_api: test/fuzz_api.c $(LIB_SRCS) lib/supervise_internal.h include/supervise.h
+$(FUZZ_DIR)/fuzz_%: test/fuzz_%.c $(LIB_SRCS) lib/supervise_internal.h include/supervise.h
 	@mkdir -p $(@D)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(BSD_CFLAGS) \
-		-fsanitize=fuzzer,address,undefined -pthread -o $@ test/fuzz_api.c $(LIB_SRCS) $(BSD_LIBS)
+		-fsanitize=fuzzer,address,undefined -pthread -o $@ $< $(LIB_SRCS) $(BSD_LIBS)
 
 # Growth-safe structs: a program built against an older header (every
 # struct without its last member) runs clean under ASan against the
@@ -257,7 +275,9 @@ soak: all $(SOAK)
 	$(SOAK)
 
 fuzz: $(FUZZ)
-	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
+	@for f in $(FUZZ); do echo "== $$f =="; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/ || exit 1; done
 
 check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
@@ -275,6 +295,8 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old
 	@echo "== examples (smoke) =="
 	sh test/examples.sh $(B)/examples
 	sh test/signals.sh $(B)/examples
+	@echo "== supervisectl against a running tree =="
+	sh test/control.sh $(TOOL) $(B)/examples
 ifeq ($(SAN)$(VALGRIND),)
 	@echo "== static link from the installed supervise.pc =="
 	sh test/static.sh "$(CC)" "$(MAKE)"
@@ -290,8 +312,10 @@ ifeq ($(SAN)$(VALGRIND),)
 	@echo "== fuzz (short, when clang is there) =="
 	@if command -v $(CLANG) >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory $(FUZZ) || exit 1; \
-	  $(FUZZ) -max_total_time=15 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
-	    > $(FUZZ_DIR)/last.log 2>&1; rc=$$?; tail -4 $(FUZZ_DIR)/last.log; exit $$rc; \
+	  for f in $(FUZZ); do echo "$$f:"; \
+	    $$f -max_total_time=15 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
+	      > $$f.log 2>&1; rc=$$?; tail -4 $$f.log; [ $$rc -eq 0 ] || exit $$rc; \
+	  done; \
 	else echo "fuzz: no clang, skipped"; fi
 endif
 endif
@@ -308,7 +332,8 @@ bench: all $(BENCHES)
 # The directories install makes if they are missing; uninstall removes them,
 # and their parents below PREFIX, when it leaves them empty.  (It cannot tell
 # them from directories that were there, empty, before the install.)
-INSTALL_DIRS = $(PKGCONFIGDIR) $(LIBDIR) $(INCLUDEDIR) $(MANDIR)/man3 $(MANDIR)/man7
+INSTALL_DIRS = $(BINDIR) $(PKGCONFIGDIR) $(LIBDIR) $(INCLUDEDIR) $(MANDIR)/man1 \
+	$(MANDIR)/man3 $(MANDIR)/man7
 
 install: all $(B)/supervise.pc
 	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
@@ -318,13 +343,17 @@ install: all $(B)/supervise.pc
 	ln -sf libsupervise.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsupervise.so
 	install -m 644 $(B)/supervise.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
+	for m in man/man1/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for m in man/man3/*.3; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done
 	for m in man/man7/*.7; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/supervise.h $(DESTDIR)$(LIBDIR)/libsupervise.a \
 		$(DESTDIR)$(LIBDIR)/libsupervise.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-		$(DESTDIR)$(LIBDIR)/libsupervise.so $(DESTDIR)$(PKGCONFIGDIR)/supervise.pc
+		$(DESTDIR)$(LIBDIR)/libsupervise.so $(DESTDIR)$(PKGCONFIGDIR)/supervise.pc \
+		$(DESTDIR)$(BINDIR)/supervisectl
+	for m in man/man1/*.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
 	for m in man/man3/*.3; do rm -f $(DESTDIR)$(MANDIR)/man3/$${m##*/}; done
 	for m in man/man7/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${m##*/}; done
 	@p='$(DESTDIR)$(PREFIX)'; for d in $(addprefix $(DESTDIR),$(INSTALL_DIRS)); do \

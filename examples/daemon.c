@@ -9,6 +9,10 @@
  * Restart=on-failure restarts the whole process only when in-process
  * supervision could not cope.
  *
+ * With SUPV_CONTROL_SOCKET set (daemon.service sets it to a path in its
+ * RuntimeDirectory), the tree is served there for supervisectl(1):
+ * supervisectl -s "$SUPV_CONTROL_SOCKET" tree, health, ready, metrics.
+ *
  * Run by hand: ./daemon, then Ctrl-C.  SUPV_EXAMPLE_SECONDS=N stops it
  * after N seconds, as if SIGTERM had come.
  */
@@ -35,6 +39,7 @@ main(void)
 	struct supv *root;
 	enum supv_exit_kind why;
 	const char *secs = getenv("SUPV_EXAMPLE_SECONDS");
+	const char *ctl = getenv("SUPV_CONTROL_SOCKET");
 	int rc;
 
 	if ((rc = supv_new(&root, &(struct supv_opts){ .name = "daemon",
@@ -49,6 +54,8 @@ main(void)
 	    (rc = supv_add_pool(root, &(struct supv_child_opts){ .id = "poller",
 	    .heartbeat_ms = 2000 }, &(struct supv_pool_opts){ .size = 4 },
 	    poller, NULL)) != 0 ||
+	    (ctl != NULL && *ctl != '\0' &&
+	    (rc = supv_control_listen(root, ctl, NULL)) != 0) ||
 	    (rc = supv_start(root)) != 0) {
 		fprintf(stderr, "daemon: cannot start: error %d\n", rc);
 		supv_free(root);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -230,6 +231,38 @@ int  supv_which_children_sized(struct supv *sup, struct supv_child_info *out, si
 	supv_count_children_sized(__VA_ARGS__, sizeof(struct supv_counts))
 #define supv_which_children(...) \
 	supv_which_children_sized(__VA_ARGS__, sizeof(struct supv_child_info))
+
+/*
+ * The control socket (1.1): a running tree seen and steered from outside,
+ * by supervisectl(1) or any program that speaks its line protocol.  See
+ * supv_control_listen(3).  Every field may be 0 for its default.
+ */
+struct supv_control_opts {
+	bool         allow_changes;  /* serve "restart" and "terminate" (default:
+	                                refused, EPERM) */
+	const uid_t *uids;           /* other users allowed besides the process's
+	                                own and root ... */
+	size_t       n_uids;
+	const gid_t *gids;           /* ... and groups whose members are */
+	size_t       n_gids;
+	unsigned     max_clients;    /* clients served at once (default 16) */
+	unsigned     timeout_ms;     /* one client's whole exchange (default 5000) */
+	unsigned     probe_ms;       /* "health": how long every loop has to
+	                                answer the liveness probe (default 1000) */
+};
+
+int  supv_control_listen(struct supv *root, const char *path,
+                         const struct supv_control_opts *opts); /* opts may be NULL */
+int  supv_control_listen_sized(struct supv *root, const char *path,
+                               const struct supv_control_opts *opts, size_t opts_size);
+#define supv_control_listen(...) \
+	supv_control_listen_sized(__VA_ARGS__, sizeof(struct supv_control_opts))
+/*
+ * The tree's metrics in the Prometheus text exposition format, written as
+ * snprintf() does: at most size bytes, NUL included; returns the length of
+ * the whole text, or -1 with errno set (EINVAL, ENOMEM).
+ */
+int  supv_metrics_format(struct supv *root, char *buf, size_t size);
 
 /* Inside a worker */
 void        supv_heartbeat(struct supv_worker *self);

@@ -95,3 +95,13 @@ SUPV_EXPORT int
 {
 	return supv_task_poll_sized(task, res, SUPV_V10_TASK_RESULT);
 }
+
+/* The control socket's options came in 1.1: its first layout is frozen. */
+_Static_assert(SUPV_V11_CONTROL_OPTS <= sizeof(struct supv_control_opts), "1.1 layout");
+
+SUPV_EXPORT int
+(supv_control_listen)(struct supv *root, const char *path,
+    const struct supv_control_opts *opts)
+{
+	return supv_control_listen_sized(root, path, opts, SUPV_V11_CONTROL_OPTS);
+}

@@ -63,6 +63,16 @@ struct v10_taskpool_stats {
 	unsigned pending, queued, running, workers;
 };
 
+/* 1.1's first layout of a struct that came in 1.1. */
+struct v11_control_opts {
+	bool        allow_changes;
+	const void *uids;
+	size_t      n_uids;
+	const void *gids;
+	size_t      n_gids;
+	unsigned    max_clients, timeout_ms, probe_ms;
+};
+
 #define SUPV_V10_OPTS          sizeof(struct v10_opts)
 #define SUPV_V10_CHILD_OPTS    sizeof(struct v10_child_opts)
 #define SUPV_V10_COUNTS        sizeof(struct v10_counts)
@@ -72,5 +82,6 @@ struct v10_taskpool_stats {
 #define SUPV_V10_TASK_OPTS     sizeof(struct v10_task_opts)
 #define SUPV_V10_TASK_RESULT   sizeof(struct v10_task_result)
 #define SUPV_V10_TASKPOOL_STATS sizeof(struct v10_taskpool_stats)
+#define SUPV_V11_CONTROL_OPTS  sizeof(struct v11_control_opts)
 
 #endif /* SUPERVISE_ABI_H */

@@ -87,25 +87,15 @@ parse_rule(const char **sp, struct supv__chaos_rule *r)
 static struct child *
 resolve(struct supv *top, const char *path, int *rc)
 {
-	struct supv *s = top;
-	struct child *c = NULL;
-	char buf[512], *part, *save = NULL;
+	struct child *c;
+	int e;
 
-	strlcpy(buf, path, sizeof(buf));
-	part = strtok_r(buf, "/", &save);
-	if (part == NULL || strcmp(part, top->name) != 0) {
-		*rc = ENOENT;
+	if ((e = supv__resolve_path(top, path, false, &c)) != 0) {
+		*rc = e == ENOENT ? ENOENT : EINVAL;
 		return NULL;
 	}
-	while ((part = strtok_r(NULL, "/", &save)) != NULL) {
-		if (s == NULL || (c = supv__find_child(s, part)) == NULL) {
-			*rc = ENOENT;
-			return NULL;
-		}
-		s = c->sup;
-	}
-	if (c == NULL || c->sup != NULL || c->fn == NULL) {
-		*rc = c == NULL ? ENOENT : EINVAL;	/* not a worker */
+	if (c->sup != NULL || c->fn == NULL) {
+		*rc = EINVAL;	/* not a worker */
 		return NULL;
 	}
 	return c;

@@ -94,12 +94,13 @@ supv__mark_hung(struct supv *s, struct child *c, bool spinning)
 	c->hung_asked = true;
 	TAILQ_INSERT_TAIL(&s->hungq, c, hunglink);
 	supv__root_of(s)->hung_now++;
+	s->hung_total++;
 	supv__ask_stop(c, SUPV_EXIT_HUNG);
 	supv__emit_hung(s, c, spinning);
 }
 
 /*
- * Answers the root's liveness probe (sup_probe_loops): this loop is not
+ * Answers the root's liveness probe (probe.c): this loop is not
  * stuck in user code or in a wait without end.
  */
 void

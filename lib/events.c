@@ -69,10 +69,34 @@ supv__emit_start(struct supv *s, const struct child *c)
 	emit_ev(s, SUPV_EV_START, c, 0, 0, 0, false);
 }
 
+/*
+ * The counters (metrics, the control socket): every exit of a child is
+ * noted here once, and every restart.  Called with the tree's lock held.
+ */
 void
-supv__emit_exit(struct supv *s, const struct child *c, enum supv_exit_kind exit,
+supv__note_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
     int code)
 {
+	(void)s;
+	if ((unsigned)exit <= SUPV_EXIT_GAVE_UP)
+		c->exits[exit]++;
+	c->last_exit = (unsigned char)exit;
+	c->last_code = code;
+}
+
+void
+supv__note_restart(struct supv *s, struct child *c)
+{
+	c->restarts++;
+	s->restarts_total++;
+}
+
+/* Notes the exit, then reports it. */
+void
+supv__emit_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
+    int code)
+{
+	supv__note_exit(s, c, exit, code);
 	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, false);
 }
 
@@ -99,6 +123,7 @@ supv__emit_give_up(struct supv *s, enum supv_rule rule)
 {
 	struct supv_event ev = { .kind = SUPV_EV_GIVE_UP, .rule = rule };
 
+	s->gave_up_total++;
 	deliver(s, &ev, false);
 }
 
@@ -108,7 +133,10 @@ supv__emit_sup_exit(struct supv *s, enum supv_exit_kind why)
 	emit_ev(s, SUPV_EV_SUP_EXIT, NULL, why, 0, 0, false);
 }
 
-/* The EXIT of a run whose restart was counted already (same thread). */
+/*
+ * The EXIT of a run whose restart was counted already (same thread); the
+ * caller noted it (supv__note_exit), with or without a callback.
+ */
 void
 supv__emit_exit_counted(struct supv *s, const struct child *c,
     enum supv_exit_kind exit, int code)

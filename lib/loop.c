@@ -211,7 +211,7 @@ run_pending(struct supv *s)
 		if (!running(s) || s->stop_req)
 			return;
 		clear_pending(s, c);
-		c->restarts++;
+		supv__note_restart(s, c);
 		supv__emit_restart(s, c);
 		if ((rc = start_child(s, c)) == ECANCELED)
 			return;		/* the supervisor is stopping */

@@ -55,58 +55,25 @@ send_status(struct supv *root, const char *state)
 	send_msg(root->notify, msg);
 }
 
-/*
- * Whether every loop of s's tree answered probe seq; wakes them to answer
- * the next one.
- */
-static bool
-probe_subtree(struct supv *s, unsigned long seq)
-{
-	struct child *c;
-	bool alive = true;
-
-	if (s->state == SUP_STARTING || s->state == SUP_RUNNING ||
-	    s->state == SUP_STOPPING) {
-		alive = s->probe_ack == seq;
-		pthread_cond_signal(&s->cv);
-	}
-	TAILQ_FOREACH(c, &s->children, order)
-		if (c->sup != NULL && !probe_subtree(c->sup, seq))
-			alive = false;
-	return alive;
-}
-
-/*
- * Whether every loop of root's tree answered the last probe since it was
- * sent; then sends the next one.  A loop that waits without end for one
- * worker (an infinite grace or ready_ms), or sits in a slow on_event, does
- * not answer.  Called with the root's lock held, off the loops (the watchdog).
- */
-static bool
-probe_loops(struct supv *root)
-{
-	bool alive = probe_subtree(root, root->probe_seq);
-
-	root->probe_seq++;	/* answered once the loops get the lock */
-	return alive;
-}
-
 static void *
 watchdog_main(void *arg)
 {
 	struct supv *root = arg;
 	struct notify *n = root->notify;
-	unsigned long seq;
+	unsigned long seq, sent;
 	uint64_t next;
 
 	supv__thread_name("supv-watchdog");
 	supv__lock_sup(root);
 	seq = root->run_seq;
+	sent = root->probe_seq;
 	next = supv__now_ns();
 	while (root->end_seq < seq) {
 		if (supv__now_ns() >= next) {
 			/* Every loop must have answered the last probe. */
-			bool alive = probe_loops(root);
+			bool alive = supv__probe_missing(root, sent) == NULL;
+
+			sent = supv__probe_send(root);
 
 			if (root->state == SUP_RUNNING && root->hung_now == 0 &&
 			    alive)

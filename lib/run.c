@@ -258,7 +258,8 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 		goto out;	/* the loop gives up */
 	/* Committed: the restart is counted before anything is emitted. */
 	supv__window_add(&s->win, now / NS_PER_MS);
-	c->restarts++;
+	supv__note_exit(s, c, kind, code);
+	supv__note_restart(s, c);
 	supv__hb_unwatch(s, c);
 	atomic_store(&r->ext_until, 0);
 	r->started_ns = now;

@@ -282,6 +282,89 @@ supv__find_child(struct supv *sup, const char *id)
 	return RB_FIND(child_ids, &sup->byid, &key);
 }
 
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * One part of a path, [p, end), into dst (SUPV_ID_MAX + 1 bytes); with
+ * decode, %XX is the byte XX.  EINVAL for an empty part, a bad escape or
+ * a NUL; ENAMETOOLONG for one longer than an id can be.
+ */
+static int
+path_part(const char *p, const char *end, bool decode, char *dst)
+{
+	size_t n = 0;
+	int hi, lo;
+
+	if (p == end)
+		return EINVAL;
+	for (; p < end; p++) {
+		char ch = *p;
+
+		if (decode && ch == '%') {
+			if (end - p < 3 || (hi = hexval(p[1])) < 0 ||
+			    (lo = hexval(p[2])) < 0 || (hi | lo) == 0)
+				return EINVAL;
+			ch = (char)(hi << 4 | lo);
+			p += 2;
+		}
+		if (n == SUPV_ID_MAX)
+			return ENAMETOOLONG;
+		dst[n++] = ch;
+	}
+	dst[n] = '\0';
+	return 0;
+}
+
+/*
+ * The child that path names below top: "top/a/b" is the child b of top's
+ * child supervisor a.  The first part names top itself (its name).
+ * ENOENT when nothing has that path (or it is top itself), EINVAL when a
+ * part is malformed.  Called with the tree's lock held.
+ */
+int
+supv__resolve_path(struct supv *top, const char *path, bool decode,
+    struct child **out)
+{
+	char part[SUPV_ID_MAX + 1];
+	const char *p = path, *slash;
+	struct supv *s = top;
+	struct child *c = NULL;
+	int rc;
+
+	*out = NULL;
+	for (bool first = true;; first = false) {
+		slash = strchr(p, '/');
+		if ((rc = path_part(p, slash != NULL ? slash : p + strlen(p),
+		    decode, part)) != 0)
+			return rc;
+		if (first) {
+			if (strcmp(part, top->name) != 0)
+				return ENOENT;
+		} else if (s == NULL || (c = supv__find_child(s, part)) == NULL) {
+			return ENOENT;
+		} else {
+			s = c->sup;
+		}
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+	if (c == NULL)
+		return ENOENT;
+	*out = c;
+	return 0;
+}
+
 /*
  * Frees a spec that no list holds any more, with the subtree of a child
  * supervisor.  Called without its tree's lock: it may run arg_free.

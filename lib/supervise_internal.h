@@ -195,6 +195,10 @@ struct child {
 	uint64_t             hb_last;      /* the check that first saw hb_seen */
 	uint64_t             hb_cpu;       /* thread CPU time at the last check */
 	uint64_t             hb_cpu_at;    /* when hb_cpu was read */
+	/* Its history, for the control socket and metrics: never reset. */
+	uint64_t             exits[SUPV_EXIT_GAVE_UP + 1]; /* runs ended, by kind */
+	int                  last_code;    /* the last run's exit code ... */
+	unsigned char        last_exit;    /* ... and kind (once exits[] counts one) */
 };
 
 RB_HEAD(child_ids, child);
@@ -294,6 +298,11 @@ struct supv {
 	 */
 	struct window        win;
 	unsigned long        probe_ack;   /* mu: the last probe its loop answered */
+	/*
+	 * mu: totals over the supervisor's life, its deleted children's
+	 * included: never reset (metrics, the control socket).
+	 */
+	uint64_t             restarts_total, hung_total, gave_up_total;
 	int                  start_rc;    /* mu: why its start failed (root: what
 	                                     supv_start returns) */
 
@@ -310,6 +319,8 @@ struct supv {
 	unsigned             hung_now;    /* mu: children being stopped as hung, tree-wide */
 	struct notify       *notify;      /* mu: systemd notification, or NULL */
 	struct sigstop      *sigstop;     /* mu: supv_stop_on_signals(), or NULL */
+	struct control      *control;     /* mu: supv_control_listen(), or NULL */
+	void               (*control_free)(struct supv *); /* closes it, without mu */
 
 	/* A pool's own (supv_add_pool): its workers stop all at once. */
 	bool                 parallel_stop; /* constant once it is added */
@@ -421,9 +432,12 @@ struct supv *supv__caller_worker_sup(struct supv *target);
 int      supv__nocancel_begin(void);
 void     supv__nocancel_end(int old);
 
-/* events.c */
+/* events.c: events, and the counters every exit and restart goes through */
+void supv__note_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
+    int code);
+void supv__note_restart(struct supv *s, struct child *c);
 void supv__emit_start(struct supv *s, const struct child *c);
-void supv__emit_exit(struct supv *s, const struct child *c, enum supv_exit_kind exit,
+void supv__emit_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
     int code);
 void supv__emit_exit_counted(struct supv *s, const struct child *c,
     enum supv_exit_kind exit, int code);
@@ -433,6 +447,53 @@ void supv__emit_hung(struct supv *s, const struct child *c, bool spinning);
 void supv__emit_stop_timeout(struct supv *s, const struct child *c);
 void supv__emit_give_up(struct supv *s, enum supv_rule rule);
 void supv__emit_sup_exit(struct supv *s, enum supv_exit_kind why);
+
+/* probe.c: is every loop of a tree answering?  Root's lock held. */
+unsigned long supv__probe_send(struct supv *root);
+const struct supv *supv__probe_missing(struct supv *root, unsigned long seq);
+
+/* A text being built: grows, or (fixed) fills a caller's buffer as snprintf. */
+struct supv__buf {
+	char   *p;
+	size_t  len;        /* the whole text's length, even past cap */
+	size_t  cap;
+	bool    fixed;      /* p is the caller's: never grown */
+	bool    failed;     /* no memory */
+};
+void supv__buf_printf(struct supv__buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void supv__buf_pathpart(struct supv__buf *b, const char *id);
+void supv__buf_path(struct supv__buf *b, const struct supv *s);
+
+/* metrics.c: what supv_metrics_format() writes.  Root's lock held. */
+void supv__metrics(struct supv *root, struct supv__buf *b);
+
+/* snapshot.c: what the control socket says of a tree.  Root's lock held. */
+void supv__snapshot_tree(struct supv *root, struct supv__buf *b);
+bool supv__snapshot_healthy(struct supv *root, struct supv__buf *b);
+bool supv__snapshot_ready(struct supv *root, struct supv__buf *b);
+
+/* ctlproto.c: the control socket's requests and replies */
+#define SUPV__CTL_LINE_MAX 512          /* a request line, newline included */
+enum supv__ctl_verb {
+	SUPV__CTL_TREE, SUPV__CTL_HEALTH, SUPV__CTL_READY, SUPV__CTL_METRICS,
+	SUPV__CTL_RESTART, SUPV__CTL_TERMINATE, SUPV__CTL_VERSION
+};
+struct supv__ctl_req {
+	enum supv__ctl_verb verb;
+	char                arg[SUPV__CTL_LINE_MAX];  /* a path, as sent */
+};
+int  supv__ctl_parse(const char *line, size_t len, struct supv__ctl_req *req);
+void supv__ctl_error(struct supv__buf *out, int err, const char *what);
+/*
+ * Answers one request line into out.  A "health" whose tree looks healthy
+ * sends a probe instead: *probe is its number (else 0), and
+ * supv__ctl_health_end() answers once the loops did, or time ran out.
+ */
+void supv__ctl_answer(struct supv *root, bool allow_changes, const char *line,
+    size_t len, struct supv__buf *out, unsigned long *probe);
+bool supv__ctl_health_end(struct supv *root, unsigned long probe, bool last,
+    struct supv__buf *out);
 
 /* restart.c: the pure decisions */
 enum supv_rule supv__exit_rule(const struct child *c, enum supv_exit_kind kind,
@@ -461,6 +522,9 @@ void  supv__spec_destroy(struct child *c);
 void  supv__sup_spec_link(struct supv *s, struct child *c);
 void  supv__sup_spec_unlink(struct supv *s, struct child *c);
 struct child *supv__find_child(struct supv *sup, const char *id);
+/* The child that path names below top ("top/a/b"); decode: %XX in parts. */
+int   supv__resolve_path(struct supv *top, const char *path, bool decode,
+    struct child **out);
 void  supv__child_set_state(struct child *c, enum child_state to);
 void  supv__sup_set_state(struct supv *s, enum sup_state to);
 void  supv__sup_destroy(struct supv *s);
@@ -512,6 +576,8 @@ int   supv__sup_launch(struct supv *s, size_t stack);
 
 /* supervisor.c: the tree's own calls */
 int   supv__add_spec(struct supv *sup, struct child *c);
+/* supv_restart_child or supv_terminate_child on the child path names. */
+int   supv__child_op_path(struct supv *root, const char *path, bool restart);
 
 /* pool.c: ids "<base>.<index>", written and read in one place */
 unsigned supv__digits(unsigned n);

@@ -239,8 +239,9 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 	}
 	if (child == parent || child->parent != NULL ||
 	    child->state != SUP_IDLE || supv__in_subtree(child, parent) ||
-	    child->sigstop != NULL || child->notify != NULL) {
-		/* A root's signal thread or notifier would be lost below. */
+	    child->sigstop != NULL || child->notify != NULL ||
+	    child->control != NULL) {
+		/* A root's signal thread, notifier or socket would be lost below. */
 		rc = EINVAL;
 	} else {
 		c->sup = child;
@@ -447,6 +448,9 @@ supv_free(struct supv *sup)
 		return;
 	}
 	supv__unlock_sup(sup);
+	/* Nobody outside may ask anything once the tree begins to go. */
+	if (sup->control_free != NULL)
+		sup->control_free(sup);
 	supv_stop(sup);
 	supv__sigstop_free(sup);
 	supv__lock_sup(sup);
@@ -498,16 +502,13 @@ check_child_args(const struct supv *sup, const char *id)
  * one, is removed here and restarting is ESRCH.
  */
 static int
-child_op(struct supv *sup, const char *id, enum req_op op)
+child_op_locked(struct supv *sup, const char *id, enum req_op op,
+    struct child **gone)
 {
 	struct request q = { .op = op, .id = id };
-	struct child *c, *gone = NULL;
+	struct child *c;
 	int rc;
 
-	if ((rc = check_child_args(sup, id)) != 0 ||
-	    (rc = supv__check_owner(sup)) != 0)
-		return rc;
-	supv__lock_sup(sup);
 	if ((rc = child_call(sup, id, op == REQ_RESTART, &c)) == 0) {
 		if (has_loop(sup)) {
 			rc = post(sup, &q);
@@ -515,10 +516,58 @@ child_op(struct supv *sup, const char *id, enum req_op op)
 			rc = ESRCH;
 		} else if (op == REQ_DELETE || c->restart == SUPV_TEMPORARY) {
 			supv__sup_spec_unlink(sup, c);
-			gone = c;
+			*gone = c;
 		}
 	}
+	return rc;
+}
+
+static int
+child_op(struct supv *sup, const char *id, enum req_op op)
+{
+	struct child *gone = NULL;
+	int rc;
+
+	if ((rc = check_child_args(sup, id)) != 0 ||
+	    (rc = supv__check_owner(sup)) != 0)
+		return rc;
+	supv__lock_sup(sup);
+	rc = child_op_locked(sup, id, op, &gone);
 	supv__unlock_sup(sup);
+	if (gone != NULL)
+		supv__spec_destroy(gone);
+	return rc;
+}
+
+/*
+ * Restarts or terminates the child path names in root's tree ("app/db/w",
+ * %XX decoded): the path is resolved and the call posted under one hold
+ * of the tree's lock, so the supervisor found cannot go in between.  A
+ * restart of a running child terminates it first (what an operator means
+ * by it); one found running again meanwhile is left so.
+ */
+int
+supv__child_op_path(struct supv *root, const char *path, bool restart)
+{
+	char id[SUPV_ID_MAX + 1];
+	struct child *c, *gone = NULL;
+	int rc;
+
+	if ((rc = supv__check_owner(root)) != 0)
+		return rc;
+	supv__lock_sup(root);
+	if ((rc = supv__resolve_path(root, path, true, &c)) == 0) {
+		/* The loop finds it by id: a copy, in case it goes. */
+		struct supv *sup = c->owner;
+
+		memcpy(id, c->id, sizeof(id));
+		if (!restart || c->state == CH_RUNNING || c->state == CH_STOPPING)
+			rc = child_op_locked(sup, id, REQ_TERMINATE, &gone);
+		if (restart && rc == 0 && gone == NULL &&
+		    (rc = child_op_locked(sup, id, REQ_RESTART, &gone)) == EBUSY)
+			rc = 0;
+	}
+	supv__unlock_sup(root);
 	if (gone != NULL)
 		supv__spec_destroy(gone);
 	return rc;

@@ -3,6 +3,8 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -459,4 +461,71 @@ supv__struct_out(void *dst, size_t want, const void *src, size_t have)
 	memcpy(dst, src, have < want ? have : want);
 	if (want > have)
 		memset((char *)dst + have, 0, want - have);
+}
+
+/* ---- Texts being built (struct supv__buf) ---- */
+
+void
+supv__buf_printf(struct supv__buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room;
+	int n;
+
+	if (b->failed)
+		return;
+	room = b->len < b->cap ? b->cap - b->len : 0;
+	va_start(ap, fmt);
+	n = vsnprintf(room > 0 ? b->p + b->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->failed = true;
+		return;
+	}
+	if ((size_t)n >= room && !b->fixed) {
+		size_t cap = b->cap > 0 ? b->cap : 4096;
+		char *p;
+
+		while (cap <= b->len + (size_t)n)
+			cap *= 2;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->failed = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+		va_start(ap, fmt);
+		(void)vsnprintf(b->p + b->len, cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+/*
+ * One id as a part of a path: the bytes that would make the path or a
+ * line of the control protocol ambiguous (space and control characters,
+ * '%', '/', '=', '"', '\', and bytes past ASCII) are written %XX.
+ */
+void
+supv__buf_pathpart(struct supv__buf *b, const char *id)
+{
+	for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f || strchr("%/=\"\\", *p) != NULL)
+			supv__buf_printf(b, "%%%02X", *p);
+		else
+			supv__buf_printf(b, "%c", *p);
+	}
+}
+
+/* The path of supervisor s from its root: "app/db".  Tree's lock held. */
+void
+supv__buf_path(struct supv__buf *b, const struct supv *s)
+{
+	if (s->parent == NULL || s->spec == NULL) {
+		supv__buf_pathpart(b, s->name);
+		return;
+	}
+	supv__buf_path(b, s->parent);
+	supv__buf_printf(b, "/");
+	supv__buf_pathpart(b, s->spec->id);
 }

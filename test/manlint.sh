@@ -25,7 +25,7 @@ page_of() {
 	esac
 }
 
-for f in man/man3/*.3 man/man7/*.7; do
+for f in man/man1/*.1 man/man3/*.3 man/man7/*.7; do
 	[ -f "$f" ] || continue
 	first=$(sed -n 1p "$f")
 	case $first in

@@ -1,0 +1,114 @@
+#!/bin/sh
+# control.sh TOOL EXAMPLES_DIR - supervisectl end to end, against the
+# control example (a tree with a failing, a hung and a pooled worker):
+# every command's output and exit status, errors for a child that is not
+# there, 2 when it cannot ask, and the socket gone when the program ends.
+set -u
+tool=${1:?usage: control.sh TOOL EXAMPLES_DIR}
+ex=${2:?usage: control.sh TOOL EXAMPLES_DIR}/control
+d=$(mktemp -d /tmp/supv-ctlsh.XXXXXX)
+s=$d/ctl.sock
+SUPV_EXAMPLE_SECONDS=0 "$ex" -c "$s" > "$d/out" 2>&1 &
+pid=$!
+checks=0
+
+fail()
+{
+	echo "control.sh: FAIL: $*"
+	kill "$pid" 2>/dev/null
+	echo "--- the example's output:"; cat "$d/out"
+	rm -rf "$d"
+	exit 1
+}
+
+# Runs "$@" until its exit status is want, for up to 30 s.
+until_status()
+{
+	want=$1; shift
+	i=0
+	while :; do
+		"$@" > "$d/last" 2>&1
+		[ $? -eq "$want" ] && return 0
+		i=$((i + 1))
+		[ $i -ge 300 ] && return 1
+		sleep 0.1
+	done
+}
+
+# status WANT CMD...: runs it once; its exit status must be WANT.
+status()
+{
+	want=$1; shift
+	"$@" > "$d/last" 2>&1
+	rc=$?
+	checks=$((checks + 1))
+	[ $rc -eq "$want" ] || fail "$* exited $rc, not $want: $(cat "$d/last")"
+}
+
+has()
+{
+	checks=$((checks + 1))
+	grep -q -- "$1" "$d/last" || fail "no \"$1\" in the output of $2:
+$(cat "$d/last")"
+}
+
+until_status 0 "$tool" -s "$s" ready || fail "never ready: $(cat "$d/last")"
+
+status 0 "$tool" -s "$s" tree
+has '^NAME  *TYPE  *STATE  *RESTARTS  *LAST EXIT' tree
+has '^app  *supervisor  *running' tree
+has '^  db  *supervisor  *running' tree
+has '^      reader\.1  *worker' tree
+has '^  stuck  *worker' tree
+has '^app: running, one_for_one' tree
+# conn fails every second and waits in backoff; stuck is found hung.
+until_status 0 sh -c "'$tool' -s '$s' tree | grep -q '^    conn  *worker  *backoff.*failure 3'" ||
+	fail "conn never seen in backoff: $(cat "$d/last")"
+until_status 1 "$tool" -s "$s" health || fail "stuck never made it unhealthy"
+has 'health: no reason=hung path=app/stuck' health
+until_status 0 "$tool" -s "$s" health || fail "never healthy again"
+has 'health: yes' health
+
+SUPERVISECTL_SOCKET=$s status 0 "$tool" tree -j
+has '"path": "app/db/conn"' "tree -j"
+has '"type": "pool"' "tree -j"
+has '"children": \[' "tree -j"
+
+status 0 "$tool" -s "$s" metrics
+has '^# TYPE supv_child_restarts_total counter' metrics
+has '^supv_child_exits_total{supervisor="app/db",child="conn",kind="failure"} [1-9]' metrics
+has '^supv_child_running{supervisor="app/db/reader",child="reader.0"} 1' metrics
+has '^supv_supervisor_hung_total{supervisor="app"} [1-9]' metrics
+
+status 0 "$tool" -s "$s" restart app/web
+has 'restart: app/web' restart
+status 1 "$tool" -s "$s" restart app/nope
+has 'ENOENT' "restart app/nope"
+status 0 "$tool" -s "$s" terminate app/db/reader
+until_status 0 sh -c "'$tool' -s '$s' tree | grep -q '^    reader  *pool  *idle'" ||
+	fail "reader not idle after terminate: $(cat "$d/last")"
+status 0 "$tool" -s "$s" restart app/db/reader
+until_status 0 sh -c "'$tool' -s '$s' tree | grep -q '^      reader\.0  *worker  *running'" ||
+	fail "reader not back: $(cat "$d/last")"
+
+status 0 "$tool" -s "$s" top -n 2 -i 100
+has '^app: running' top
+status 0 "$tool" -s "$s" version
+has '^1\.' version
+
+# It cannot ask: no socket, not a socket, no command.
+status 2 "$tool" -s "$d/none" health
+status 2 "$tool" -s "$d/out" ready
+status 2 "$tool" -s "$s"
+status 2 "$tool" -s "$s" nonsense
+
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+checks=$((checks + 1))
+[ $rc -eq 0 ] || fail "the example exited $rc"
+checks=$((checks + 1))
+[ ! -e "$s" ] || fail "the socket is still there"
+status 2 "$tool" -s "$s" health
+rm -rf "$d"
+echo "control.sh: $checks checks passed"
