@@ -467,68 +467,62 @@ START_TEST(test_idle_socket_never_wakes)
 }
 END_TEST
 
+/*
+ * Sends req as user 65534 (nobody) from a child process; true if the
+ * reply starts with want.
+ */
+static bool
+as_nobody(const char *req, const char *want)
+{
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		char buf[256];
+		ssize_t n, len = 0;
+		int fd;
+
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(3);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+			_exit(4);
+		(void)send(fd, req, strlen(req), MSG_NOSIGNAL);
+		while ((n = recv(fd, buf + len, sizeof(buf) - 1 - (size_t)len, 0)) > 0)
+			len += n;
+		buf[len] = '\0';
+		_exit(strncmp(buf, want, strlen(want)) == 0 ? 0 : 5);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 START_TEST(test_other_user_refused)
 {
 	struct supv *root;
-	pid_t pid;
-	int st;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "control: the other-user test needs root: skipped\n");
 		return;
 	}
+	ck_assert_int_eq(chmod(dir, 0755), 0);
 	ck_assert_int_eq(supv_new(&root, NULL), 0);
 	ck_assert_int_eq(supv_control_listen(root, sock, NULL), 0);
-	/* Past the file's mode (the test opens it up), SO_PEERCRED refuses. */
-	ck_assert_int_eq(chmod(dir, 0755), 0);
+	/* The file's mode keeps other users out ... */
+	ck_assert(!as_nobody("tree\n", ""));
+	/* ... and past it (the test opens it up), SO_PEERCRED refuses. */
 	ck_assert_int_eq(chmod(sock, 0666), 0);
-	if ((pid = fork()) == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		char buf[256];
-		ssize_t n, len = 0;
-		int fd;
-
-		if (setgid(65534) != 0 || setuid(65534) != 0)
-			_exit(3);
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-			_exit(4);
-		(void)send(fd, "tree\n", 5, MSG_NOSIGNAL);
-		while ((n = recv(fd, buf + len, sizeof(buf) - 1 - (size_t)len, 0)) > 0)
-			len += n;
-		buf[len] = '\0';
-		_exit(strncmp(buf, "error\tEACCES\t", 13) == 0 ? 0 : 5);
-	}
-	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
-	/* The same user listed in the options is let in. */
+	ck_assert(as_nobody("tree\n", "error\tEACCES\t"));
 	supv_free(root);
+	/* A user listed in the options is let in. */
 	ck_assert_int_eq(supv_new(&root, NULL), 0);
 	ck_assert_int_eq(supv_control_listen(root, sock, &(struct supv_control_opts){
 	    .uids = (const uid_t[]){ 65534 }, .n_uids = 1 }), 0);
 	ck_assert_int_eq(chmod(sock, 0666), 0);
-	if ((pid = fork()) == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		char buf[256];
-		ssize_t n, len = 0;
-		int fd;
-
-		if (setgid(65534) != 0 || setuid(65534) != 0)
-			_exit(3);
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-			_exit(4);
-		(void)send(fd, "version\n", 8, MSG_NOSIGNAL);
-		while ((n = recv(fd, buf + len, sizeof(buf) - 1 - (size_t)len, 0)) > 0)
-			len += n;
-		buf[len] = '\0';
-		_exit(strncmp(buf, "ok\n", 3) == 0 ? 0 : 5);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	ck_assert(as_nobody("version\n", "ok\n"));
 	supv_free(root);
 }
 END_TEST
