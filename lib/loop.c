@@ -380,7 +380,8 @@ do_add(struct supv *s, struct child *c)
 
 	if (supv__find_child(s, c->id) != NULL)
 		return EEXIST;
-	supv__sup_spec_link(s, c);
+	if ((rc = supv__sup_spec_link(s, c)) != 0)
+		return rc;
 	if ((rc = start_child(s, c)) != 0)
 		supv__sup_spec_unlink(s, c);
 	return rc;

@@ -106,9 +106,8 @@ child_fields(struct supv__buf *b, const struct child *c, uint64_t now)
 	if (c->monitored && r != NULL) {
 		/* To within a sampling step: a beat since the last sample is "0". */
 		unsigned long v = atomic_load_explicit(&r->beat, memory_order_relaxed);
-
 		supv__buf_printf(b, "\thb_age_ms=%llu", (unsigned long long)
-		    (v == c->hb_seen ? ms_since(now, c->hb_last) : 0));
+		    (v == c->hb_seen ? ms_since(now, supv__hb_last(c)) : 0));
 	}
 	if (run_alive(c) && r->has_cpuclock &&
 	    clock_gettime(r->cpuclock, &ts) == 0)

@@ -244,9 +244,14 @@ supv__child_set_state(struct child *c, enum child_state to)
 	c->state = to;
 }
 
-void
+/* Links c under s: 0, or ENOMEM (its heartbeat group), with nothing done. */
+int
 supv__sup_spec_link(struct supv *s, struct child *c)
 {
+	int rc;
+
+	if ((rc = supv__hb_link(s, c)) != 0)
+		return rc;
 	c->owner = s;
 	c->seq = s->next_seq++;
 	TAILQ_INSERT_TAIL(&s->children, c, order);
@@ -256,13 +261,13 @@ supv__sup_spec_link(struct supv *s, struct child *c)
 		count_up(s, (int)c->sup->sub_workers, (int)c->sup->sub_running);
 	else
 		count_up(s, 1, is_live(c->state));
+	return 0;
 }
 
 void
 supv__sup_spec_unlink(struct supv *s, struct child *c)
 {
-	if (c->monitored)
-		supv__hb_unwatch(s, c);
+	supv__hb_unlink(s, c);
 	TAILQ_REMOVE(&s->children, c, order);
 	RB_REMOVE(child_ids, &s->byid, c);
 	s->nchildren--;
@@ -387,9 +392,15 @@ supv__sup_destroy(struct supv *s)
 {
 	struct child *c;
 
+	struct hb_group *g;
+
 	while ((c = TAILQ_FIRST(&s->children)) != NULL) {
 		TAILQ_REMOVE(&s->children, c, order);
 		supv__spec_destroy(c);
+	}
+	while ((g = TAILQ_FIRST(&s->hbgroups)) != NULL) {
+		TAILQ_REMOVE(&s->hbgroups, g, link);
+		free(g);
 	}
 	if (s->pool != NULL)
 		s->pool_free(s->pool);

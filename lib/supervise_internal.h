@@ -152,9 +152,22 @@ enum child_state {
 
 /* A child spec.  Every field is guarded by its tree's lock. */
 struct child {
+	/*
+	 * What a heartbeat round reads and writes, first: one cache line
+	 * per child in the round's loop (heartbeat.c).
+	 */
+	TAILQ_ENTRY(child)   hblink;     /* in hbg->kids, or owner->hbfound,
+	                                    while monitored */
+	struct supv_worker  *run;          /* current or last run; NULL if none */
+	unsigned long        hb_seen;      /* beat count at the last check */
+	uint64_t             hb_last;      /* its last beat came by then (ns) ... */
+	uint64_t             hb_round;     /* ... or by the end of this round of
+	                                      its group, if not 0 (the last) */
+	uint64_t             hb_cpu_at;    /* when hb_cpu was read; 0: not yet */
+	struct hb_group     *hbg;          /* its period's group in owner, while
+	                                      linked, when heartbeat_ms != 0 */
 	TAILQ_ENTRY(child)   order;      /* in owner->children, start order */
 	RB_ENTRY(child)      byid;       /* in owner->byid */
-	RB_ENTRY(child)      hbnode;     /* in owner->hb while monitored */
 	RB_ENTRY(child)      pendnode;   /* in owner->pend while CH_PENDING */
 	TAILQ_ENTRY(child)   hunglink;   /* in owner->hungq while hung_asked */
 	uint64_t             seq;        /* its place in start order */
@@ -181,20 +194,17 @@ struct child {
 	unsigned             index;        /* a pool worker's index */
 
 	enum child_state     state;
-	struct supv_worker  *run;          /* current or last run; NULL if none */
 	unsigned             restarts;     /* restarts since the spec was added */
 	unsigned             streak;       /* consecutive failures, for backoff */
 	uint64_t             epochs;       /* runs prepared so far (supv_epoch) */
 	struct supv__chaos  *chaos;        /* a fault to inject (supv_chaos), or NULL */
 	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
-	bool                 monitored;    /* in owner->hb */
+	bool                 monitored;    /* in hbg->kids or owner->hbfound */
+	bool                 hb_found;     /* ... the latter: found hung */
+	bool                 hb_spinning;  /* ... and spinning then */
 	bool                 hung_asked;   /* found hung, asked to stop; counted
 	                                      in owner->nhung_asked */
-	uint64_t             hb_at;        /* next heartbeat check (ns) */
-	unsigned long        hb_seen;      /* beat count at the last check */
-	uint64_t             hb_last;      /* the check that first saw hb_seen */
 	uint64_t             hb_cpu;       /* thread CPU time at the last check */
-	uint64_t             hb_cpu_at;    /* when hb_cpu was read */
 	/* Its history, for the control socket and metrics: never reset. */
 	uint64_t             exits[SUPV_EXIT_GAVE_UP + 1]; /* runs ended, by kind */
 	int                  last_code;    /* the last run's exit code ... */
@@ -211,7 +221,23 @@ RB_HEAD(child_pend, child);
  */
 #define RB_GENERATE_FILE(name, type, field, cmp) \
 	RB_GENERATE_INTERNAL(name, type, field, cmp, __attribute__((unused)) static)
-RB_HEAD(child_hb, child);
+
+/*
+ * The monitored children of one supervisor that share a heartbeat_ms: one
+ * timer and one sampling round for all of them (heartbeat.c).  Made when
+ * the first spec with that period is linked, freed with the last.
+ */
+struct hb_group {
+	TAILQ_ENTRY(hb_group) link;         /* mu: in owner->hbgroups */
+	TAILQ_HEAD(, child)   kids;         /* mu: monitored, in watch order */
+	unsigned              heartbeat_ms;
+	unsigned              nspecs;       /* mu: linked specs with this period */
+	uint64_t              step;         /* ns between rounds */
+	uint64_t              at;           /* mu: next round; NO_DEADLINE: none */
+	uint64_t              rounds;       /* mu: rounds done ... */
+	uint64_t              end;          /* mu: ... the last one's loads were
+	                                       all done by then (ns) */
+};
 
 /* A supervisor's state. */
 enum sup_state {
@@ -265,7 +291,8 @@ struct supv {
 	struct child        *spec;        /* mu: this supervisor's spec in parent */
 	TAILQ_HEAD(child_list, child) children; /* mu: start order */
 	struct child_ids     byid;        /* mu */
-	struct child_hb      hb;          /* mu: monitored children by hb_at */
+	TAILQ_HEAD(, hb_group) hbgroups;  /* mu: its heartbeat periods */
+	TAILQ_HEAD(, child)  hbfound;     /* mu: found hung, to hand to the loop */
 	unsigned             nchildren;   /* mu */
 	/*
 	 * mu: counters and ordered structures, so that nothing the loop
@@ -519,7 +546,7 @@ struct child *supv__spec_clone(const struct child *tmpl, const char *id,
     unsigned index);
 void  supv__spec_discard(struct child *c);
 void  supv__spec_destroy(struct child *c);
-void  supv__sup_spec_link(struct supv *s, struct child *c);
+int   supv__sup_spec_link(struct supv *s, struct child *c);
 void  supv__sup_spec_unlink(struct supv *s, struct child *c);
 struct child *supv__find_child(struct supv *sup, const char *id);
 /* The child that path names below top ("top/a/b"); decode: %XX in parts. */
@@ -550,6 +577,9 @@ bool  supv__run_abandoned(struct supv_worker *r);
 enum supv_exit_kind supv__run_stop_reason(struct supv_worker *r);
 
 /* heartbeat.c */
+int      supv__hb_link(struct supv *s, struct child *c);
+void     supv__hb_unlink(struct supv *s, struct child *c);
+uint64_t supv__hb_last(const struct child *c);
 void     supv__hb_watch(struct supv *s, struct child *c, uint64_t now);
 void     supv__hb_unwatch(struct supv *s, struct child *c);
 uint64_t supv__hb_next(struct supv *s);

@@ -67,7 +67,8 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 	s->wait_fd = -1;
 	TAILQ_INIT(&s->children);
 	RB_INIT(&s->byid);
-	RB_INIT(&s->hb);
+	TAILQ_INIT(&s->hbgroups);
+	TAILQ_INIT(&s->hbfound);
 	RB_INIT(&s->pend);
 	TAILQ_INIT(&s->hungq);
 	TAILQ_INIT(&s->exitq);
@@ -182,8 +183,7 @@ supv__add_spec(struct supv *sup, struct child *c)
 		return ECANCELED;
 	if (has_loop(sup))
 		return post(sup, &q);
-	supv__sup_spec_link(sup, c);
-	return 0;
+	return supv__sup_spec_link(sup, c);
 }
 
 SUPV_EXPORT int
