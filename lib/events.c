@@ -52,7 +52,7 @@ emit_ev(struct supv *s, enum supv_event_kind kind, const struct child *c,
 
 	/* The spec may go while the lock is dropped: pass a copy of its id. */
 	if (c != NULL) {
-		memcpy(id, c->id, sizeof(id));
+		strlcpy(id, c->id, sizeof(id));
 		ev.child = id;
 	}
 	deliver(s, &ev, uncount);
@@ -152,7 +152,7 @@ supv__emit_hung(struct supv *s, const struct child *c, bool spinning)
 	struct dom *d;
 	pid_t tid;
 
-	memcpy(id, c->id, sizeof(id));
+	strlcpy(id, c->id, sizeof(id));
 	ev.child = id;
 	/*
 	 * The trace interrupts the thread and waits for it (bounded): never

@@ -41,7 +41,9 @@ supv__run_new(struct child *c)
 {
 	struct supv_worker *r;
 
-	if ((r = supv__xcalloc(1, sizeof(*r))) == NULL)
+	size_t idlen = strlen(c->id) + 1;
+
+	if ((r = supv__xcalloc(1, sizeof(*r) + idlen)) == NULL)
 		return NULL;
 	if (supv__cond_init(&r->cv) != 0) {
 		free(r);
@@ -62,7 +64,7 @@ supv__run_new(struct child *c)
 	r->arg = c->arg;
 	if (r->arg != NULL)
 		atomic_fetch_add(&r->arg->refs, 1);
-	memcpy(r->id, c->id, sizeof(r->id));
+	memcpy(r->id, c->id, idlen);
 	r->index = c->index;
 	r->same_thread = c->same_thread;
 	r->hang_trace = c->hang_trace;

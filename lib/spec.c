@@ -65,6 +65,19 @@ codes_copy(struct child *c, const int *a, unsigned n, const int *b, unsigned m)
 	return 0;
 }
 
+
+/* A spec with room for its id (checked already: at most SUPV_ID_MAX). */
+static struct child *
+spec_alloc(const char *id)
+{
+	size_t n = strnlen(id, SUPV_ID_MAX);
+	struct child *c = supv__xcalloc(1, sizeof(*c) + n + 1);
+
+	if (c != NULL)
+		memcpy(c->id, id, n);
+	return c;
+}
+
 /* Builds a spec from opts; nothing is shared with the caller yet. */
 int
 supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_sup,
@@ -93,14 +106,13 @@ supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_
 		return EINVAL;
 	if ((rc = codes_check(o, is_sup)) != 0 || o->backoff_reset_ms == SUPV_ZERO)
 		return rc != 0 ? rc : EINVAL;
-	if ((c = supv__xcalloc(1, sizeof(*c))) == NULL)
+	if ((c = spec_alloc(o->id)) == NULL)
 		return ENOMEM;
 	if (codes_copy(c, o->no_restart_codes, o->n_no_restart_codes,
 	    o->escalate_codes, o->n_escalate_codes) != 0) {
 		free(c);
 		return ENOMEM;
 	}
-	strlcpy(c->id, o->id, sizeof(c->id));
 	c->restart = o->restart;
 	if (o->shutdown_ms == 0)
 		c->shutdown_ns = is_sup ? NO_DEADLINE :
@@ -137,14 +149,13 @@ supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 {
 	struct child *c;
 
-	if ((c = supv__xcalloc(1, sizeof(*c))) == NULL)
+	if ((c = spec_alloc(id)) == NULL)
 		return NULL;
 	if (codes_copy(c, tmpl->codes, tmpl->n_norestart,
 	    tmpl->codes + tmpl->n_norestart, tmpl->n_escalate) != 0) {
 		free(c);
 		return NULL;
 	}
-	strlcpy(c->id, id, sizeof(c->id));
 	c->restart = tmpl->restart;
 	c->shutdown_ns = tmpl->shutdown_ns;
 	c->on_timeout = tmpl->on_timeout;
@@ -281,10 +292,13 @@ supv__sup_spec_unlink(struct supv *s, struct child *c)
 struct child *
 supv__find_child(struct supv *sup, const char *id)
 {
-	struct child key;
+	struct child *c = RB_ROOT(&sup->byid);
+	int d;
 
-	strlcpy(key.id, id, sizeof(key.id));
-	return RB_FIND(child_ids, &sup->byid, &key);
+	/* By hand: a key would need room for its id (child_cmp's order). */
+	while (c != NULL && (d = strcmp(id, c->id)) != 0)
+		c = d < 0 ? RB_LEFT(c, byid) : RB_RIGHT(c, byid);
+	return c;
 }
 
 static int

@@ -106,7 +106,6 @@ struct supv_worker {
 	supv_work_fn       *fn;           /* NULL for a child supervisor's run */
 	struct argbox      *arg;
 	struct supv        *sup;          /* the child supervisor this run is, or NULL */
-	char                id[SUPV_ID_MAX + 1];
 	uint64_t            started_ns;
 	uint64_t            epoch;        /* the child's run number: set with the
 	                                     tree's lock before the body is
@@ -140,6 +139,7 @@ struct supv_worker {
 	uint64_t            stop_at;      /* mu: ... at this time (ns) */
 	enum supv_exit_kind stop_reason;  /* mu and rmu: SHUTDOWN, HUNG or START_FAILED */
 	TAILQ_ENTRY(supv_worker) exitq;   /* mu: in the owner's exit queue */
+	char                id[];         /* its child's id, allocated to fit */
 };
 
 /* A child's state; the allowed transitions are in supv__child_set_state(). */
@@ -172,7 +172,6 @@ struct child {
 	TAILQ_ENTRY(child)   hunglink;   /* in owner->hungq while hung_asked */
 	uint64_t             seq;        /* its place in start order */
 	struct supv         *owner;
-	char                 id[SUPV_ID_MAX + 1];
 	enum supv_restart    restart;
 	uint64_t             shutdown_ns;  /* NO_DEADLINE: wait for ever */
 	enum supv_on_timeout on_timeout;
@@ -209,6 +208,7 @@ struct child {
 	uint64_t             exits[SUPV_EXIT_GAVE_UP + 1]; /* runs ended, by kind */
 	int                  last_code;    /* the last run's exit code ... */
 	unsigned char        last_exit;    /* ... and kind (once exits[] counts one) */
+	char                 id[];         /* allocated to fit (supv__spec_alloc) */
 };
 
 RB_HEAD(child_ids, child);

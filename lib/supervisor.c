@@ -560,7 +560,7 @@ supv__child_op_path(struct supv *root, const char *path, bool restart)
 		/* The loop finds it by id: a copy, in case it goes. */
 		struct supv *sup = c->owner;
 
-		memcpy(id, c->id, sizeof(id));
+		strlcpy(id, c->id, sizeof(id));
 		if (!restart || c->state == CH_RUNNING || c->state == CH_STOPPING)
 			rc = child_op_locked(sup, id, REQ_TERMINATE, &gone);
 		if (restart && rc == 0 && gone == NULL &&
