@@ -112,14 +112,21 @@ says(const char *req, const char *want)
 	return yes;
 }
 
+/* The test lets the hung run end once it has seen it hung. */
+static atomic_bool released;
+
 static int
 w_hang_once(struct supv_worker *self, void *arg)
 {
 	atomic_int *runs = arg;
 
 	if (atomic_fetch_add(runs, 1) == 0) {
-		/* The first run goes quiet until asked to stop. */
-		while (!supv_stopping(self))
+		/*
+		 * The first run goes quiet, and stays so after it is asked
+		 * to stop until the test lets it go: it is "hung" for as
+		 * long as the test needs to see it, however slow the machine.
+		 */
+		while (!supv_stopping(self) || !atomic_load(&released))
 			sleep_ms(5);
 		return 0;
 	}
@@ -246,6 +253,8 @@ START_TEST(test_commands_on_a_live_tree)
 	/* The hung child: unhealthy while it is being stopped, by path. */
 	ck_assert(POLL_UNTIL(says("health\n", "health\tno\treason=hung\tpath=app/hung"),
 	    WAIT_MS));
+	ck_assert(says("tree\n", "path=app/hung\tid=hung\ttype=worker\tstate=hung"));
+	atomic_store(&released, true);
 	ck_assert(POLL_UNTIL(says("health\n", "ok\nhealth\tyes\n"), WAIT_MS));
 	/* bad fails and waits in backoff. */
 	ck_assert(POLL_UNTIL(says("tree\n", "path=app/bad\tid=bad\ttype=worker"
@@ -388,8 +397,9 @@ client_main(void *arg)
 START_TEST(test_many_clients_and_a_slow_one)
 {
 	atomic_int runs = 1, bad = 0;
+	/* Long enough for a loaded machine between a client's connect and send. */
 	struct supv *app = make_tree(&(struct supv_control_opts){
-	    .max_clients = 4, .timeout_ms = 300 }, &runs);
+	    .max_clients = 4, .timeout_ms = 2000 }, &runs);
 	pthread_t t[16];
 	int slow;
 	char c;
