@@ -26,7 +26,7 @@ wake_subtree(struct supv *s)
 {
 	struct child *c;
 
-	pthread_cond_signal(&s->cv);
+	supv__sup_wake(s);
 	TAILQ_FOREACH(c, &s->children, order)
 		if (c->sup != NULL)
 			wake_subtree(c->sup);
@@ -126,7 +126,7 @@ supv__wait_busy(struct supv *s, uint64_t deadline, bool live)
 
 	if (live)
 		supv__loop_alive(s);
-	supv__cond_wait_until(&s->cv, supv__mu_of(s),
+	supv__sup_sleep_until(s,
 	    next < deadline ? next : deadline);
 	while ((c = supv__hb_check_due(s, &spinning)) != NULL)
 		supv__mark_hung(s, c, spinning);
@@ -151,7 +151,7 @@ supv__ask_stop(struct child *c, enum supv_exit_kind why)
 		r->stop_reason = why;
 		r->stop_at = supv__now_ns();
 		r->sup->stop_req = true;
-		pthread_cond_signal(&r->sup->cv);
+		supv__sup_wake(r->sup);
 	} else {
 		supv__run_signal_stop(r, why);
 	}

@@ -42,7 +42,7 @@ supv__force_subtree(struct supv *s)
 	struct child *c;
 
 	s->force = true;
-	pthread_cond_signal(&s->cv);
+	supv__sup_wake(s);
 	TAILQ_FOREACH(c, &s->children, order)
 		if (c->sup != NULL)
 			supv__force_subtree(c->sup);
@@ -58,7 +58,7 @@ supv__sup_request_stop(struct supv *root, bool force)
 	if (root->state == SUP_IDLE || root->state == SUP_TERMINATED)
 		return;
 	root->stop_req = true;
-	pthread_cond_signal(&root->cv);
+	supv__sup_wake(root);
 	if (force)
 		supv__force_subtree(root);
 }
@@ -483,7 +483,7 @@ terminate(struct supv *s, enum supv_exit_kind why)
 		r->ended_ns = supv__now_ns();
 		TAILQ_INSERT_TAIL(&s->parent->exitq, r, exitq);
 		atomic_fetch_sub(&r->refs, 1);	/* this thread's: see run_finish */
-		pthread_cond_signal(&s->parent->cv);
+		supv__sup_wake(s->parent);
 	} else {
 		s->end_seq = s->run_seq;
 		supv__flagfd_set(s->wait_fd);
@@ -552,7 +552,7 @@ serve(struct supv *s)
 			}
 			if (supv__hb_next(s) < next)
 				next = supv__hb_next(s);
-			supv__cond_wait_until(&s->cv, supv__mu_of(s), next);
+			supv__sup_sleep_until(s, next);
 		}
 	}
 }
@@ -587,7 +587,7 @@ sup_main(void *arg)
 		supv__sup_set_state(s, SUP_RUNNING);
 		if (run != NULL) {
 			run->ready = true;
-			pthread_cond_signal(&s->parent->cv);
+			supv__sup_wake(s->parent);
 		} else {
 			/* READY=1 here, before anything can send STOPPING=1. */
 			supv__notify_started(s);

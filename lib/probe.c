@@ -22,7 +22,7 @@ wake_subtree(struct supv *s)
 	struct child *c;
 
 	if (has_loop(s))
-		pthread_cond_signal(&s->cv);
+		supv__sup_wake(s);
 	TAILQ_FOREACH(c, &s->children, order)
 		if (c->sup != NULL)
 			wake_subtree(c->sup);

@@ -170,7 +170,7 @@ run_finish(struct supv_worker *r, int code, bool cancelled)
 	if ((queued = (c = r->child) != NULL)) {
 		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
 		atomic_fetch_sub(&r->refs, 1);	/* the child's stays */
-		pthread_cond_signal(&c->owner->cv);
+		supv__sup_wake(c->owner);
 	}
 	supv__unlock_run(r);
 	fault_pause(FP_RUN_FINISHED);
@@ -293,7 +293,7 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 	 */
 	if (c->heartbeat_ms != 0 && !r->stop_asked) {
 		supv__hb_watch(s, c, supv__now_ns());
-		pthread_cond_signal(&s->cv);
+		supv__sup_wake(s);
 	}
 	ok = true;
 out:
@@ -482,7 +482,7 @@ supv_ready(struct supv_worker *self)
 		self->ready = true;
 		if (self->child->backoff_reset_on_ready)
 			self->child->streak = 0;
-		pthread_cond_signal(&self->child->owner->cv);
+		supv__sup_wake(self->child->owner);
 	}
 	supv__unlock_run(self);
 }

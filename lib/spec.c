@@ -421,7 +421,6 @@ supv__sup_destroy(struct supv *s)
 	supv__window_free(&s->win);
 	if (s->wait_fd >= 0)
 		close(s->wait_fd);
-	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->done_cv);
 	pthread_cond_destroy(&s->emit_cv);
 	/* Runs of the tree that outlive it hold the domain on their own. */

@@ -310,7 +310,9 @@ struct supv {
 	enum sup_state       state;       /* mu: see supv__sup_set_state() */
 	struct supv_worker  *run;         /* mu: our run as the parent sees it */
 	pthread_t            thread;      /* mu: the loop's thread */
-	pthread_cond_t       cv;          /* mu: the loop waits here */
+	atomic_uint          wake;        /* the loop sleeps on this word ... */
+	bool                 sleeping;    /* mu: ... while this is set
+	                                     (supv__sup_sleep_until) */
 	bool                 stop_req;    /* mu: terminate as SHUTDOWN */
 	bool                 force;       /* mu: graces in this subtree ran out */
 	TAILQ_HEAD(, supv_worker) exitq;  /* mu: runs that ended, to handle */
@@ -396,6 +398,12 @@ void     supv__dom_unlock(struct dom *d);
 void     supv__lock_run(const struct supv_worker *r);
 void     supv__unlock_run(const struct supv_worker *r);
 int      supv__cond_init(pthread_cond_t *cv);
+/*
+ * A loop's sleep: until supv__sup_wake(s) or deadline (false once it has
+ * passed), the tree's lock dropped meanwhile.  Both with that lock held.
+ */
+bool     supv__sup_sleep_until(struct supv *s, uint64_t deadline);
+void     supv__sup_wake(struct supv *s);
 /* Waits on cv with mu held; false once deadline (ns) has passed. */
 bool     supv__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
     uint64_t deadline);

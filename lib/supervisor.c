@@ -80,18 +80,14 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 	atomic_init(&s->dom, s->own_dom);
 	if ((rc = supv__window_init(&s->win, intensity, period)) != 0)
 		goto fail;
-	if ((rc = supv__cond_init(&s->cv)) != 0)
-		goto fail_win;
 	if ((rc = supv__cond_init(&s->done_cv)) != 0)
-		goto fail_cv;
+		goto fail_win;
 	if ((rc = supv__cond_init(&s->emit_cv)) != 0)
 		goto fail_done;
 	*out = s;
 	return 0;
 fail_done:
 	pthread_cond_destroy(&s->done_cv);
-fail_cv:
-	pthread_cond_destroy(&s->cv);
 fail_win:
 	supv__window_free(&s->win);
 fail:
@@ -146,7 +142,7 @@ post(struct supv *s, struct request *q)
 		r->waiting = q;
 	}
 	TAILQ_INSERT_TAIL(&s->reqq, q, link);
-	pthread_cond_signal(&s->cv);
+	supv__sup_wake(s);
 	while (!q->done) {
 		if (!q->taken && q->from != NULL &&
 		    atomic_load(&q->from->stopping)) {
