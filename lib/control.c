@@ -32,6 +32,7 @@
 #define DEFAULT_PROBE_MS   1000
 #define PROBE_STEP_NS      (2 * NS_PER_MS)   /* how often a probe is re-read */
 #define DRAIN_MAX          65536             /* unread bytes dropped at close */
+#define ACCEPT_PAUSE_NS    (100 * NS_PER_MS) /* out of descriptors: wait this */
 
 struct client {
 	int              fd;          /* -1: a free slot */
@@ -63,6 +64,7 @@ struct control {
 	size_t           n_gids;
 	unsigned         max_clients;
 	uint64_t         timeout_ns, probe_ns;
+	uint64_t         accept_after;  /* out of descriptors: not before (ns) */
 	struct client   *clients;
 };
 
@@ -118,8 +120,19 @@ accept_clients(struct control *ctl, uint64_t now)
 	unsigned i;
 	int fd;
 
-	while ((fd = accept4(ctl->lfd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	for (;;) {
+		if ((fd = accept4(ctl->lfd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+			/*
+			 * Out of descriptors, the connection stays queued and
+			 * the socket readable: look again a little later
+			 * rather than spin.
+			 */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				ctl->accept_after = now + ACCEPT_PAUSE_NS;
+			return;
+		}
 		len = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
 		    !cred_ok(ctl, cr.uid, cr.gid)) {
@@ -195,7 +208,7 @@ client_write(struct client *cl)
 static int
 poll_timeout(const struct control *ctl, uint64_t now)
 {
-	uint64_t next = NO_DEADLINE;
+	uint64_t next = ctl->accept_after > now ? ctl->accept_after : NO_DEADLINE;
 
 	for (unsigned i = 0; i < ctl->max_clients; i++) {
 		const struct client *cl = &ctl->clients[i];
@@ -227,7 +240,9 @@ control_main(void *arg)
 		goto out;
 	for (;;) {
 		pfd[0] = (struct pollfd){ .fd = ctl->wakefd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = ctl->lfd, .events = POLLIN };
+		/* A negative descriptor is left out by poll(): a pause. */
+		pfd[1] = (struct pollfd){ .fd = supv__now_ns() < ctl->accept_after ?
+		    -1 : ctl->lfd, .events = POLLIN };
 		n = 2;
 		for (unsigned i = 0; i < ctl->max_clients; i++) {
 			struct client *cl = &ctl->clients[i];

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -537,6 +538,95 @@ START_TEST(test_other_user_refused)
 }
 END_TEST
 
+/* The schedstat file of the thread named name, open (read it with cpu_ns_fd). */
+static int
+schedstat_fd(const char *name)
+{
+	char path[300], buf[64];
+	struct dirent *e;
+	int fd = -1;
+	DIR *d = opendir("/proc/self/task");
+
+	ck_assert_ptr_nonnull(d);
+	while (fd < 0 && (e = readdir(d)) != NULL) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    strncmp(buf, name, strlen(name)) == 0) {
+			snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat",
+			    e->d_name);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* The thread's time on a CPU (ns), from its schedstat file kept open. */
+static long long
+cpu_ns_fd(int fd)
+{
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+START_TEST(test_out_of_descriptors)
+{
+	struct rlimit rl;
+	struct supv *root;
+	int fds[256], n = 0, cl, st;
+	long long a, b;
+	char *r;
+
+	ck_assert_int_eq(supv_new(&root, NULL), 0);
+	ck_assert_int_eq(supv_control_listen(root, sock, NULL), 0);
+	ck_assert(says("version\n", "ok\n"));
+	st = schedstat_fd("supv-control");
+	ck_assert_int_ge(cl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+	/* The process has no descriptor left for the server to accept with. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = (rlim_t)nfds() + 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (n < 256 && (fds[n] = dup(0)) >= 0)
+		n++;
+	ck_assert_int_eq(errno, EMFILE);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+		ck_assert_int_eq(connect(cl, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	ck_assert_int_eq(send(cl, "version\n", 8, MSG_NOSIGNAL), 8);
+	/* It waits and looks again; it does not spin on the readable socket. */
+	sleep_ms(100);
+	a = cpu_ns_fd(st);
+	sleep_ms(500);
+	b = cpu_ns_fd(st);
+	/* A spin would take most of the 500 ms; a pause takes next to none. */
+	ck_assert_msg(b - a < 100000000LL, "%lld ns of CPU in 500 ms", b - a);
+	while (n > 0)
+		close(fds[--n]);
+	/* With descriptors again, the waiting client is served. */
+	r = read_all(cl);
+	ck_assert_msg(strncmp(r, "ok\nversion\t", 11) == 0, "%s", r);
+	free(r);
+	close(cl);
+	close(st);
+	supv_free(root);
+}
+END_TEST
+
 static unsigned long long
 metric(const char *text, const char *sample)
 {
@@ -641,6 +731,7 @@ suite_control(void)
 	tcase_add_test(tc, test_many_clients_and_a_slow_one);
 	tcase_add_test(tc, test_idle_socket_never_wakes);
 	tcase_add_test(tc, test_other_user_refused);
+	tcase_add_test(tc, test_out_of_descriptors);
 	tcase_add_test(tc, test_metrics_format);
 	tcase_add_test(tc, test_parser);
 	suite_add_tcase(s, tc);

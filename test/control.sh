@@ -93,6 +93,12 @@ until_status 0 sh -c "'$tool' -s '$s' tree | grep -q '^      reader\.0  *worker 
 
 status 0 "$tool" -s "$s" top -n 2 -i 100
 has '^app: running' top
+# On a terminal: the full-screen view (script(1) gives it one).
+if command -v script >/dev/null 2>&1; then
+	TERM=xterm status 0 script -qec "'$tool' -s '$s' top -n 2 -i 100" /dev/null
+	has 'supervisectl top' "top on a terminal"
+	has 'app: running' "top on a terminal"
+fi
 status 0 "$tool" -s "$s" version
 has '^1\.' version
 
