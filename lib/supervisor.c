@@ -554,13 +554,16 @@ supv__child_op_path(struct supv *root, const char *path, bool restart)
 	supv__lock_sup(root);
 	if ((rc = supv__resolve_path(root, path, true, &c)) == 0) {
 		/* The loop finds it by id: a copy, in case it goes. */
-		struct supv *sup = c->owner;
-
 		strlcpy(id, c->id, sizeof(id));
 		if (!restart || c->state == CH_RUNNING || c->state == CH_STOPPING)
-			rc = child_op_locked(sup, id, REQ_TERMINATE, &gone);
+			rc = child_op_locked(c->owner, id, REQ_TERMINATE, &gone);
+		/*
+		 * The lock was dropped while the loop stopped it: its
+		 * supervisor may have gone meanwhile, so find it again.
+		 */
 		if (restart && rc == 0 && gone == NULL &&
-		    (rc = child_op_locked(sup, id, REQ_RESTART, &gone)) == EBUSY)
+		    (rc = supv__resolve_path(root, path, true, &c)) == 0 &&
+		    (rc = child_op_locked(c->owner, id, REQ_RESTART, &gone)) == EBUSY)
 			rc = 0;
 	}
 	supv__unlock_sup(root);

@@ -426,6 +426,82 @@ START_TEST(test_many_clients_and_a_slow_one)
 }
 END_TEST
 
+struct churn {
+	struct supv *app;
+	atomic_bool  done;
+	atomic_int   bad;
+};
+
+/* Deletes app/db and adds a new one, over and over. */
+static void *
+churn_tree(void *arg)
+{
+	struct churn *ch = arg;
+
+	for (int i = 0; i < 60; i++) {
+		struct supv *db;
+
+		int tries = 0, rc;
+
+		/* A client may restart it in between: try again. */
+		do {
+			(void)supv_terminate_child(ch->app, "db");
+			rc = supv_delete_child(ch->app, "db");
+		} while (rc == EBUSY && ++tries < 1000);
+		if (rc != 0)
+			atomic_fetch_add(&ch->bad, 1);
+		ck_assert_int_eq(supv_new(&db, &(struct supv_opts){ .name = "db" }), 0);
+		ck_assert_int_eq(supv_add_worker(db, &(struct supv_child_opts){ .id = "x",
+		    .shutdown_ms = 1000 }, w_sleeper, NULL), 0);
+		if (supv_add_sup(ch->app, &(struct supv_child_opts){ .id = "db" }, db) != 0) {
+			atomic_fetch_add(&ch->bad, 1);
+			break;
+		}
+	}
+	atomic_store(&ch->done, true);
+	return NULL;
+}
+
+/* Asks for changes and views of app/db/x while it comes and goes. */
+static void *
+churn_client(void *arg)
+{
+	static const char *const reqs[] = {
+		"restart app/db/x\n", "terminate app/db/x\n", "tree\n", "metrics\n",
+		"restart app/db\n", "health\n",
+	};
+	struct churn *ch = arg;
+
+	for (unsigned i = 0; !atomic_load(&ch->done); i++) {
+		char *r = ask(reqs[i % (sizeof(reqs) / sizeof(reqs[0]))]);
+
+		if (strncmp(r, "ok\n", 3) != 0 && strncmp(r, "error\t", 6) != 0)
+			atomic_fetch_add(&ch->bad, 1);
+		free(r);
+	}
+	return NULL;
+}
+
+START_TEST(test_changes_while_the_tree_changes)
+{
+	atomic_int runs = 1;
+	struct churn ch = { .app = make_tree(&(struct supv_control_opts){
+	    .allow_changes = true }, &runs) };
+	pthread_t mut, cl[3];
+
+	ck_assert_int_eq(supv_start(ch.app), 0);
+	ck_assert_int_eq(pthread_create(&mut, NULL, churn_tree, &ch), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_create(&cl[i], NULL, churn_client, &ch), 0);
+	pthread_join(mut, NULL);
+	for (int i = 0; i < 3; i++)
+		pthread_join(cl[i], NULL);
+	ck_assert_int_eq(atomic_load(&ch.bad), 0);
+	ck_assert(says("tree\n", "path=app/db/x\tid=x"));
+	supv_free(ch.app);
+}
+END_TEST
+
 /* The voluntary context switches of the thread named name, or -1. */
 static long
 switches_of(const char *name)
@@ -729,6 +805,7 @@ suite_control(void)
 	tcase_add_test(tc, test_restart_and_terminate);
 	tcase_add_test(tc, test_bad_requests_change_nothing);
 	tcase_add_test(tc, test_many_clients_and_a_slow_one);
+	tcase_add_test(tc, test_changes_while_the_tree_changes);
 	tcase_add_test(tc, test_idle_socket_never_wakes);
 	tcase_add_test(tc, test_other_user_refused);
 	tcase_add_test(tc, test_out_of_descriptors);
