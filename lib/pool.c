@@ -136,7 +136,7 @@ supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *uopts,
 	if ((rc = supv__spec_new(pool, opts, false, &tmpl)) != 0)
 		goto fail;
 	tmpl->fn = fn;
-	if ((tmpl->arg = supv__argbox_new(arg, opts->arg_free)) == NULL) {
+	if (supv__arg_init(&tmpl->arg, &tmpl->arg_boxed, arg, opts->arg_free) != 0) {
 		free(tmpl);
 		rc = ENOMEM;
 		goto fail;
@@ -153,7 +153,7 @@ supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *uopts,
 fail:
 	/* The caller keeps arg: no arg_free. */
 	if (p != NULL && p->tmpl != NULL)
-		p->tmpl->arg->free_fn = NULL;
+		supv__arg_keep(p->tmpl->arg, p->tmpl->arg_boxed);
 	supv_free(pool);
 	return rc;
 }

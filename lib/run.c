@@ -12,28 +12,54 @@
 
 #include "supervise_internal.h"
 
-struct argbox *
-supv__argbox_new(void *arg, void (*free_fn)(void *))
+int
+supv__arg_init(union supv__arg *a, bool *boxed, void *arg, void (*free_fn)(void *))
 {
 	struct argbox *b;
 
+	*boxed = free_fn != NULL;
+	if (!*boxed) {
+		a->raw = arg;
+		return 0;
+	}
 	if ((b = supv__xcalloc(1, sizeof(*b))) == NULL)
-		return NULL;
+		return ENOMEM;
 	b->arg = arg;
 	b->free_fn = free_fn;
 	atomic_init(&b->refs, 1);
-	return b;
+	a->box = b;
+	return 0;
 }
 
-/* Called without the tree's lock: the last reference runs arg_free. */
 void
-supv__argbox_unref(struct argbox *b)
+supv__arg_ref(union supv__arg a, bool boxed)
 {
-	if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1)
+	if (boxed)
+		atomic_fetch_add(&a.box->refs, 1);
+}
+
+/* The last reference runs arg_free: without any lock held. */
+void
+supv__arg_unref(union supv__arg a, bool boxed)
+{
+	if (!boxed || atomic_fetch_sub(&a.box->refs, 1) != 1)
 		return;
-	if (b->free_fn != NULL)
-		b->free_fn(b->arg);
-	free(b);
+	if (a.box->free_fn != NULL)
+		a.box->free_fn(a.box->arg);
+	free(a.box);
+}
+
+void
+supv__arg_keep(union supv__arg a, bool boxed)
+{
+	if (boxed)
+		a.box->free_fn = NULL;
+}
+
+void *
+supv__arg_value(union supv__arg a, bool boxed)
+{
+	return boxed ? a.box->arg : a.raw;
 }
 
 struct supv_worker *
@@ -43,7 +69,7 @@ supv__run_new(struct child *c)
 
 	size_t idlen = strlen(c->id) + 1;
 
-	if ((r = supv__xcalloc(1, sizeof(*r) + idlen)) == NULL)
+	if ((r = supv__xcalloc(1, offsetof(struct supv_worker, id) + idlen)) == NULL)
 		return NULL;
 	if (supv__cond_init(&r->cv) != 0) {
 		free(r);
@@ -62,8 +88,8 @@ supv__run_new(struct child *c)
 	r->fn = c->fn;
 	r->sup = c->sup;
 	r->arg = c->arg;
-	if (r->arg != NULL)
-		atomic_fetch_add(&r->arg->refs, 1);
+	r->arg_boxed = c->arg_boxed;
+	supv__arg_ref(r->arg, r->arg_boxed);
 	memcpy(r->id, c->id, idlen);
 	r->index = c->index;
 	r->same_thread = c->same_thread;
@@ -85,7 +111,7 @@ supv__run_unref(struct supv_worker *r)
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	supv__dom_unref(r->dom);
-	supv__argbox_unref(r->arg);
+	supv__arg_unref(r->arg, r->arg_boxed);
 	free(r);
 }
 
@@ -215,7 +241,7 @@ worker_main(void *arg)
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
 	for (;;) {
 		pthread_cleanup_push(run_cancelled, r);
-		code = r->chaos == SUPV__CHAOS_NONE ? r->fn(r, r->arg->arg) :
+		code = r->chaos == SUPV__CHAOS_NONE ? r->fn(r, supv__arg_value(r->arg, r->arg_boxed)) :
 		    chaos_run(r);
 		/* A cancel that comes now must not cut the bookkeeping short. */
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);

@@ -71,7 +71,7 @@ static struct child *
 spec_alloc(const char *id)
 {
 	size_t n = strnlen(id, SUPV_ID_MAX);
-	struct child *c = supv__xcalloc(1, sizeof(*c) + n + 1);
+	struct child *c = supv__xcalloc(1, offsetof(struct child, id) + n + 1);
 
 	if (c != NULL)
 		memcpy(c->id, id, n);
@@ -171,7 +171,8 @@ supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 	c->same_thread = tmpl->same_thread;
 	c->fn = tmpl->fn;
 	c->arg = tmpl->arg;
-	atomic_fetch_add(&c->arg->refs, 1);
+	c->arg_boxed = tmpl->arg_boxed;
+	supv__arg_ref(c->arg, c->arg_boxed);
 	c->index = index;
 	c->state = CH_IDLE;
 	return c;
@@ -185,8 +186,7 @@ supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 void
 supv__spec_discard(struct child *c)
 {
-	if (c->arg != NULL)
-		c->arg->free_fn = NULL;
+	supv__arg_keep(c->arg, c->arg_boxed);
 	c->sup = NULL;
 	supv__spec_destroy(c);
 }
@@ -394,7 +394,7 @@ supv__spec_destroy(struct child *c)
 	if (c->sup != NULL)
 		supv__sup_destroy(c->sup);
 	supv__run_unref(c->run);
-	supv__argbox_unref(c->arg);
+	supv__arg_unref(c->arg, c->arg_boxed);
 	free(c->codes);
 	free(c->chaos);
 	free(c);

@@ -85,60 +85,79 @@ struct argbox {
 };
 
 /*
+ * How a spec or a run holds its argument: in a box only when there is an
+ * arg_free to run (boxed, a flag beside it), else the pointer itself, so
+ * that a child without arg_free allocates nothing for it.
+ */
+union supv__arg {
+	struct argbox *box;
+	void          *raw;
+};
+
+/*
  * One run of a child, as the worker sees itself (struct supv_worker).  A
  * child supervisor's run is one too: its thread is the supervisor's loop.
  * Reference counted: the child that owns it holds one reference, the
  * thread another while it runs, so an abandoned thread keeps it alive.
  */
 struct supv_worker {
+	/*
+	 * Fields are ordered by size, 8-byte ones first, so that there are
+	 * no holes (bench/idle counts the bytes); each says what guards it.
+	 * The worker's own hot fields come first.
+	 */
 	atomic_uint         refs;
 	atomic_bool         stopping;     /* asked to stop; read without a lock */
+	atomic_bool         superseded;   /* abandoned, or its task attempt given
+	                                     up: supv_superseded(), no lock */
+	bool                woken;        /* rmu: a wake token (supv__run_wake) */
+	bool                abandoned;    /* rmu and mu: its child let it go */
 	atomic_ulong        beat;         /* heartbeat count, stored by the worker only */
 	unsigned long       beat_local;   /* the worker's own copy: touched by it alone */
 	_Atomic uint64_t    ext_until;    /* supv_extend(): no hang before this (ns) ... */
 	atomic_ulong        ext_beat;     /* ... while beat still equals this */
-	atomic_bool         superseded;   /* abandoned, or its task attempt given
-	                                     up: supv_superseded(), no lock */
 
-	/* Set before the thread starts, constant while it runs. */
-	struct dom         *dom;          /* its tree's lock (a reference) */
-	pthread_t           thread;
-	supv_work_fn       *fn;           /* NULL for a child supervisor's run */
-	struct argbox      *arg;
-	struct supv        *sup;          /* the child supervisor this run is, or NULL */
-	uint64_t            started_ns;
+	/* "const": set before the thread starts, constant while it runs. */
+	struct dom         *dom;          /* const: its tree's lock (a reference) */
+	pthread_t           thread;       /* const */
+	supv_work_fn       *fn;           /* const: NULL for a child supervisor's run */
+	union supv__arg     arg;          /* const: boxed when arg_boxed */
+	struct supv        *sup;          /* const: the child supervisor this run
+	                                     is, or NULL */
+	uint64_t            started_ns;   /* const */
 	uint64_t            epoch;        /* the child's run number: set with the
 	                                     tree's lock before the body is
 	                                     (re)entered, read by its worker */
-	unsigned            index;        /* in a pool; 0 otherwise */
-	bool                same_thread;  /* restarts may reuse this thread */
-	bool                hang_trace;   /* its thread takes the trace signal */
-	unsigned char       chaos;        /* enum supv__chaos_act: set with epoch */
+	unsigned            index;        /* const: in a pool; 0 otherwise */
 	atomic_int          tid;          /* the thread's id, stored by it; 0 before */
 	int                 chaos_code;   /* SUPV__CHAOS_FAIL: the code to return */
-	clockid_t           cpuclock;     /* the thread's CPU clock, for hang reports */
-	bool                has_cpuclock;
-
-	/* The run's own lock, a leaf: what the worker waits for. */
-	pthread_mutex_t     mu;
-	pthread_cond_t      cv;           /* rmu: supv_sleep() and park waits */
-	bool                woken;        /* rmu: a wake token (supv__run_wake) */
-	bool                abandoned;    /* rmu and mu: its child let it go */
+	clockid_t           cpuclock;     /* const: the thread's CPU clock, for
+	                                     hang reports (if has_cpuclock) */
 	int                 stop_fd;      /* rmu: -1 until supv_stop_fd() */
-
-	/* Guarded by the tree's lock. */
-	struct child       *child;        /* mu: owner spec; NULL once abandoned */
-	struct request     *waiting;      /* mu: a call it posted and waits for */
-	bool                ready;        /* mu: supv_ready() was called */
-	bool                exited;       /* mu: the thread has finished the body ... */
-	uint64_t            ended_ns;     /* mu: ... at this time */
-	bool                cancelled;    /* mu: ... by pthread_exit or cancellation */
 	int                 code;         /* mu: its return value */
 	enum supv_exit_kind sup_why;      /* mu: how a child supervisor's run ended */
-	bool                stop_asked;   /* mu: the supervisor asked it to stop ... */
-	uint64_t            stop_at;      /* mu: ... at this time (ns) */
 	enum supv_exit_kind stop_reason;  /* mu and rmu: SHUTDOWN, HUNG or START_FAILED */
+
+	/* The run's own lock ("rmu"), a leaf: what the worker waits for. */
+	pthread_mutex_t     mu;
+	pthread_cond_t      cv;           /* rmu: supv_sleep() and park waits */
+
+	struct child       *child;        /* mu: owner spec; NULL once abandoned */
+	struct request     *waiting;      /* mu: a call it posted and waits for */
+	uint64_t            ended_ns;     /* mu: when the thread finished the body */
+	uint64_t            stop_at;      /* mu: when the supervisor asked it to stop */
 	TAILQ_ENTRY(supv_worker) exitq;   /* mu: in the owner's exit queue */
+	bool                same_thread;  /* const: restarts may reuse this thread */
+	bool                hang_trace;   /* const: its thread takes the trace signal */
+	unsigned char       chaos;        /* enum supv__chaos_act: set with epoch */
+	bool                has_cpuclock; /* const */
+	bool                arg_boxed;    /* const */
+	bool                ready;        /* mu: supv_ready() was called */
+	bool                exited;       /* mu: the thread has finished the body
+	                                     (at ended_ns) ... */
+	bool                cancelled;    /* mu: ... by pthread_exit or cancellation */
+	bool                stop_asked;   /* mu: the supervisor asked it to stop
+	                                     (at stop_at) */
 	char                id[];         /* its child's id, allocated to fit */
 };
 
@@ -172,42 +191,50 @@ struct child {
 	TAILQ_ENTRY(child)   hunglink;   /* in owner->hungq while hung_asked */
 	uint64_t             seq;        /* its place in start order */
 	struct supv         *owner;
-	enum supv_restart    restart;
+	/*
+	 * Its options: 8-byte fields, then 4-byte, then 1-byte ones, so that
+	 * the struct has no holes (bench/idle counts its bytes).
+	 */
 	uint64_t             shutdown_ns;  /* NO_DEADLINE: wait for ever */
+	uint64_t             backoff_reset_ns; /* a run this long resets streak */
+	/* The exit-code lists: codes[0, n_norestart), then n_escalate more. */
+	int                 *codes;
+	size_t               stack_size;
+	supv_work_fn        *fn;
+	union supv__arg      arg;          /* boxed when arg_boxed */
+	struct supv         *sup;          /* a child supervisor, or NULL */
+	enum supv_restart    restart;
 	enum supv_on_timeout on_timeout;
 	unsigned             heartbeat_ms;
 	unsigned             ready_ms;
 	unsigned             backoff_ms, backoff_max_ms;
-	uint64_t             backoff_reset_ns; /* a run this long resets streak */
-	bool                 hang_trace;
-	bool                 backoff_reset_on_ready;
-	/* The exit-code lists: codes[0, n_norestart), then n_escalate more. */
-	int                 *codes;
 	unsigned             n_norestart, n_escalate;
-	bool                 significant;
-	size_t               stack_size;
-	bool                 same_thread;
-	supv_work_fn        *fn;
-	struct argbox       *arg;
-	struct supv         *sup;          /* a child supervisor, or NULL */
 	unsigned             index;        /* a pool worker's index */
 
+	/* Its state. */
 	enum child_state     state;
 	unsigned             restarts;     /* restarts since the spec was added */
 	unsigned             streak;       /* consecutive failures, for backoff */
 	uint64_t             epochs;       /* runs prepared so far (supv_epoch) */
 	struct supv__chaos  *chaos;        /* a fault to inject (supv_chaos), or NULL */
 	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
+	uint64_t             hb_cpu;       /* thread CPU time at the last check */
+	/* Its history, for the control socket and metrics: never reset. */
+	uint64_t             exits[SUPV_EXIT_GAVE_UP + 1]; /* runs ended, by kind */
+	int                  last_code;    /* the last run's exit code (last_exit:
+	                                      its kind), once exits[] counts one */
+	unsigned char        last_exit;    /* see last_code */
+	/* Options again, the 1-byte ones, last with the state's. */
+	bool                 hang_trace;
+	bool                 backoff_reset_on_ready;
+	bool                 significant;
+	bool                 same_thread;
+	bool                 arg_boxed;
 	bool                 monitored;    /* in hbg->kids or owner->hbfound */
 	bool                 hb_found;     /* ... the latter: found hung */
 	bool                 hb_spinning;  /* ... and spinning then */
 	bool                 hung_asked;   /* found hung, asked to stop; counted
 	                                      in owner->nhung_asked */
-	uint64_t             hb_cpu;       /* thread CPU time at the last check */
-	/* Its history, for the control socket and metrics: never reset. */
-	uint64_t             exits[SUPV_EXIT_GAVE_UP + 1]; /* runs ended, by kind */
-	int                  last_code;    /* the last run's exit code ... */
-	unsigned char        last_exit;    /* ... and kind (once exits[] counts one) */
 	char                 id[];         /* allocated to fit (supv__spec_alloc) */
 };
 
@@ -565,8 +592,13 @@ void  supv__sup_set_state(struct supv *s, enum sup_state to);
 void  supv__sup_destroy(struct supv *s);
 
 /* run.c: runs of a worker */
-struct argbox *supv__argbox_new(void *arg, void (*free_fn)(void *));
-void  supv__argbox_unref(struct argbox *b);
+/* An argument, boxed only with an arg_free: 0 or ENOMEM. */
+int   supv__arg_init(union supv__arg *a, bool *boxed, void *arg,
+    void (*free_fn)(void *));
+void  supv__arg_ref(union supv__arg a, bool boxed);
+void  supv__arg_unref(union supv__arg a, bool boxed);
+void  supv__arg_keep(union supv__arg a, bool boxed);  /* arg_free never runs */
+void *supv__arg_value(union supv__arg a, bool boxed);
 struct supv_worker *supv__run_new(struct child *c);
 void  supv__run_unref(struct supv_worker *r);
 int   supv__run_prepare(struct child *c);

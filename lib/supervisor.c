@@ -198,7 +198,7 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 	if ((rc = supv__spec_new(sup, opts, false, &c)) != 0)
 		return rc;
 	c->fn = fn;
-	if ((c->arg = supv__argbox_new(arg, opts->arg_free)) == NULL) {
+	if (supv__arg_init(&c->arg, &c->arg_boxed, arg, opts->arg_free) != 0) {
 		free(c);
 		return ENOMEM;
 	}
