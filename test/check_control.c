@@ -502,17 +502,20 @@ START_TEST(test_changes_while_the_tree_changes)
 }
 END_TEST
 
-/* The voluntary context switches of the thread named name, or -1. */
-static long
-switches_of(const char *name)
+/*
+ * The file /proc/self/task/TID/<file> of the thread named name, open
+ * read-only, or -1 if there is no such thread.
+ */
+static int
+task_fd(const char *name, const char *file)
 {
-	char path[300], buf[4096];
+	char path[300], buf[64];
 	struct dirent *e;
-	long n = -1;
+	int fd = -1;
 	DIR *d = opendir("/proc/self/task");
 
 	ck_assert_ptr_nonnull(d);
-	while (n < 0 && (e = readdir(d)) != NULL) {
+	while (fd < 0 && (e = readdir(d)) != NULL) {
 		FILE *f;
 
 		if (e->d_name[0] == '.')
@@ -520,19 +523,34 @@ switches_of(const char *name)
 		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
 		if ((f = fopen(path, "r")) == NULL)
 			continue;
-		if (fgets(buf, sizeof(buf), f) != NULL && strncmp(buf, name,
-		    strlen(name)) == 0) {
-			fclose(f);
-			snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
-			ck_assert_ptr_nonnull(f = fopen(path, "r"));
-			while (fgets(buf, sizeof(buf), f) != NULL)
-				if (sscanf(buf, "voluntary_ctxt_switches: %ld", &n) == 1)
-					break;
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    strncmp(buf, name, strlen(name)) == 0) {
+			snprintf(path, sizeof(path), "/proc/self/task/%s/%s",
+			    e->d_name, file);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
 		}
 		fclose(f);
 	}
 	closedir(d);
-	return n;
+	return fd;
+}
+
+/* The voluntary context switches of the thread named name, or -1. */
+static long
+switches_of(const char *name)
+{
+	char buf[4096], *p;
+	int fd = task_fd(name, "status");
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_ptr_nonnull(p = strstr(buf, "voluntary_ctxt_switches:"));
+	return strtol(p + strlen("voluntary_ctxt_switches:"), NULL, 10);
 }
 
 START_TEST(test_idle_socket_never_wakes)
@@ -614,37 +632,6 @@ START_TEST(test_other_user_refused)
 }
 END_TEST
 
-/* The schedstat file of the thread named name, open (read it with cpu_ns_fd). */
-static int
-schedstat_fd(const char *name)
-{
-	char path[300], buf[64];
-	struct dirent *e;
-	int fd = -1;
-	DIR *d = opendir("/proc/self/task");
-
-	ck_assert_ptr_nonnull(d);
-	while (fd < 0 && (e = readdir(d)) != NULL) {
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), f) != NULL &&
-		    strncmp(buf, name, strlen(name)) == 0) {
-			snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat",
-			    e->d_name);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-		}
-		fclose(f);
-	}
-	closedir(d);
-	ck_assert_int_ge(fd, 0);
-	return fd;
-}
-
 /* The thread's time on a CPU (ns), from its schedstat file kept open. */
 static long long
 cpu_ns_fd(int fd)
@@ -668,7 +655,7 @@ START_TEST(test_out_of_descriptors)
 	ck_assert_int_eq(supv_new(&root, NULL), 0);
 	ck_assert_int_eq(supv_control_listen(root, sock, NULL), 0);
 	ck_assert(says("version\n", "ok\n"));
-	st = schedstat_fd("supv-control");
+	ck_assert_int_ge(st = task_fd("supv-control", "schedstat"), 0);
 	ck_assert_int_ge(cl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
 	/* The process has no descriptor left for the server to accept with. */
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
