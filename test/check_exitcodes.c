@@ -344,11 +344,15 @@ w_ready_fail(struct supv_worker *self, void *arg)
 }
 
 /*
- * Runs a failing worker until it has backed off four times and returns
+ * Runs a failing worker until it has backed off NBACK times and returns
  * the longest delay.  Equal jitter keeps the k-th delay within
  * [d/2, d] for d = B_MS * 2^(k-1): a streak that resets stays at most
- * B_MS, one that grows reaches at least 2 * B_MS by the third.
+ * B_MS, one that grows reaches at least 2 * B_MS by the third.  With a
+ * cap of 2 * B_MS, each delay after the first is B_MS exactly with
+ * probability 1/(B_MS + 1): eight of them make "all were B_MS" a chance
+ * of about 1 in 2 billion (four made it 1 in 9,000, and CI met it).
  */
+#define NBACK 8
 static unsigned
 longest_backoff(const struct supv_child_opts *o, supv_work_fn *fn)
 {
@@ -360,8 +364,8 @@ longest_backoff(const struct supv_child_opts *o, supv_work_fn *fn)
 	root = root_of(&rec, SUPV_INFINITY);
 	ck_assert_int_eq(supv_add_worker(root, o, fn, NULL), 0);
 	ck_assert_int_eq(supv_start(root), 0);
-	ck_assert_uint_ge(rec_wait(&rec, SUPV_EV_BACKOFF, "w", 4), 4);
-	for (i = 0; i < 4; i++) {
+	ck_assert_uint_ge(rec_wait(&rec, SUPV_EV_BACKOFF, "w", NBACK), NBACK);
+	for (i = 0; i < NBACK; i++) {
 		unsigned d = ev_get(&rec, SUPV_EV_BACKOFF, "w", i).delay_ms;
 
 		if (d > most)
