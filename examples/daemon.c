@@ -11,7 +11,9 @@
  *
  * With SUPV_CONTROL_SOCKET set (daemon.service sets it to a path in its
  * RuntimeDirectory), the tree is served there for supervisectl(1):
- * supervisectl -s "$SUPV_CONTROL_SOCKET" tree, health, ready, metrics.
+ * supervisectl -s "$SUPV_CONTROL_SOCKET" tree, health, ready, metrics,
+ * and restart or terminate (the socket is the service user's and root's
+ * alone: mode 0600, and its peers' credentials are checked).
  *
  * Run by hand: ./daemon, then Ctrl-C.  SUPV_EXAMPLE_SECONDS=N stops it
  * after N seconds, as if SIGTERM had come.
@@ -55,7 +57,8 @@ main(void)
 	    .heartbeat_ms = 2000 }, &(struct supv_pool_opts){ .size = 4 },
 	    poller, NULL)) != 0 ||
 	    (ctl != NULL && *ctl != '\0' &&
-	    (rc = supv_control_listen(root, ctl, NULL)) != 0) ||
+	    (rc = supv_control_listen(root, ctl, &(struct supv_control_opts){
+	    .allow_changes = true })) != 0) ||
 	    (rc = supv_start(root)) != 0) {
 		fprintf(stderr, "daemon: cannot start: error %d\n", rc);
 		supv_free(root);

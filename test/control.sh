@@ -1,6 +1,7 @@
 #!/bin/sh
 # control.sh TOOL EXAMPLES_DIR - supervisectl end to end, against the
-# control example (a tree with a failing, a hung and a pooled worker):
+# control example (a tree with a failing, a hung and a pooled worker) and
+# the daemon example (its socket path from the environment):
 # every command's output and exit status, errors for a child that is not
 # there, 2 when it cannot ask, and the socket gone when the program ends.
 set -u
@@ -15,7 +16,7 @@ checks=0
 fail()
 {
 	echo "control.sh: FAIL: $*"
-	kill "$pid" 2>/dev/null
+	kill "$pid" ${dpid:-} 2>/dev/null
 	echo "--- the example's output:"; cat "$d/out"
 	rm -rf "$d"
 	exit 1
@@ -107,6 +108,28 @@ status 2 "$tool" -s "$d/none" health
 status 2 "$tool" -s "$d/out" ready
 status 2 "$tool" -s "$s"
 status 2 "$tool" -s "$s" nonsense
+
+# The daemon example, with its socket from the environment as its unit
+# file gives it.
+SUPV_CONTROL_SOCKET=$d/daemon.sock "${ex%/control}/daemon" > "$d/daemon.out" 2>&1 &
+dpid=$!
+until_status 0 "$tool" -s "$d/daemon.sock" ready || fail "the daemon never ready: $(cat "$d/last")"
+status 0 "$tool" -s "$d/daemon.sock" tree
+has '^daemon  *supervisor  *running' "daemon tree"
+has '^    poller\.3  *worker  *running' "daemon tree"
+status 0 "$tool" -s "$d/daemon.sock" health
+status 0 "$tool" -s "$d/daemon.sock" metrics
+has '^supv_child_running{supervisor="daemon/poller",child="poller.0"} 1' "daemon metrics"
+status 0 "$tool" -s "$d/daemon.sock" restart daemon/poller/poller.1
+until_status 0 sh -c "'$tool' -s '$d/daemon.sock' tree | grep -q '^    poller\.1  *worker  *running  *0  *shutdown'" ||
+	fail "poller.1 not bounced: $(cat "$d/last")"
+kill -TERM "$dpid"
+wait "$dpid"
+rc=$?
+checks=$((checks + 1))
+[ $rc -eq 0 ] || fail "the daemon exited $rc: $(cat "$d/daemon.out")"
+checks=$((checks + 1))
+[ ! -e "$d/daemon.sock" ] || fail "the daemon's socket is still there"
 
 kill -TERM "$pid"
 wait "$pid"
