@@ -119,7 +119,9 @@ supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *uopts,
 	    (rc = supv__struct_in(&po, sizeof(po), upool, psize)) != 0)
 		return rc;
 	size = popts->size == 0 ? 1 : popts->size == SUPV_ZERO ? 0 : popts->size;
-	if ((rc = supv__check_id(opts->id)) != 0 ||
+	/* First: a child process after fork() must not even allocate. */
+	if ((rc = supv__check_owner(sup)) != 0 ||
+	    (rc = supv__check_id(opts->id)) != 0 ||
 	    (rc = check_pool_ids(opts->id, size)) != 0)
 		return rc;
 	if ((rc = supv_new(&pool, &(struct supv_opts){ .name = opts->id,

@@ -195,18 +195,18 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 		return EINVAL;
 	if ((rc = supv__struct_in(&o, sizeof(o), user, size)) != 0)
 		return rc;
-	if ((rc = supv__spec_new(sup, opts, false, &c)) != 0)
+	/* First: a child process after fork() must not even allocate. */
+	if ((rc = supv__check_owner(sup)) != 0 ||
+	    (rc = supv__spec_new(sup, opts, false, &c)) != 0)
 		return rc;
 	c->fn = fn;
 	if (supv__arg_init(&c->arg, &c->arg_boxed, arg, opts->arg_free) != 0) {
 		free(c);
 		return ENOMEM;
 	}
-	if ((rc = supv__check_owner(sup)) == 0) {
-		supv__lock_sup(sup);
-		rc = supv__add_spec(sup, c);
-		supv__unlock_sup(sup);
-	}
+	supv__lock_sup(sup);
+	rc = supv__add_spec(sup, c);
+	supv__unlock_sup(sup);
 	if (rc != 0)
 		supv__spec_discard(c);
 	return rc;
@@ -225,11 +225,12 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 		return EINVAL;
 	if ((rc = supv__struct_in(&o, sizeof(o), user, size)) != 0)
 		return rc;
-	if ((rc = supv__spec_new(parent, opts, true, &c)) != 0)
+	/* First: a child process after fork() must not even allocate. */
+	if ((rc = supv__check_owner(parent)) != 0 ||
+	    (rc = supv__spec_new(parent, opts, true, &c)) != 0)
 		return rc;
 	/* child joins parent's tree, and lock: one lock for both from now. */
-	if ((rc = supv__check_owner(parent)) != 0 ||
-	    (rc = supv__dom_merge(parent, child)) != 0) {
+	if ((rc = supv__dom_merge(parent, child)) != 0) {
 		supv__spec_discard(c);
 		return rc;
 	}

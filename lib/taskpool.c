@@ -279,7 +279,8 @@ supv_taskpool_add_sized(struct supv *sup, const struct supv_child_opts *uspec,
 	if ((rc = supv__struct_in(&so, sizeof(so), uspec, spec_size)) != 0 ||
 	    (rc = supv__struct_in(&o, sizeof(o), uopts, opts_size)) != 0)
 		return rc;
-	if ((rc = supv__check_id(spec->id)) != 0)
+	/* First: a child process after fork() must not even allocate. */
+	if ((rc = supv__check_owner(sup)) != 0 || (rc = supv__check_id(spec->id)) != 0)
 		return rc;
 	if ((rc = tp_new(&p, spec->id, opts)) != 0)
 		return rc;

@@ -560,6 +560,10 @@ START_TEST(test_fork_child_gets_eperm)
 		c = supv_add_worker(root, &(struct supv_child_opts){ .id = "x" },
 		    w_sleeper, NULL);
 		d = supv_terminate_child(root, "w");
+		/* Calls that add check first, so they allocate nothing here. */
+		if (supv_add_pool(root, &(struct supv_child_opts){ .id = "p" },
+		    NULL, w_sleeper, NULL) != EPERM)
+			_exit(2);
 		supv_free(root);	/* does nothing */
 		_exit(a == EPERM && b == EPERM && c == EPERM && d == EPERM ? 0 : 1);
 	}
