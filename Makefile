@@ -20,9 +20,10 @@ CC ?= cc
 CXX ?= c++
 
 # SAN=address or SAN=thread builds everything with that sanitizer, in its
-# own build directory, so switching needs no clean.
+# own build directory, so switching needs no clean; so does CC=clang
+# (build-clang, build-address-clang: clang's UBSan checks more than gcc's).
 SAN ?=
-B := build$(if $(SAN),-$(SAN))
+B := build$(if $(SAN),-$(SAN))$(if $(filter clang%,$(notdir $(firstword $(CC)))),-clang)
 
 SAN_address := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_thread  := -fsanitize=thread
@@ -232,10 +233,15 @@ check: need-deps
 	@$(MAKE) --no-print-directory check-run
 
 # VALGRIND=1: the suite under valgrind's memcheck (slow: longer timeouts).
+# Otherwise glibc's malloc poisons what is freed, with no per-thread cache
+# to keep it intact, so that a use after free misbehaves in the plain run
+# too (the sanitizers' own allocators ignore this).
 ifeq ($(VALGRIND),1)
 RUN_PREFIX := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite --trace-children=yes
 RUN_ENV := CK_TIMEOUT_MULTIPLIER=10
+else
+RUN_ENV := GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.perturb=165
 endif
 
 # Soak and fuzz programs live in test/ too, outside the Check runner.
@@ -254,7 +260,8 @@ $(B)/test/soak: test/soak.c $(STATIC)
 $(FUZZ_DIR)/fuzz_%: test/fuzz_%.c $(LIB_SRCS) lib/supervise_internal.h include/supervise.h
 	@mkdir -p $(@D)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(BSD_CFLAGS) \
-		-fsanitize=fuzzer,address,undefined -pthread -o $@ $< $(LIB_SRCS) $(BSD_LIBS)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-pthread -o $@ $< $(LIB_SRCS) $(BSD_LIBS)
 
 # Growth-safe structs: a program built against an older header (every
 # struct without its last member) runs clean under ASan against the

@@ -61,15 +61,14 @@ parse_rule(const char **sp, struct supv__chaos_rule *r)
 	r->c = (struct supv__chaos){ .act = acts[i].act, .code = 1, .n = 1 };
 	p += len;
 	if (*p == '=') {
+		/* The whole range of int, INT_MIN included. */
 		bool neg = *++p == '-';
 
-		if (r->c.act != SUPV__CHAOS_FAIL || !parse_uint(&(const char *){ p +
-		    neg }, INT_MAX, &v))
-			return EINVAL;
-		r->c.code = neg ? -(int)v : (int)v;
 		p += neg;
-		while (*p >= '0' && *p <= '9')
-			p++;
+		if (r->c.act != SUPV__CHAOS_FAIL ||
+		    !parse_uint(&p, neg ? (unsigned long)INT_MAX + 1 : INT_MAX, &v))
+			return EINVAL;
+		r->c.code = neg ? (int)(-(long long)v) : (int)v;
 	}
 	if (*p == '@' || *p == '%') {
 		r->c.every = *p++ == '%';
@@ -90,7 +89,7 @@ resolve(struct supv *top, const char *path, int *rc)
 	struct child *c;
 	int e;
 
-	if ((e = supv__resolve_path(top, path, false, &c)) != 0) {
+	if ((e = supv__resolve_path(top, path, true, &c)) != 0) {
 		*rc = e == ENOENT ? ENOENT : EINVAL;
 		return NULL;
 	}
@@ -162,16 +161,22 @@ supv__chaos_prepare(const char *spec, struct supv__chaos_prep *pp)
 }
 
 /*
- * Replaces the rules of sup's subtree with those of pp, or, if a path
- * names no worker, changes nothing.  Called with the tree's lock held;
- * what it takes off is freed by supv__chaos_prep_free().
+ * The first half of replacing the rules of sup's subtree with those of
+ * pp: every path resolved and checked, and the room to take the old
+ * rules off allocated.  It changes nothing: a failure here, or anything
+ * the caller finds before supv__chaos_commit(), leaves the rules as they
+ * were.  A caller that dropped the lock since checks again.  Called with
+ * the tree's lock held.
  */
 int
-supv__chaos_apply(struct supv *sup, struct supv__chaos_prep *pp)
+supv__chaos_check(struct supv *sup, struct supv__chaos_prep *pp)
 {
 	size_t i, j, cap;
 	int rc = 0;
 
+	free(pp->old);		/* checked before: again, for what changed since */
+	pp->old = NULL;
+	pp->nold = pp->cap = 0;
 	for (i = 0; i < pp->n && rc == 0; i++) {
 		pp->rules[i].child = resolve(sup, pp->rules[i].path, &rc);
 		for (j = 0; j < i && rc == 0; j++)
@@ -183,8 +188,21 @@ supv__chaos_apply(struct supv *sup, struct supv__chaos_prep *pp)
 	if ((cap = count_rules(sup)) > 0 &&
 	    (pp->old = calloc(cap, sizeof(*pp->old))) == NULL)
 		return ENOMEM;
-	/* Nothing can fail from here: the old rules go, the new come. */
-	clear_rules(sup, &pp->old, &pp->nold, cap);
+	pp->cap = cap;
+	return 0;
+}
+
+/*
+ * The second half, which cannot fail: the old rules go (freed by
+ * supv__chaos_prep_free()), the new come.  Called with the tree's lock
+ * held since supv__chaos_check().
+ */
+void
+supv__chaos_commit(struct supv *sup, struct supv__chaos_prep *pp)
+{
+	size_t i;
+
+	clear_rules(sup, &pp->old, &pp->nold, pp->cap);
 	for (i = 0; i < pp->n; i++) {
 		struct supv__chaos *k = pp->rules[i].fresh;
 
@@ -193,7 +211,6 @@ supv__chaos_apply(struct supv *sup, struct supv__chaos_prep *pp)
 		pp->rules[i].child->chaos = k;
 		pp->rules[i].fresh = NULL;
 	}
-	return 0;
 }
 
 void
@@ -222,7 +239,8 @@ supv_chaos(struct supv *sup, const char *spec)
 	    (rc = supv__chaos_prepare(spec, &prep)) != 0)
 		return rc;
 	supv__lock_sup(sup);
-	rc = supv__chaos_apply(sup, &prep);
+	if ((rc = supv__chaos_check(sup, &prep)) == 0)
+		supv__chaos_commit(sup, &prep);
 	supv__unlock_sup(sup);
 	supv__chaos_prep_free(&prep);
 	return rc;

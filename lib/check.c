@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "supervise_internal.h"
 
@@ -24,6 +25,7 @@ struct out {
 	size_t  len;      /* what would have been written */
 	int     n;        /* findings */
 	bool    err;
+	bool    nomem;
 };
 
 static void
@@ -153,17 +155,25 @@ check_child(struct out *o, const struct supv *s, const struct child *c,
 		    s->name);
 }
 
+/* Each child of s, and the subtree below, named by path from top. */
 static void
-check_sup(struct out *o, const struct supv *s, const char *path)
+check_sup(struct out *o, const struct supv *top, const struct supv *s)
 {
 	const struct child *c;
-	char sub[1024];
 
 	TAILQ_FOREACH(c, &s->children, order) {
-		snprintf(sub, sizeof(sub), "%s/%s", path, c->id);
-		check_child(o, s, c, sub);
+		struct supv__buf path = { 0 };
+
+		supv__buf_path(&path, top, s);
+		supv__buf_put(&path, "/", 1);
+		supv__buf_pathpart(&path, c->id);
+		if (path.failed)
+			o->nomem = true;
+		else
+			check_child(o, s, c, path.p);
+		free(path.p);
 		if (c->sup != NULL)
-			check_sup(o, c->sup, sub);
+			check_sup(o, top, c->sup);
 	}
 }
 
@@ -179,10 +189,10 @@ supv_check(struct supv *root, char *buf, size_t size)
 	if (size != 0)
 		buf[0] = '\0';
 	supv__lock_sup(root);
-	check_sup(&o, root, root->name);
+	check_sup(&o, root, root);
 	supv__unlock_sup(root);
-	if (o.err) {
-		errno = EOVERFLOW;
+	if (o.err || o.nomem) {
+		errno = o.nomem ? ENOMEM : EOVERFLOW;
 		return -1;
 	}
 	return o.n;

@@ -85,18 +85,59 @@ supv__hung_done(struct supv *s, struct child *c)
 }
 
 /*
- * c was found hung: report it and ask it to stop.  While it is being
- * stopped the tree is unhealthy (no watchdog pings).
+ * What c's run is stuck on (hang_trace), captured while it is still
+ * stuck, before anything asks it to stop: malloc'd, or NULL.  The trace
+ * interrupts the thread and waits for it (bounded), so the tree's lock
+ * is dropped meanwhile; the loop alone joins the run, so its thread
+ * stays.
  */
-void
+static char *
+hang_detail(struct supv *s, struct child *c)
+{
+	struct supv_worker *r = c->run;
+	pid_t tid = atomic_load(&r->tid);
+	struct dom *d;
+	char *detail;
+
+	if (!c->hang_trace || s->on_event == NULL || tid <= 0)
+		return NULL;
+	d = supv__dom_of(s);
+	supv__dom_unlock(d);
+	detail = supv__hang_trace(r->thread, tid);
+	supv__dom_lock(d);
+	return detail;
+}
+
+/*
+ * c was found hung: report it and ask it to stop.  While it is being
+ * stopped the tree is unhealthy (no watchdog pings).  A run that ended
+ * on its own, or restarted itself in place, before its turn came (the
+ * lock is dropped for a sibling's HUNG callback, or for the trace) was
+ * not hung after all: it is neither reported nor counted, and false is
+ * returned; its exit is handled as what it was.
+ */
+bool
 supv__mark_hung(struct supv *s, struct child *c, bool spinning)
 {
+	struct supv_worker *r = c->run;
+	uint64_t epoch = r->epoch;
+	char *detail;
+
+	if (r->exited)
+		return false;
+	detail = hang_detail(s, c);
+	if (r->exited || r->epoch != epoch) {
+		free(detail);
+		return false;
+	}
 	c->hung_asked = true;
 	TAILQ_INSERT_TAIL(&s->hungq, c, hunglink);
 	supv__root_of(s)->hung_now++;
 	s->hung_total++;
 	supv__ask_stop(c, SUPV_EXIT_HUNG);
-	supv__emit_hung(s, c, spinning);
+	supv__emit_hung(s, c, spinning, detail);
+	free(detail);
+	return true;
 }
 
 /*

@@ -109,7 +109,7 @@ supv__ctl_health_end(struct supv *root, unsigned long probe, bool last,
 		supv__buf_printf(out, "ok\nhealth\tyes\n");
 	} else if (last) {
 		supv__buf_printf(out, "ok\nhealth\tno\treason=loop_stuck\tpath=");
-		supv__buf_path(out, m);
+		supv__buf_path(out, NULL, m);
 		supv__buf_printf(out, "\n");
 	} else {
 		done = false;

@@ -144,34 +144,18 @@ supv__emit_exit_counted(struct supv *s, const struct child *c,
 	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, true);
 }
 
+/* detail: what it is stuck on (hang_trace), or NULL; the caller frees it. */
 void
-supv__emit_hung(struct supv *s, const struct child *c, bool spinning)
+supv__emit_hung(struct supv *s, const struct child *c, bool spinning,
+    const char *detail)
 {
-	struct supv_event ev = { .kind = SUPV_EV_HUNG, .spinning = spinning };
-	char id[SUPV_ID_MAX + 1], *detail = NULL;
-	struct dom *d;
-	pid_t tid;
+	struct supv_event ev = { .kind = SUPV_EV_HUNG, .spinning = spinning,
+	    .detail = detail };
+	char id[SUPV_ID_MAX + 1];
 
 	strlcpy(id, c->id, sizeof(id));
 	ev.child = id;
-	/*
-	 * The trace interrupts the thread and waits for it (bounded): never
-	 * with the lock held.  The loop is the only one that joins the run
-	 * or changes c, so both stay while the lock is dropped, as they do
-	 * during the callback.
-	 */
-	if (c->hang_trace && s->on_event != NULL && c->run != NULL &&
-	    (tid = atomic_load(&c->run->tid)) > 0) {
-		pthread_t thread = c->run->thread;
-
-		d = supv__dom_of(s);
-		supv__dom_unlock(d);
-		detail = supv__hang_trace(thread, tid);
-		supv__dom_lock(d);
-	}
-	ev.detail = detail;
 	deliver(s, &ev, false);
-	free(detail);
 }
 
 SUPV_EXPORT const char *

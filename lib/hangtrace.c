@@ -4,7 +4,7 @@
  * system call it is in) and its stack, captured by interrupting it with
  * one real-time signal whose handler only records return addresses.
  * Runs on the supervisor's loop without the tree's lock; one capture at a
- * time per process, and never longer than SUPV__TRACE_WAIT_MS.
+ * time per process, and never longer than twice TRACE_WAIT_MS.
  */
 #include <errno.h>
 #include <execinfo.h>
@@ -23,11 +23,19 @@
 #define TRACE_WAIT_MS 100
 #define TRACE_SIZE    4096
 
-/* The one capture in progress: the handler fills it for the target only. */
+/*
+ * The one capture in progress.  owner says who may write the frames: 0
+ * nobody (the slot is free), a TID the handler of that thread, once it
+ * claims the slot (then -1 while it writes, 0 when it is done).  A
+ * capture that gives up takes back a slot its handler has not claimed;
+ * one claimed late is written by that handler alone, and the next
+ * capture waits for it to be free, so that no thread's frames are ever
+ * reported as another's.
+ */
 static struct {
-	atomic_int  target;                /* the thread's TID, 0: none */
-	void       *frames[TRACE_FRAMES];  /* written by the handler */
-	atomic_int  n;                     /* -1 until the handler is done */
+	atomic_int  owner;
+	void       *frames[TRACE_FRAMES];  /* written by the claiming handler */
+	atomic_int  n;                     /* -1 until that handler is done */
 } slot;
 static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -45,10 +53,14 @@ on_signal(int sig)
 {
 	int e = errno;
 
+	int me = (int)syscall(SYS_gettid);
+
 	(void)sig;
-	if (atomic_load(&slot.target) == (int)syscall(SYS_gettid) &&
-	    atomic_load(&slot.n) == -1)
+	if (atomic_compare_exchange_strong(&slot.owner, &me, -1)) {
+		fault_pause(FP_TRACE_HANDLER);
 		atomic_store(&slot.n, backtrace(slot.frames, TRACE_FRAMES));
+		atomic_store(&slot.owner, 0);
+	}
 	errno = e;
 }
 
@@ -252,15 +264,28 @@ capture_stack(struct buf *b, pthread_t thread, pid_t tid, const char **why)
 		*why = "the thread blocks the signal";
 		return false;
 	}
+	/* A handler claimed late for an earlier capture may still write. */
+	for (i = 0; i < TRACE_WAIT_MS && atomic_load(&slot.owner) != 0; i++)
+		nanosleep(&ms, NULL);
+	if (atomic_load(&slot.owner) != 0) {
+		*why = "an earlier capture's handler has not finished";
+		return false;
+	}
 	atomic_store(&slot.n, -1);
-	atomic_store(&slot.target, (int)tid);
+	atomic_store(&slot.owner, (int)tid);
 	if (pthread_kill(thread, supv__trace_signal()) == 0)
 		for (i = 0; i < TRACE_WAIT_MS &&
 		    (n = atomic_load(&slot.n)) == -1; i++)
 			nanosleep(&ms, NULL);
-	atomic_store(&slot.target, 0);
-	if (n <= 0) {
-		/* A late handler finds no target and records nothing. */
+	if (n == -1) {
+		/* Unclaimed: take it back.  Claimed: its handler frees it. */
+		int want = (int)tid;
+
+		(void)atomic_compare_exchange_strong(&slot.owner, &want, 0);
+		*why = "the thread did not answer the signal in time";
+		return false;
+	}
+	if (n == 0) {
 		*why = "the thread did not answer the signal in time";
 		return false;
 	}

@@ -92,7 +92,7 @@ delete_spec(struct supv *s, struct child *c)
 {
 	struct dom *d = supv__dom_of(s);
 
-	supv__sup_spec_unlink(s, c);
+	supv__spec_delete(s, c);
 	supv__dom_unlock(d);
 	supv__spec_destroy(c);
 	supv__dom_lock(d);
@@ -344,8 +344,7 @@ handle_hung(struct supv *s, struct child *c, bool spinning)
 	enum supv_exit_kind kind;
 	uint64_t ran;
 
-	supv__mark_hung(s, c, spinning);
-	if (c->state == CH_RUNNING) {
+	if (supv__mark_hung(s, c, spinning) && c->state == CH_RUNNING) {
 		kind = supv__child_stop(s, c, SUPV_EXIT_HUNG, &ran);
 		loop_decide(s, c, kind, last_code(c), ran);
 	}

@@ -3,9 +3,12 @@
  * exposition format (version 0.0.4): supv_metrics_format(), and the
  * control socket's "metrics".  Each family is written whole, with its
  * HELP and TYPE lines, walking the tree once per family.  A child is
- * labelled with its supervisor's path from the root (ids written as in
- * paths, supv__buf_pathpart) and its own id; the counters are kept where
- * the exits and restarts are noted (events.c) and never go down.
+ * labelled with its supervisor's path from the root and its own id, both
+ * in the one encoding of paths (supv__buf_pathpart): plain printable
+ * ASCII, so a label value is valid UTF-8 with nothing to escape, and a
+ * child supervisor's child label joins its own rows' supervisor label.
+ * The counters are kept where the exits and restarts are noted
+ * (events.c) and never go down.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,25 +21,11 @@ typedef void child_metric(struct supv__buf *b, const struct supv *s,
 typedef void sup_metric(struct supv__buf *b, struct supv *s,
     const char *name);
 
-/* A label value: backslash, double quote and newline escaped. */
-static void
-label_value(struct supv__buf *b, const char *v)
-{
-	for (; *v != '\0'; v++) {
-		if (*v == '\\' || *v == '"')
-			supv__buf_printf(b, "\\%c", *v);
-		else if (*v == '\n')
-			supv__buf_printf(b, "\\n");
-		else
-			supv__buf_printf(b, "%c", *v);
-	}
-}
-
 static void
 sup_label(struct supv__buf *b, const struct supv *s)
 {
 	supv__buf_printf(b, "supervisor=\"");
-	supv__buf_path(b, s);
+	supv__buf_path(b, NULL, s);
 	supv__buf_printf(b, "\"");
 }
 
@@ -48,7 +37,7 @@ child_sample(struct supv__buf *b, const char *name, const struct supv *s,
 	supv__buf_printf(b, "%s{", name);
 	sup_label(b, s);
 	supv__buf_printf(b, ",child=\"");
-	label_value(b, c->id);
+	supv__buf_pathpart(b, c->id);
 	supv__buf_printf(b, "\"");
 	if (kind != NULL)
 		supv__buf_printf(b, ",kind=\"%s\"", kind);

@@ -163,7 +163,9 @@ fail:
 /*
  * Adds one worker spec through the tree's own call.  A spec that could
  * not be added is freed at once: the template holds arg, so that is never
- * its last reference.  Called with the tree's lock held.
+ * its last reference.  Called with the tree's lock held, with pool held
+ * (supv__sup_hold) when it is running: the add may wait, and pool may be
+ * deleted meanwhile (ECANCELED then).
  */
 static int
 pool_add_worker(struct supv *pool, unsigned index)
@@ -175,10 +177,10 @@ pool_add_worker(struct supv *pool, unsigned index)
 		return ENOMEM;
 	if ((rc = supv__add_spec(pool, c)) != 0)
 		supv__spec_destroy(c);
-	return rc;
+	return rc != 0 ? rc : pool->deleted ? ECANCELED : 0;
 }
 
-/* Adds workers up to size.  Called with the tree's lock held. */
+/* Adds workers up to size.  Called as pool_add_worker() is. */
 static int
 pool_grow(struct supv *pool, unsigned size)
 {
@@ -191,21 +193,30 @@ pool_grow(struct supv *pool, unsigned size)
 	return 0;
 }
 
-/* Stops and deletes workers down to size.  Called with the tree's lock held. */
+/*
+ * Stops and deletes workers down to size.  Called with the tree's lock
+ * held and pool held: each stop waits with the lock dropped, and pool may
+ * be deleted meanwhile (ECANCELED then).  A deleted worker's spec is
+ * freed under the lock: the template holds arg, so arg_free cannot run.
+ */
 static int
 pool_shrink(struct supv *pool, unsigned size)
 {
 	struct pool *p = pool->pool;
 	char id[SUPV_ID_MAX + 1];
+	struct child *gone;
 	int rc;
 
 	while (p->size > size) {
 		supv__indexed_id(id, p->tmpl->id, p->size - 1);
-		supv__unlock_sup(pool);
-		rc = supv_terminate_child(pool, id);
-		if (rc == 0)
-			rc = supv_delete_child(pool, id);
-		supv__lock_sup(pool);
+		gone = NULL;
+		rc = supv__child_op_locked(pool, id, REQ_TERMINATE, &gone);
+		if (rc == 0 && gone == NULL)
+			rc = supv__child_op_locked(pool, id, REQ_DELETE, &gone);
+		if (gone != NULL)
+			supv__spec_destroy(gone);
+		if (pool->deleted)
+			return ECANCELED;
 		/* A temporary worker that ended is gone already. */
 		if (rc != 0 && rc != ENOENT)
 			return rc;
@@ -217,9 +228,10 @@ pool_shrink(struct supv *pool, unsigned size)
 SUPV_EXPORT int
 supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 {
-	struct supv *pool;
+	struct supv *pool = NULL;
 	struct pool *p;
 	struct child *c;
+	struct dom *d;
 	unsigned was;
 	int rc;
 
@@ -231,33 +243,41 @@ supv_pool_resize(struct supv *sup, const char *id, unsigned size)
 		size = 0;
 	if ((rc = supv__check_owner(sup)) != 0)
 		return rc;
-	supv__lock_sup(sup);
+	d = supv__tree_enter(sup);
 	if (supv__caller_is_loop_of(sup)) {
 		rc = EDEADLK;
 	} else if ((c = supv__find_child(sup, id)) == NULL) {
 		rc = ENOENT;
-	} else if ((pool = c->sup) == NULL || (p = pool->pool) == NULL) {
+	} else if (c->sup == NULL || (p = c->sup->pool) == NULL) {
 		rc = EINVAL;
 	} else if ((rc = check_pool_ids(id, size)) != 0) {
 		/* nothing */
 	} else if (p->resizing) {
 		rc = EBUSY;
-	} else if (size < p->size && supv__caller_worker_sup(pool) == pool &&
+	} else if (size < p->size && supv__caller_worker_sup(c->sup) == c->sup &&
 	    supv__tls_run->index >= size) {
 		/* It would stop itself: checked before anything is stopped. */
 		rc = EDEADLK;
 	} else {
+		/*
+		 * Each add or stop may wait with the lock dropped: the pool
+		 * is held across them, and sup is not touched again.
+		 */
+		pool = c->sup;
+		supv__sup_hold(pool);
 		was = p->size;
 		p->resizing = true;
 		if (size > was) {
 			/* A failed call changes nothing: undo a partial grow. */
-			if ((rc = pool_grow(pool, size)) != 0)
+			if ((rc = pool_grow(pool, size)) != 0 && rc != ECANCELED)
 				(void)pool_shrink(pool, was);
 		} else {
 			rc = pool_shrink(pool, size);
 		}
 		p->resizing = false;
 	}
-	supv__unlock_sup(sup);
+	supv__tree_leave(d);
+	if (pool != NULL)
+		supv__sup_release(pool);
 	return rc;
 }

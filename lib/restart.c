@@ -151,11 +151,14 @@ supv__backoff_check(unsigned base_ms, unsigned max_opt, unsigned *max_ms)
 	return 0;
 }
 
+/* Whether code is in v[from, from + n); v may be NULL when it is empty. */
 static bool
-has_code(const int *v, unsigned n, int code)
+has_code(const int *v, unsigned from, unsigned n, int code)
 {
-	while (n-- > 0)
-		if (*v++ == code)
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (v[from + i] == code)
 			return true;
 	return false;
 }
@@ -170,9 +173,9 @@ enum supv_rule
 supv__exit_rule(const struct child *c, enum supv_exit_kind kind, int code)
 {
 	if (kind == SUPV_EXIT_NORMAL || kind == SUPV_EXIT_FAILURE) {
-		if (has_code(c->codes + c->n_norestart, c->n_escalate, code))
+		if (has_code(c->codes, c->n_norestart, c->n_escalate, code))
 			return SUPV_RULE_ESCALATE_CODE;
-		if (has_code(c->codes, c->n_norestart, code))
+		if (has_code(c->codes, 0, c->n_norestart, code))
 			return SUPV_RULE_NO_RESTART_CODE;
 	}
 	return SUPV_RULE_RESTART_TYPE;

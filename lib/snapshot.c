@@ -137,7 +137,7 @@ sup_fields(struct supv__buf *b, struct supv *s, uint64_t now)
 static void
 child_path(struct supv__buf *b, const struct supv *owner, const struct child *c)
 {
-	supv__buf_path(b, owner);
+	supv__buf_path(b, NULL, owner);
 	supv__buf_printf(b, "/");
 	supv__buf_pathpart(b, c->id);
 }
@@ -152,7 +152,7 @@ node(struct supv__buf *b, struct supv *s, struct child *c, unsigned depth,
 	if (c != NULL)
 		child_path(b, s, c);
 	else
-		supv__buf_path(b, s);
+		supv__buf_path(b, NULL, s);
 	supv__buf_printf(b, "\tid=");
 	supv__buf_pathpart(b, c != NULL ? c->id : s->name);
 	supv__buf_printf(b, "\ttype=%s\tstate=%s", sup == NULL ? "worker" :
@@ -277,6 +277,6 @@ supv__snapshot_ready(struct supv *root, struct supv__buf *b)
 	if (m == NULL)
 		return true;
 	supv__buf_printf(b, "reason=%s\tpath=", sup_state_name(m->state));
-	supv__buf_path(b, m);
+	supv__buf_path(b, NULL, m);
 	return false;
 }

@@ -5,6 +5,7 @@
  * and nothing waits: every function is called with its tree's lock held unless
  * its comment says otherwise.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -151,8 +152,8 @@ supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 
 	if ((c = spec_alloc(id)) == NULL)
 		return NULL;
-	if (codes_copy(c, tmpl->codes, tmpl->n_norestart,
-	    tmpl->codes + tmpl->n_norestart, tmpl->n_escalate) != 0) {
+	if (codes_copy(c, tmpl->codes, tmpl->n_norestart, tmpl->n_escalate != 0 ?
+	    tmpl->codes + tmpl->n_norestart : NULL, tmpl->n_escalate) != 0) {
 		free(c);
 		return NULL;
 	}
@@ -400,7 +401,11 @@ supv__spec_destroy(struct child *c)
 	free(c);
 }
 
-/* Frees a supervisor that no thread uses any more.  Called without its tree's lock. */
+/*
+ * Frees a supervisor that no thread runs any more: its children now, its
+ * own memory once the last caller holding it has let go.  Called without
+ * its tree's lock.
+ */
 void
 supv__sup_destroy(struct supv *s)
 {
@@ -412,10 +417,30 @@ supv__sup_destroy(struct supv *s)
 		TAILQ_REMOVE(&s->children, c, order);
 		supv__spec_destroy(c);
 	}
+	RB_INIT(&s->byid);
 	while ((g = TAILQ_FIRST(&s->hbgroups)) != NULL) {
 		TAILQ_REMOVE(&s->hbgroups, g, link);
 		free(g);
 	}
+	supv__sup_release(s);
+}
+
+/* Holds s's memory across a wait.  Called with the tree's lock held. */
+void
+supv__sup_hold(struct supv *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+/* Lets go of s; the last reference frees it.  Called without the tree's lock. */
+void
+supv__sup_release(struct supv *s)
+{
+	unsigned was = atomic_fetch_sub(&s->refs, 1);
+
+	assert(was > 0);
+	if (was != 1)
+		return;
 	if (s->pool != NULL)
 		s->pool_free(s->pool);
 	supv__window_free(&s->win);
@@ -426,4 +451,36 @@ supv__sup_destroy(struct supv *s)
 	/* Runs of the tree that outlive it hold the domain on their own. */
 	supv__dom_unref(s->own_dom);
 	free(s);
+}
+
+static void
+mark_deleted(struct supv *s)
+{
+	struct child *c;
+
+	s->deleted = true;
+	TAILQ_FOREACH(c, &s->children, order)
+		if (c->sup != NULL)
+			mark_deleted(c->sup);
+}
+
+/* A root that is being freed: its whole tree goes.  Tree's lock held. */
+void
+supv__spec_delete_all(struct supv *root)
+{
+	mark_deleted(root);
+}
+
+/*
+ * Unlinks c from s for good: the caller destroys it next, without the
+ * lock.  A child supervisor's subtree is marked deleted first, for the
+ * callers that hold one of its supervisors across a wait.  Called with
+ * the tree's lock held.
+ */
+void
+supv__spec_delete(struct supv *s, struct child *c)
+{
+	if (c->sup != NULL)
+		mark_deleted(c->sup);
+	supv__sup_spec_unlink(s, c);
 }

@@ -62,7 +62,10 @@
 
 /*
  * A lock domain: the lock of one tree.  Reference counted: the supervisor
- * that made it holds one reference, each run of the tree another.
+ * that made it holds one reference, each run bound to it another, and a
+ * call that may wait with the lock dropped one more while it runs
+ * (supv__tree_enter), so that the mutex it unlocks at the end exists
+ * whatever was freed meanwhile.  A tree's domain is its root's own.
  */
 struct dom {
 	pthread_mutex_t mu;
@@ -117,7 +120,14 @@ struct supv_worker {
 	_Atomic uint64_t    ext_until;    /* supv_extend(): no hang before this (ns) ... */
 	atomic_ulong        ext_beat;     /* ... while beat still equals this */
 
-	/* "const": set before the thread starts, constant while it runs. */
+	/*
+	 * "const": set before the thread starts, constant while it runs.
+	 * dom is the lock the run answers to (a reference), and always its
+	 * child's tree's: whenever child is set, dom == child->owner->dom.
+	 * A run is rebound only while no thread holds it, when its tree
+	 * joins another or leaves it after a failed add (set_dom, util.c);
+	 * supv__lock_run() asserts it in debug builds.
+	 */
 	struct dom         *dom;          /* const: its tree's lock (a reference) */
 	pthread_t           thread;       /* const */
 	supv_work_fn       *fn;           /* const: NULL for a child supervisor's run */
@@ -298,6 +308,15 @@ struct window {
 	uint64_t  period_ms;
 };
 
+/*
+ * A supervisor's memory lives as long as its last reference: the one its
+ * owner holds (its parent's spec, or the application for a root), dropped
+ * by supv__sup_destroy(), and one per caller that holds it across a wait
+ * (supv__sup_hold, taken with the tree's lock held).  Such a caller sees,
+ * once it has the lock again, whether the supervisor was deleted
+ * meanwhile (deleted), and then touches nothing of it but its own flags:
+ * its children are gone.
+ */
 struct supv {
 	/* Set by supv_new(), constant after. */
 	char                 name[SUPV_ID_MAX + 1];
@@ -312,6 +331,9 @@ struct supv {
 	 * one.  Changed only by supv__dom_merge, with both locks held.
 	 */
 	_Atomic(struct dom *) dom;
+
+	atomic_uint          refs;        /* see above */
+	bool                 deleted;     /* mu: its spec was deleted for good */
 
 	/* The tree and the children.  Guarded by the tree's lock. */
 	struct supv         *parent;      /* mu */
@@ -396,6 +418,7 @@ extern atomic_long supv_fault_countdown;
 enum fault_point {
 	FP_RUN_FINISHED,     /* a run ended and woke its owner, lock dropped */
 	FP_START_UNLOCKED,   /* supv_start() dropped the lock to join a loop */
+	FP_TRACE_HANDLER,    /* a hang trace's handler took its capture */
 };
 extern void (*_Atomic supv_fault_pause)(int point);
 
@@ -413,11 +436,14 @@ void    *supv__xcalloc(size_t n, size_t size);
 uint64_t supv__now_ns(void);
 struct dom *supv__dom_new(void);
 void     supv__dom_unref(struct dom *d);
-int      supv__dom_merge(struct supv *into, struct supv *top);
+int      supv__dom_merge(struct supv *into, struct supv *top, struct dom **locked);
 void     supv__dom_split(struct supv *top);
 /* The lock of s's tree (its domain), and of a run's tree. */
-void     supv__lock_sup(const struct supv *s);
+struct dom *supv__lock_sup(const struct supv *s);
 void     supv__unlock_sup(const struct supv *s);
+/* A call that may wait: the lock taken, the domain pinned till it leaves. */
+struct dom *supv__tree_enter(const struct supv *s);
+void     supv__tree_leave(struct dom *d);
 pthread_mutex_t *supv__mu_of(const struct supv *s);
 struct dom *supv__dom_of(const struct supv *s);
 void     supv__dom_lock(struct dom *d);
@@ -478,10 +504,11 @@ struct supv__chaos_prep {
 	struct supv__chaos_rule *rules;
 	size_t                   n;
 	struct supv__chaos     **old;   /* rules taken off, freed afterwards */
-	size_t                   nold;
+	size_t                   nold, cap;
 };
 int      supv__chaos_prepare(const char *spec, struct supv__chaos_prep *pp);
-int      supv__chaos_apply(struct supv *sup, struct supv__chaos_prep *pp);
+int      supv__chaos_check(struct supv *sup, struct supv__chaos_prep *pp);
+void     supv__chaos_commit(struct supv *sup, struct supv__chaos_prep *pp);
 void     supv__chaos_prep_free(struct supv__chaos_prep *pp);
 enum supv__chaos_act supv__chaos_pick(const struct supv__chaos *k,
     uint64_t epoch, int *code);
@@ -505,7 +532,8 @@ void supv__emit_exit_counted(struct supv *s, const struct child *c,
     enum supv_exit_kind exit, int code);
 void supv__emit_restart(struct supv *s, const struct child *c);
 void supv__emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms);
-void supv__emit_hung(struct supv *s, const struct child *c, bool spinning);
+void supv__emit_hung(struct supv *s, const struct child *c, bool spinning,
+    const char *detail);
 void supv__emit_stop_timeout(struct supv *s, const struct child *c);
 void supv__emit_give_up(struct supv *s, enum supv_rule rule);
 void supv__emit_sup_exit(struct supv *s, enum supv_exit_kind why);
@@ -524,8 +552,10 @@ struct supv__buf {
 };
 void supv__buf_printf(struct supv__buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void supv__buf_put(struct supv__buf *b, const char *p, size_t n);
 void supv__buf_pathpart(struct supv__buf *b, const char *id);
-void supv__buf_path(struct supv__buf *b, const struct supv *s);
+void supv__buf_path(struct supv__buf *b, const struct supv *top,
+    const struct supv *s);
 
 /* metrics.c: what supv_metrics_format() writes.  Root's lock held. */
 void supv__metrics(struct supv *root, struct supv__buf *b);
@@ -590,6 +620,10 @@ int   supv__resolve_path(struct supv *top, const char *path, bool decode,
 void  supv__child_set_state(struct child *c, enum child_state to);
 void  supv__sup_set_state(struct supv *s, enum sup_state to);
 void  supv__sup_destroy(struct supv *s);
+void  supv__sup_hold(struct supv *s);
+void  supv__sup_release(struct supv *s);
+void  supv__spec_delete(struct supv *s, struct child *c);
+void  supv__spec_delete_all(struct supv *root);
 
 /* run.c: runs of a worker */
 /* An argument, boxed only with an arg_free: 0 or ENOMEM. */
@@ -631,7 +665,7 @@ enum supv_exit_kind supv__child_stop(struct supv *s, struct child *c,
     enum supv_exit_kind why, uint64_t *ran);
 int   supv__child_start_worker(struct supv *s, struct child *c);
 bool  supv__wait_busy(struct supv *s, uint64_t deadline, bool live);
-void  supv__mark_hung(struct supv *s, struct child *c, bool spinning);
+bool  supv__mark_hung(struct supv *s, struct child *c, bool spinning);
 void  supv__hung_done(struct supv *s, struct child *c);
 void  supv__loop_alive(struct supv *s);
 void  supv__reap(struct supv *s, struct supv_worker *r);
@@ -648,6 +682,8 @@ int   supv__sup_launch(struct supv *s, size_t stack);
 int   supv__add_spec(struct supv *sup, struct child *c);
 /* supv_restart_child or supv_terminate_child on the child path names. */
 int   supv__child_op_path(struct supv *root, const char *path, bool restart);
+int   supv__child_op_locked(struct supv *sup, const char *id, enum req_op op,
+    struct child **gone);
 
 /* pool.c: ids "<base>.<index>", written and read in one place */
 unsigned supv__digits(unsigned n);

@@ -4,6 +4,7 @@
  * A call on a running supervisor is posted to its loop (loop.c) and
  * answered there; a call on a stopped one changes it here, under the tree's lock.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ supv_new_sized(struct supv **out, const struct supv_opts *user, size_t size)
 		goto fail;
 	}
 	atomic_init(&s->dom, s->own_dom);
+	atomic_init(&s->refs, 1);
 	if ((rc = supv__window_init(&s->win, intensity, period)) != 0)
 		goto fail;
 	if ((rc = supv__cond_init(&s->done_cv)) != 0)
@@ -124,12 +126,14 @@ start_waits_for_caller(const struct supv *s)
  * Posts q to s's loop and waits for the answer on q's own condition
  * variable.  A worker of the same tree that is asked to stop meanwhile
  * withdraws a call the loop has not begun (its stop request wakes it
- * through r->waiting).  Called with the tree's lock held.
+ * through r->waiting).  Called with the tree's lock held, entered with
+ * supv__tree_enter(); s must not be touched once it returns.
  */
 static int
 post(struct supv *s, struct request *q)
 {
 	struct supv_worker *r = supv__tls_run;
+	struct dom *d = supv__dom_of(s);
 	int old, rc;
 
 	if (start_waits_for_caller(s))
@@ -143,6 +147,12 @@ post(struct supv *s, struct request *q)
 	}
 	TAILQ_INSERT_TAIL(&s->reqq, q, link);
 	supv__sup_wake(s);
+	/*
+	 * s may be freed once the request is answered (a temporary child
+	 * supervisor that ended): the wait is on d, which the caller pinned,
+	 * and s is touched only while the request is still queued in it.
+	 */
+	assert(atomic_load(&d->refs) >= 2);
 	while (!q->done) {
 		if (!q->taken && q->from != NULL &&
 		    atomic_load(&q->from->stopping)) {
@@ -150,7 +160,7 @@ post(struct supv *s, struct request *q)
 			q->rc = ECANCELED;
 			break;
 		}
-		pthread_cond_wait(&q->cv, supv__mu_of(s));
+		pthread_cond_wait(&q->cv, &d->mu);
 	}
 	if (q->from != NULL)
 		q->from->waiting = NULL;
@@ -165,7 +175,10 @@ has_loop(const struct supv *s)
 	return s->state == SUP_STARTING || s->state == SUP_RUNNING;
 }
 
-/* Adds spec c to sup.  Called with the tree's lock held. */
+/*
+ * Adds spec c to sup.  Called with the tree's lock held, entered with
+ * supv__tree_enter(): sup may be gone when it returns.
+ */
 int
 supv__add_spec(struct supv *sup, struct child *c)
 {
@@ -173,6 +186,8 @@ supv__add_spec(struct supv *sup, struct child *c)
 
 	if (supv__caller_is_loop_of(sup))
 		return EDEADLK;
+	if (sup->deleted)
+		return ECANCELED;	/* held across a wait (a pool's resize) */
 	if (supv__find_child(sup, c->id) != NULL)
 		return EEXIST;
 	if (sup->state == SUP_STOPPING)
@@ -189,6 +204,7 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 	struct supv_child_opts o;
 	const struct supv_child_opts *opts = &o;
 	struct child *c;
+	struct dom *d;
 	int rc;
 
 	if (sup == NULL || user == NULL || fn == NULL)
@@ -204,9 +220,9 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 		free(c);
 		return ENOMEM;
 	}
-	supv__lock_sup(sup);
+	d = supv__tree_enter(sup);
 	rc = supv__add_spec(sup, c);
-	supv__unlock_sup(sup);
+	supv__tree_leave(d);
 	if (rc != 0)
 		supv__spec_discard(c);
 	return rc;
@@ -219,6 +235,7 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 	struct supv_child_opts o;
 	const struct supv_child_opts *opts = &o;
 	struct child *c;
+	struct dom *d;
 	int rc;
 
 	if (parent == NULL || user == NULL || child == NULL)
@@ -230,7 +247,7 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 	    (rc = supv__spec_new(parent, opts, true, &c)) != 0)
 		return rc;
 	/* child joins parent's tree, and lock: one lock for both from now. */
-	if ((rc = supv__dom_merge(parent, child)) != 0) {
+	if ((rc = supv__dom_merge(parent, child, &d)) != 0) {
 		supv__spec_discard(c);
 		return rc;
 	}
@@ -255,7 +272,7 @@ supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
 	if (rc != 0 && child->parent == NULL && child != parent &&
 	    atomic_load(&child->dom) != child->own_dom)
 		supv__dom_split(child);	/* last: child is its own tree again */
-	supv__unlock_sup(parent);
+	supv__tree_leave(d);	/* parent may be gone: see post() */
 	if (rc != 0)
 		supv__spec_discard(c);
 	return rc;
@@ -278,7 +295,7 @@ supv_start(struct supv *root)
 	if (root == NULL)
 		return EINVAL;
 	if ((rc = supv__check_owner(root)) != 0 ||
-	    (rc = supv__chaos_prepare(getenv("SUPV_CHAOS"), &chaos)) != 0)
+	    (rc = supv__chaos_prepare(secure_getenv("SUPV_CHAOS"), &chaos)) != 0)
 		return rc;
 	supv__lock_sup(root);
 	if (root->parent != NULL)
@@ -288,7 +305,7 @@ supv_start(struct supv *root)
 	else if (root->state != SUP_IDLE && root->state != SUP_TERMINATED)
 		rc = EBUSY;
 	else if (chaos.n > 0)
-		rc = supv__chaos_apply(root, &chaos);
+		rc = supv__chaos_check(root, &chaos);
 	if (rc != 0) {
 		supv__unlock_sup(root);
 		supv__chaos_prep_free(&chaos);
@@ -309,7 +326,11 @@ supv_start(struct supv *root)
 		supv__lock_sup(root);
 	}
 	supv__notify_open(root);
-	if ((rc = supv__sup_launch(root, 0)) != 0) {
+	/* The lock was dropped since the rules were checked: again. */
+	if ((chaos.n == 0 || (rc = supv__chaos_check(root, &chaos)) == 0) &&
+	    (rc = supv__sup_launch(root, 0)) != 0)
+		rc = EAGAIN;
+	if (rc != 0) {
 		/* This run ended before it began; a stop waiting for it returns. */
 		supv__sup_set_state(root, was);
 		root->end_seq = root->run_seq;
@@ -318,8 +339,15 @@ supv_start(struct supv *root)
 		supv__unlock_sup(root);
 		supv__nocancel_end(oldcancel);
 		supv__chaos_prep_free(&chaos);
-		return EAGAIN;
+		return rc;
 	}
+	/*
+	 * The rules of SUPV_CHAOS only now that the run has begun (a failed
+	 * start changes nothing): its loop waits for this lock to start
+	 * anything.
+	 */
+	if (chaos.n > 0)
+		supv__chaos_commit(root, &chaos);
 	root->joinable = true;
 	while (!root->start_done)
 		pthread_cond_wait(&root->done_cv, supv__mu_of(root));
@@ -454,6 +482,7 @@ supv_free(struct supv *sup)
 	join = sup->joinable;
 	sup->joinable = false;
 	t = sup->thread;
+	supv__spec_delete_all(sup);	/* a worker holding one of them sees it */
 	supv__unlock_sup(sup);
 	if (join)
 		pthread_join(t, NULL);
@@ -496,23 +525,27 @@ check_child_args(const struct supv *sup, const char *id)
 /*
  * The calls on one child: posted to a running supervisor's loop; on a
  * stopped one nothing runs, so a deleted spec, or a terminated temporary
- * one, is removed here and restarting is ESRCH.
+ * one, is removed here (*gone, to destroy without the lock) and
+ * restarting is ESRCH.  Called with the tree's lock held, entered with
+ * supv__tree_enter(): sup may be gone when it returns.
  */
-static int
-child_op_locked(struct supv *sup, const char *id, enum req_op op,
+int
+supv__child_op_locked(struct supv *sup, const char *id, enum req_op op,
     struct child **gone)
 {
 	struct request q = { .op = op, .id = id };
 	struct child *c;
 	int rc;
 
+	if (sup->deleted)
+		return ECANCELED;	/* held across a wait (a pool's resize) */
 	if ((rc = child_call(sup, id, op == REQ_RESTART, &c)) == 0) {
 		if (has_loop(sup)) {
 			rc = post(sup, &q);
 		} else if (op == REQ_RESTART) {
 			rc = ESRCH;
 		} else if (op == REQ_DELETE || c->restart == SUPV_TEMPORARY) {
-			supv__sup_spec_unlink(sup, c);
+			supv__spec_delete(sup, c);
 			*gone = c;
 		}
 	}
@@ -523,14 +556,15 @@ static int
 child_op(struct supv *sup, const char *id, enum req_op op)
 {
 	struct child *gone = NULL;
+	struct dom *d;
 	int rc;
 
 	if ((rc = check_child_args(sup, id)) != 0 ||
 	    (rc = supv__check_owner(sup)) != 0)
 		return rc;
-	supv__lock_sup(sup);
-	rc = child_op_locked(sup, id, op, &gone);
-	supv__unlock_sup(sup);
+	d = supv__tree_enter(sup);
+	rc = supv__child_op_locked(sup, id, op, &gone);
+	supv__tree_leave(d);
 	if (gone != NULL)
 		supv__spec_destroy(gone);
 	return rc;
@@ -548,26 +582,29 @@ supv__child_op_path(struct supv *root, const char *path, bool restart)
 {
 	char id[SUPV_ID_MAX + 1];
 	struct child *c, *gone = NULL;
+	struct dom *d;
 	int rc;
 
 	if ((rc = supv__check_owner(root)) != 0)
 		return rc;
-	supv__lock_sup(root);
+	d = supv__tree_enter(root);
 	if ((rc = supv__resolve_path(root, path, true, &c)) == 0) {
 		/* The loop finds it by id: a copy, in case it goes. */
 		strlcpy(id, c->id, sizeof(id));
 		if (!restart || c->state == CH_RUNNING || c->state == CH_STOPPING)
-			rc = child_op_locked(c->owner, id, REQ_TERMINATE, &gone);
+			rc = supv__child_op_locked(c->owner, id, REQ_TERMINATE,
+			    &gone);
 		/*
 		 * The lock was dropped while the loop stopped it: its
 		 * supervisor may have gone meanwhile, so find it again.
 		 */
 		if (restart && rc == 0 && gone == NULL &&
 		    (rc = supv__resolve_path(root, path, true, &c)) == 0 &&
-		    (rc = child_op_locked(c->owner, id, REQ_RESTART, &gone)) == EBUSY)
+		    (rc = supv__child_op_locked(c->owner, id, REQ_RESTART,
+		    &gone)) == EBUSY)
 			rc = 0;
 	}
-	supv__unlock_sup(root);
+	supv__tree_leave(d);
 	if (gone != NULL)
 		supv__spec_destroy(gone);
 	return rc;

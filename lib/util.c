@@ -1,6 +1,7 @@
 /*
  * util.c - lock domains, monotonic time, thread creation and caller checks.
  */
+#include <assert.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -71,26 +72,71 @@ supv__dom_unref(struct dom *d)
 	free(d);
 }
 
+/*
+ * Binds run r to domain d: a run answers to the lock of its child's tree
+ * (see struct supv_worker).  Only a run that no thread holds is rebound:
+ * one of a tree that is not running.  The old domain is held by the
+ * supervisor that made it, so this is never its last reference.
+ */
 static void
-set_dom(struct supv *s, struct dom *d)
+run_rebind(struct supv_worker *r, struct dom *d)
+{
+	struct dom *old;
+
+	if (r == NULL || (old = r->dom) == d)
+		return;
+	assert(atomic_load(&r->refs) == 1);
+	atomic_fetch_add(&d->refs, 1);
+	r->dom = d;
+	supv__dom_unref(old);
+}
+
+/*
+ * Puts s's subtree in domain d: first the runs of every child at every
+ * depth, then the supervisors, so that a thread that finds a supervisor
+ * in d (and takes d's lock) finds its runs there too.  Called with d's
+ * lock held, on a tree that is not running.
+ */
+static void
+set_dom_runs(struct supv *s, struct dom *d)
 {
 	struct child *c;
 
-	atomic_store(&s->dom, d);
+	TAILQ_FOREACH(c, &s->children, order) {
+		run_rebind(c->run, d);
+		if (c->sup != NULL)
+			set_dom_runs(c->sup, d);
+	}
+}
+
+static void
+set_dom_sups(struct supv *s, struct dom *d)
+{
+	struct child *c;
+
 	TAILQ_FOREACH(c, &s->children, order)
 		if (c->sup != NULL)
-			set_dom(c->sup, d);
+			set_dom_sups(c->sup, d);
+	atomic_store(&s->dom, d);
+}
+
+static void
+set_dom(struct supv *s, struct dom *d)
+{
+	set_dom_runs(s, d);
+	set_dom_sups(s, d);
 }
 
 /*
  * Makes the never-started tree top part of into's tree: one lock for
  * both from now on.  Takes both locks, in address order (nothing else
  * holds two trees' locks), and checks under them that top is still
- * free to be added: EINVAL otherwise.  Returns with into's lock held on
- * success, and with no lock held on failure.
+ * free to be added: EINVAL otherwise.  On success, returns with into's
+ * lock held and its domain pinned in *locked, as supv__tree_enter() does;
+ * on failure, with no lock held.
  */
 int
-supv__dom_merge(struct supv *into, struct supv *top)
+supv__dom_merge(struct supv *into, struct supv *top, struct dom **locked)
 {
 	struct dom *a, *b;
 
@@ -109,15 +155,17 @@ supv__dom_merge(struct supv *into, struct supv *top)
 		if (a != b)
 			pthread_mutex_unlock(&b->mu);
 	}
-	if (a == b)	/* top is into, or above or below it already */
-		return 0;
-	if (top->parent != NULL || top->state != SUP_IDLE) {
-		pthread_mutex_unlock(&a->mu);
+	if (a != b) {	/* else top is into, or above or below it already */
+		if (top->parent != NULL || top->state != SUP_IDLE) {
+			pthread_mutex_unlock(&a->mu);
+			pthread_mutex_unlock(&b->mu);
+			return EINVAL;
+		}
+		set_dom(top, a);
 		pthread_mutex_unlock(&b->mu);
-		return EINVAL;
 	}
-	set_dom(top, a);
-	pthread_mutex_unlock(&b->mu);
+	atomic_fetch_add(&a->refs, 1);
+	*locked = a;
 	return 0;
 }
 
@@ -133,10 +181,11 @@ supv__dom_split(struct supv *top)
 }
 
 /*
- * Locks s's tree.  The domain is read again once locked: a merge may have
- * moved s to another tree's meanwhile (it holds both locks to do so).
+ * Locks s's tree and returns its domain.  The domain is read again once
+ * locked: a merge may have moved s to another tree's meanwhile (it holds
+ * both locks to do so).
  */
-void
+struct dom *
 supv__lock_sup(const struct supv *s)
 {
 	struct dom *d;
@@ -145,7 +194,7 @@ supv__lock_sup(const struct supv *s)
 		d = atomic_load(&s->dom);
 		pthread_mutex_lock(&d->mu);
 		if (atomic_load(&s->dom) == d)
-			return;
+			return d;
 		pthread_mutex_unlock(&d->mu);
 	}
 }
@@ -154,6 +203,29 @@ void
 supv__unlock_sup(const struct supv *s)
 {
 	pthread_mutex_unlock(&atomic_load(&s->dom)->mu);
+}
+
+/*
+ * A call that may wait with the lock dropped (a request posted to a
+ * loop, a pool's resize) enters the tree here: its lock is taken and its
+ * domain pinned, and the call leaves through the domain, never through
+ * s, which may be freed while it waits (a temporary child supervisor
+ * that ended, a pool deleted).
+ */
+struct dom *
+supv__tree_enter(const struct supv *s)
+{
+	struct dom *d = supv__lock_sup(s);
+
+	atomic_fetch_add(&d->refs, 1);
+	return d;
+}
+
+void
+supv__tree_leave(struct dom *d)
+{
+	pthread_mutex_unlock(&d->mu);
+	supv__dom_unref(d);
 }
 
 /* The mutex of s's tree, for condition waits; called with it held. */
@@ -190,6 +262,8 @@ void
 supv__lock_run(const struct supv_worker *r)
 {
 	pthread_mutex_lock(&r->dom->mu);
+	/* A run answers to its child's tree's lock (struct supv_worker). */
+	assert(r->child == NULL || atomic_load(&r->child->owner->dom) == r->dom);
 }
 
 void
@@ -503,32 +577,75 @@ supv__buf_printf(struct supv__buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Appends n bytes as they are. */
+void
+supv__buf_put(struct supv__buf *b, const char *p, size_t n)
+{
+	size_t cap;
+	char *np;
+
+	if (b->failed || n == 0)
+		return;
+	if (b->len + n >= b->cap && !b->fixed) {
+		for (cap = b->cap > 0 ? b->cap : 4096; cap <= b->len + n; cap *= 2)
+			;
+		if ((np = realloc(b->p, cap)) == NULL) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	if (b->len < b->cap) {
+		/* A fixed buffer keeps what fits, NUL-terminated, as snprintf. */
+		size_t room = b->cap - b->len - 1;
+
+		memcpy(b->p + b->len, p, n < room ? n : room);
+		b->p[b->len + (n < room ? n : room)] = '\0';
+	}
+	b->len += n;
+}
+
 /*
- * One id as a part of a path: the bytes that would make the path or a
- * line of the control protocol ambiguous (space and control characters,
- * '%', '/', '=', '"', '\', and bytes past ASCII) are written %XX.
+ * One id as a part of a path, the one encoding of paths everywhere the
+ * library prints one (the control socket, metrics, supv_check): the bytes
+ * that would make the path or a line of the control protocol ambiguous,
+ * or that a terminal would act on (space and control characters, '%',
+ * '/', '=', '"', '\\', and bytes past ASCII) are written %XX; the result
+ * is plain printable ASCII.  supv__resolve_path() decodes it.
  */
 void
 supv__buf_pathpart(struct supv__buf *b, const char *id)
 {
-	for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++) {
-		if (*p <= ' ' || *p >= 0x7f || strchr("%/=\"\\", *p) != NULL)
-			supv__buf_printf(b, "%%%02X", *p);
-		else
-			supv__buf_printf(b, "%c", *p);
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)id, *run = p;
+	char esc[3] = { '%' };
+
+	for (; *p != '\0'; p++) {
+		if (*p > ' ' && *p < 0x7f && strchr("%/=\"\\", *p) == NULL)
+			continue;
+		supv__buf_put(b, (const char *)run, (size_t)(p - run));
+		esc[1] = hex[*p >> 4];
+		esc[2] = hex[*p & 15];
+		supv__buf_put(b, esc, 3);
+		run = p + 1;
 	}
+	supv__buf_put(b, (const char *)run, (size_t)(p - run));
 }
 
-/* The path of supervisor s from its root: "app/db".  Tree's lock held. */
+/*
+ * The path of supervisor s from top, which is s or one of its ancestors
+ * (NULL: from s's root): "app/db".  Tree's lock held.
+ */
 void
-supv__buf_path(struct supv__buf *b, const struct supv *s)
+supv__buf_path(struct supv__buf *b, const struct supv *top, const struct supv *s)
 {
-	if (s->parent == NULL || s->spec == NULL) {
+	if (s == top || s->parent == NULL || s->spec == NULL) {
 		supv__buf_pathpart(b, s->name);
 		return;
 	}
-	supv__buf_path(b, s->parent);
-	supv__buf_printf(b, "/");
+	supv__buf_path(b, top, s->parent);
+	supv__buf_put(b, "/", 1);
 	supv__buf_pathpart(b, s->spec->id);
 }
 

@@ -3,6 +3,7 @@
  * hangs or misses its ready deadline on its n-th or every n-th run; bad
  * specs change nothing.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,65 @@ START_TEST(test_environment)
 }
 END_TEST
 
+/* 26, also: a start that fails (no loop thread) leaves the rules as they were. */
+extern atomic_long supv_fault_countdown;
+
+START_TEST(test_failed_start_keeps_rules)
+{
+	struct supv *root;
+	struct rec rec;
+	long n;
+	int rc = 0;
+
+	rec_init(&rec);
+	root = root_with(&rec, (struct supv_child_opts){ .id = "w" }, w_sleeper, NULL);
+	ck_assert_int_eq(supv_chaos(root, "root/w:fail=4"), 0);
+	setenv("SUPV_CHAOS", "root/w:fail=9", 1);
+	/* Each allocation and thread of the start in turn: EAGAIN once its loop's. */
+	for (n = 1; n < 50; n++) {
+		atomic_store(&supv_fault_countdown, n);
+		rc = supv_start(root);
+		atomic_store(&supv_fault_countdown, 0);
+		if (rc == EAGAIN)
+			break;
+		ck_assert_msg(rc == ENOMEM, "fault %ld: supv_start returned %d", n, rc);
+	}
+	ck_assert_int_eq(rc, EAGAIN);
+	unsetenv("SUPV_CHAOS");
+	ck_assert_int_eq(supv_start(root), 0);
+	ck_assert_uint_ge(rec_wait(&rec, SUPV_EV_EXIT, "w", 1), 1);
+	ck_assert_int_eq(ev_get(&rec, SUPV_EV_EXIT, "w", 0).code, 4);
+	supv_free(root);
+	rec_destroy(&rec);
+}
+END_TEST
+
+/* 31.7: a failure code may be any int, INT_MIN included. */
+START_TEST(test_fail_code_whole_int_range)
+{
+	struct supv *root;
+	struct rec rec;
+	char spec[64];
+
+	rec_init(&rec);
+	root = root_with(&rec, (struct supv_child_opts){ .id = "w" }, w_sleeper, NULL);
+	snprintf(spec, sizeof(spec), "root/w:fail=%d", INT_MIN);
+	ck_assert_int_eq(supv_chaos(root, spec), 0);
+	snprintf(spec, sizeof(spec), "root/w:fail=%d", INT_MAX);
+	ck_assert_int_eq(supv_chaos(root, spec), 0);
+	ck_assert_int_eq(supv_chaos(root, "root/w:fail=-2147483649"), EINVAL);
+	ck_assert_int_eq(supv_chaos(root, "root/w:fail=2147483648"), EINVAL);
+	ck_assert_int_eq(supv_chaos(root, "root/w:fail=--1"), EINVAL);
+	snprintf(spec, sizeof(spec), "root/w:fail=%d", INT_MIN);
+	ck_assert_int_eq(supv_chaos(root, spec), 0);
+	ck_assert_int_eq(supv_start(root), 0);
+	ck_assert_uint_ge(rec_wait(&rec, SUPV_EV_EXIT, "w", 1), 1);
+	ck_assert_int_eq(ev_get(&rec, SUPV_EV_EXIT, "w", 0).code, INT_MIN);
+	supv_free(root);
+	rec_destroy(&rec);
+}
+END_TEST
+
 Suite *
 suite_chaos(void)
 {
@@ -188,6 +248,8 @@ suite_chaos(void)
 	tcase_add_test(tc, test_noready);
 	tcase_add_test(tc, test_bad_specs);
 	tcase_add_test(tc, test_environment);
+	tcase_add_test(tc, test_failed_start_keeps_rules);
+	tcase_add_test(tc, test_fail_code_whole_int_range);
 	suite_add_tcase(s, tc);
 	return s;
 }

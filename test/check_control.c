@@ -727,7 +727,7 @@ START_TEST(test_metrics_format)
 	    WAIT_MS));
 	ck_assert_int_eq((int)strlen(buf), m);
 	/* Label values escaped. */
-	ck_assert_msg(strstr(buf, "child=\"b\\\"q\"") != NULL, "%s", buf);
+	ck_assert_msg(strstr(buf, "child=\"b%22q\"") != NULL, "%s", buf);
 	{
 		unsigned long long before = metric(buf,
 		    "supv_supervisor_restarts_total{supervisor=\"app\"} ");
@@ -744,11 +744,76 @@ START_TEST(test_metrics_format)
 		ck_assert_uint_ge(metric(after,
 		    "supv_child_exits_total{supervisor=\"app\",child=\"a\",kind=\"failure\"} "),
 		    a_before);
-		ck_assert_ptr_null(strstr(after, "b\\\"q"));
+		ck_assert_ptr_null(strstr(after, "b%22q"));
 		free(after);
 	}
 	free(buf);
 	supv_free(app);
+}
+END_TEST
+
+/* Without allow_changes, restart and terminate are refused, and change nothing. */
+START_TEST(test_changes_refused_by_default)
+{
+	atomic_int runs = 1;
+	struct supv *app = make_tree(NULL, &runs);
+	char *r;
+
+	ck_assert_int_eq(supv_start(app), 0);
+	r = ask("restart app/w\n");
+	ck_assert_msg(strncmp(r, "error\tEPERM\t", 12) == 0, "%s", r);
+	free(r);
+	r = ask("terminate app/db/x\n");
+	ck_assert_msg(strncmp(r, "error\tEPERM\t", 12) == 0, "%s", r);
+	free(r);
+	r = ask("tree\n");
+	ck_assert_msg(strstr(r, "path=app/w\tid=w\ttype=worker\tstate=running\t"
+	    "restart=permanent\trestarts=0\texits=0") != NULL, "%s", r);
+	ck_assert_msg(strstr(r, "path=app/db/x\tid=x\ttype=worker\tstate=running")
+	    != NULL, "%s", r);
+	free(r);
+	supv_free(app);
+}
+END_TEST
+
+/*
+ * A child deleted and added again starts its own counters from zero; its
+ * supervisor's totals never go down.
+ */
+START_TEST(test_metrics_across_delete_and_readd)
+{
+	const char *sup_restarts = "supv_supervisor_restarts_total{supervisor=\"app\"} ";
+	const char *w_restarts =
+	    "supv_child_restarts_total{supervisor=\"app\",child=\"w\"} ";
+	const char *w_fails =
+	    "supv_child_exits_total{supervisor=\"app\",child=\"w\",kind=\"failure\"} ";
+	unsigned long long before;
+	struct supv *app;
+	char *buf = malloc(65536);
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(supv_new(&app, &(struct supv_opts){ .name = "app",
+	    .intensity = SUPV_INFINITY }), 0);
+	ck_assert_int_eq(supv_add_worker(app, &(struct supv_child_opts){ .id = "w" },
+	    w_fail, (void *)(intptr_t)1), 0);
+	ck_assert_int_eq(supv_start(app), 0);
+	ck_assert(POLL_UNTIL(supv_metrics_format(app, buf, 65536) > 0 &&
+	    metric(buf, w_restarts) >= 3, WAIT_MS));
+	ck_assert_int_eq(supv_terminate_child(app, "w"), 0);
+	ck_assert_int_eq(supv_delete_child(app, "w"), 0);
+	ck_assert_int_gt(supv_metrics_format(app, buf, 65536), 0);
+	before = metric(buf, sup_restarts);
+	ck_assert_uint_ge(before, 3);
+	ck_assert_ptr_null(strstr(buf, "child=\"w\""));
+	/* Again, as a worker that stays up: its own counts are new. */
+	ck_assert_int_eq(supv_add_worker(app, &(struct supv_child_opts){ .id = "w" },
+	    w_sleeper, NULL), 0);
+	ck_assert_int_gt(supv_metrics_format(app, buf, 65536), 0);
+	ck_assert_uint_eq(metric(buf, w_restarts), 0);
+	ck_assert_uint_eq(metric(buf, w_fails), 0);
+	ck_assert_uint_eq(metric(buf, sup_restarts), before);
+	supv_free(app);
+	free(buf);
 }
 END_TEST
 
@@ -797,6 +862,8 @@ suite_control(void)
 	tcase_add_test(tc, test_other_user_refused);
 	tcase_add_test(tc, test_out_of_descriptors);
 	tcase_add_test(tc, test_metrics_format);
+	tcase_add_test(tc, test_changes_refused_by_default);
+	tcase_add_test(tc, test_metrics_across_delete_and_readd);
 	tcase_add_test(tc, test_parser);
 	suite_add_tcase(s, tc);
 	return s;

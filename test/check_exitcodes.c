@@ -182,6 +182,38 @@ START_TEST(test_escalate_code)
 }
 END_TEST
 
+/*
+ * 0 may be an escalation code: a permanent worker that returns 0 gives
+ * its supervisor up at once, infinite intensity or not, and is not
+ * restarted.
+ */
+START_TEST(test_escalate_code_zero)
+{
+	static const int esc[] = { 0 };
+	struct supv *root;
+	struct rec rec;
+	struct rec_ev ex;
+	enum supv_exit_kind why;
+
+	rec_init(&rec);
+	root = root_of(&rec, SUPV_INFINITY);
+	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
+	    .id = "w", .escalate_codes = esc, .n_escalate_codes = 1 },
+	    w_fail, (void *)(intptr_t)0), 0);
+	ck_assert_int_eq(supv_start(root), 0);
+	ck_assert_int_eq(supv_wait(root, &why), 0);
+	ck_assert_int_eq(why, SUPV_EXIT_GAVE_UP);
+	ex = ev_get(&rec, SUPV_EV_EXIT, "w", 0);
+	ck_assert_int_eq(ex.exit, SUPV_EXIT_NORMAL);
+	ck_assert_int_eq(ex.rule, SUPV_RULE_ESCALATE_CODE);
+	ck_assert_int_eq(ev_get(&rec, SUPV_EV_GIVE_UP, NULL, 0).rule,
+	    SUPV_RULE_ESCALATE_CODE);
+	ck_assert_uint_eq(rec_count(&rec, SUPV_EV_RESTART, "w"), 0);
+	supv_free(root);
+	rec_destroy(&rec);
+}
+END_TEST
+
 /* Giving up by intensity says so. */
 START_TEST(test_give_up_rule_intensity)
 {
@@ -393,6 +425,27 @@ START_TEST(test_backoff_reset_ms)
 }
 END_TEST
 
+/*
+ * A run that fails at once never resets the streak: with the default
+ * rule (a run longer than backoff_max_ms resets it) the delays grow to
+ * the cap.
+ */
+static int
+w_fail_at_once(struct supv_worker *self, void *arg)
+{
+	(void)self;
+	(void)arg;
+	return 1;
+}
+
+START_TEST(test_short_runs_keep_streak)
+{
+	ck_assert_uint_ge(longest_backoff(&(struct supv_child_opts){ .id = "w",
+	    .backoff_ms = B_MS, .backoff_max_ms = 4 * B_MS }, w_fail_at_once),
+	    2 * B_MS);
+}
+END_TEST
+
 START_TEST(test_backoff_reset_on_ready)
 {
 	ck_assert_uint_le(longest_backoff(&(struct supv_child_opts){ .id = "w",
@@ -416,6 +469,7 @@ suite_exitcodes(void)
 	tcase_add_test(tc, test_no_restart_code_same_thread);
 	tcase_add_test(tc, test_no_restart_code_zero);
 	tcase_add_test(tc, test_escalate_code);
+	tcase_add_test(tc, test_escalate_code_zero);
 	tcase_add_test(tc, test_give_up_rule_intensity);
 	tcase_add_test(tc, test_codes_copied);
 	tcase_add_test(tc, test_codes_pool);
@@ -424,6 +478,7 @@ suite_exitcodes(void)
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tb, TCASE_TIMEOUT);
 	tcase_add_test(tb, test_backoff_reset_ms);
+	tcase_add_test(tb, test_short_runs_keep_streak);
 	tcase_add_test(tb, test_backoff_reset_on_ready);
 	suite_add_tcase(s, tb);
 	return s;

@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "tests.h"
 
 #define NS_MS 1000000ULL
@@ -628,6 +632,80 @@ START_TEST(test_not_monitored_while_stopping)
 }
 END_TEST
 
+/*
+ * 26, also: a child found hung in the same round as a sibling, that
+ * returns on its own while the sibling's HUNG callback runs, was not
+ * hung: it gets no HUNG event, and its EXIT says how it ended.
+ */
+static atomic_int quiet_go, quiet_tid;
+
+static int
+w_quiet_then_return(struct supv_worker *self, void *arg)
+{
+	(void)self;
+	(void)arg;
+	atomic_store(&quiet_tid, (int)syscall(SYS_gettid));
+	while (!atomic_load(&quiet_go))
+		sleep_ms(1);
+	return 0;
+}
+
+static bool
+task_gone(int tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", tid);
+	return access(path, F_OK) != 0;
+}
+
+static void
+quiet_hook(const struct supv_event *ev, void *arg)
+{
+	(void)arg;
+	/* The loop samples nothing meanwhile: a and b are overdue together. */
+	if (ev->kind == SUPV_EV_START && strcmp(ev->child, "z") == 0)
+		sleep_ms(200);
+	if (ev->kind != SUPV_EV_HUNG || strcmp(ev->child, "a") != 0)
+		return;
+	/* b returns now, and its thread is gone before this callback ends. */
+	atomic_store(&quiet_go, 1);
+	for (int i = 0; i < WAIT_MS && !task_gone(atomic_load(&quiet_tid)); i++)
+		sleep_ms(1);
+}
+
+START_TEST(test_hung_sibling_returned_meanwhile)
+{
+	struct supv *root;
+	struct rec rec;
+
+	rec_init(&rec);
+	rec.hook = quiet_hook;
+	atomic_store(&quiet_go, 0);
+	atomic_store(&quiet_tid, 0);
+	root = new_root("root", &rec, SUPV_ONE_FOR_ONE, SUPV_INFINITY);
+	/* Two quiet workers of one period, found hung in one round. */
+	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
+	    .id = "a", .heartbeat_ms = 50, .restart = SUPV_TEMPORARY },
+	    w_ignore, (void *)(intptr_t)300), 0);	/* its stop takes a while */
+	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
+	    .id = "b", .heartbeat_ms = 50, .restart = SUPV_TEMPORARY },
+	    w_quiet_then_return, NULL), 0);
+	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
+	    .id = "z" }, w_sleeper, NULL), 0);
+	ck_assert_int_eq(supv_start(root), 0);
+	ck_assert_uint_ge(rec_wait(&rec, SUPV_EV_EXIT, "a", 1), 1);
+	ck_assert_uint_ge(rec_wait(&rec, SUPV_EV_EXIT, "b", 1), 1);
+	ck_assert_uint_eq(rec_count(&rec, SUPV_EV_HUNG, "a"), 1);
+	ck_assert_uint_eq(rec_count(&rec, SUPV_EV_HUNG, "b"), 0);
+	ck_assert_int_eq(ev_get(&rec, SUPV_EV_EXIT, "a", 0).exit, SUPV_EXIT_HUNG);
+	ck_assert_int_eq(ev_get(&rec, SUPV_EV_EXIT, "b", 0).exit, SUPV_EXIT_NORMAL);
+	ck_assert_int_eq(supv_stop(root), 0);
+	supv_free(root);
+	rec_destroy(&rec);
+}
+END_TEST
+
 Suite *
 suite_heartbeat(void)
 {
@@ -646,6 +724,7 @@ suite_heartbeat(void)
 	tcase_add_test(tc, test_extend_infinity);
 	tcase_add_test(tc, test_spinning);
 	tcase_add_test(tc, test_not_monitored_while_stopping);
+	tcase_add_test(tc, test_hung_sibling_returned_meanwhile);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,6 +3,7 @@
  * breaks it, by path; clean trees report nothing; snprintf conventions.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "tests.h"
 
@@ -147,6 +148,40 @@ START_TEST(test_snprintf_conventions)
 }
 END_TEST
 
+/*
+ * 26, also: a finding's path is the control socket's (ids %XX-encoded),
+ * and is never cut short, however deep the tree.
+ */
+START_TEST(test_paths_encoded_and_whole)
+{
+	struct supv *root = sup_of("app", 0, 0), *s = root, *sub;
+	char id[SUPV_ID_MAX + 1], *buf, want[64];
+	int depth;
+
+	for (depth = 0; depth < 24; depth++) {
+		snprintf(id, sizeof(id), "level %02d/%.40s", depth,
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		sub = sup_of(id, 0, 0);
+		ck_assert_int_eq(supv_add_sup(s, &(struct supv_child_opts){ .id = id },
+		    sub), 0);
+		s = sub;
+	}
+	add(s, (struct supv_child_opts){ .id = "fine\x01\xff" "beat", .heartbeat_ms = 2 });
+	ck_assert_ptr_nonnull(buf = malloc(8192));
+	ck_assert_int_eq(supv_check(root, buf, 8192), 1);
+	ck_assert_uint_gt(strlen(buf), 1024);
+	ck_assert_msg(strncmp(buf, "app/level%2000%2Fxxxx", 21) == 0, "%s", buf);
+	snprintf(want, sizeof(want), "/level%%20%02d%%2F", depth - 1);
+	ck_assert_msg(strstr(buf, want) != NULL, "%s", buf);
+	ck_assert_msg(strstr(buf, "/fine%01%FFbeat: heartbeat_ms 2") != NULL, "%s", buf);
+	for (const char *p = buf; *p != '\0'; p++)
+		ck_assert_msg(*p == '\n' || (*p >= ' ' && *p < 0x7f), "byte %02x",
+		    (unsigned char)*p);
+	free(buf);
+	supv_free(root);
+}
+END_TEST
+
 Suite *
 suite_lint(void)
 {
@@ -160,6 +195,7 @@ suite_lint(void)
 	tcase_add_test(tc, test_hung_never_replaced_and_fine_heartbeat);
 	tcase_add_test(tc, test_nested_windows);
 	tcase_add_test(tc, test_snprintf_conventions);
+	tcase_add_test(tc, test_paths_encoded_and_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -328,6 +328,42 @@ START_TEST(test_abandon)
 END_TEST
 
 /*
+ * The grace, on its own: a worker that ignores its stop is given up once
+ * shutdown_ms has passed since the request, never before it, and not
+ * much after (a grace counted twice, or from the wrong moment, is caught
+ * by the loose upper bound: half a grace of slack for a slow machine).
+ */
+#define GRACE_MS 2000
+
+START_TEST(test_grace_bounds)
+{
+	struct supv *root;
+	struct rec rec;
+	struct rec_ev t;
+	uint64_t t0, ms;
+
+	rec_init(&rec);
+	ck_assert_int_eq(supv_new(&root, &(struct supv_opts){ .name = "root",
+	    .on_event = rec_cb, .event_arg = &rec }), 0);
+	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){ .id = "w",
+	    .shutdown_ms = GRACE_MS, .on_timeout = SUPV_TIMEOUT_ABANDON },
+	    w_ignore, (void *)(intptr_t)(4 * GRACE_MS)), 0);
+	ck_assert_int_eq(supv_start(root), 0);
+	t0 = mono_ns();
+	ck_assert_int_eq(supv_terminate_child(root, "w"), 0);
+	ms = ms_since(t0);
+	ck_assert_uint_ge(ms, GRACE_MS);
+	ck_assert_uint_lt(ms, GRACE_MS * 3 / 2);
+	t = ev_get(&rec, SUPV_EV_STOP_TIMEOUT, "w", 0);
+	ck_assert_uint_ge(t.at_ns, t0 + (uint64_t)GRACE_MS * 1000000);
+	ck_assert_uint_eq(rec_count(&rec, SUPV_EV_STOP_TIMEOUT, "w"), 1);
+	ck_assert_int_eq(ev_get(&rec, SUPV_EV_EXIT, "w", 0).exit, SUPV_EXIT_SHUTDOWN);
+	supv_free(root);
+	rec_destroy(&rec);
+}
+END_TEST
+
+/*
  * Restarts do not wait for an abandoned run: the old and the new run
  * overlap, each with a handle of its own.
  */
@@ -623,6 +659,7 @@ suite_stopping(void)
 	tcase_add_test(tc, test_stopping_and_sleep);
 	tcase_add_test(tc, test_stop_fd);
 	tcase_add_test(tc, test_abandon);
+	tcase_add_test(tc, test_grace_bounds);
 	tcase_add_test(tc, test_abandoned_overlaps_restart);
 	tcase_add_loop_test(tc, test_cancel, 0, STUB_NMODES);
 	tcase_add_test_raise_signal(tc, test_abort, SIGABRT);
