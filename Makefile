@@ -34,8 +34,9 @@ BSD_LIBS     := $(shell $(PKG_CONFIG) --libs libbsd-overlay 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 # supervisectl alone uses these; the library depends on pthreads and libbsd only.
-TOOL_CFLAGS  := $(shell $(PKG_CONFIG) --cflags jansson ncurses 2>/dev/null)
-TOOL_LIBS    := $(shell $(PKG_CONFIG) --libs jansson ncurses 2>/dev/null)
+TOOL_PKGS    := jansson ncursesw libmicrohttpd
+TOOL_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(TOOL_PKGS) 2>/dev/null)
+TOOL_LIBS    := $(shell $(PKG_CONFIG) --libs $(TOOL_PKGS) 2>/dev/null)
 
 OPT ?= -O2 -g
 WARN := -Wall -Wextra
@@ -66,16 +67,17 @@ TOOL     := $(B)/supervisectl
 
 # libmd-dev: libmd.a, for a static link (libbsd-dev pulls it in anyway);
 # libc.a comes with libc6-dev, and g++ with build-essential.
-# libjansson-dev, libncurses-dev: supervisectl's JSON and its top screen.
+# libjansson-dev, libncurses-dev, libmicrohttpd-dev: supervisectl's JSON,
+# its top screen and its HTTP server (serve).  curl: the tests of serve.
 DEB_PACKAGES := pkg-config libbsd-dev libmd-dev check mandoc g++ libjansson-dev \
-	libncurses-dev
+	libncurses-dev libmicrohttpd-dev curl
 
 # DEPS=no, for a packager's build: make never installs anything (no apt-get,
 # no sudo); a missing dependency stops check and demo with its name.  By
 # default they install what is missing with make deps.
 DEPS ?= yes
 
-.PHONY: all check check-run deps need-deps install uninstall clean examples \
+.PHONY: all check check-run deps need-deps install install-examples uninstall clean examples \
 	bench demo demo-run soak fuzz
 
 all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so $(TOOL)
@@ -178,11 +180,13 @@ $(B)/bench/%: bench/%.c bench/bench.h bench/ring.h $(STATIC)
 
 examples: $(EXAMPLES)
 
-# The control socket's tool: it speaks the protocol, and links no library of ours.
-$(TOOL): tools/supervisectl.c
+# The control socket's tool: it speaks the protocol, and links no library
+# of ours.  Its client (client.c) is linked into the tests as well.
+TOOL_SRCS := $(wildcard tools/supervisectl/*.c)
+$(TOOL): $(TOOL_SRCS) tools/supervisectl/ctl.h
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(TOOL_CFLAGS) \
-		$(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_LIBS)
+	$(CC) -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) $(TOOL_CFLAGS) \
+		$(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS) $(TOOL_LIBS)
 
 # make deps: the Debian packages the build and the tests need.
 deps:
@@ -212,13 +216,16 @@ need-deps:
 	    m="$$m\n  libbsd-dev: $(PKG_CONFIG) finds no libbsd-overlay"; \
 	  $(PKG_CONFIG) --exists jansson || \
 	    m="$$m\n  libjansson-dev: $(PKG_CONFIG) finds no jansson (for supervisectl)"; \
-	  $(PKG_CONFIG) --exists ncurses || \
-	    m="$$m\n  libncurses-dev: $(PKG_CONFIG) finds no ncurses (for supervisectl top)"; \
+	  $(PKG_CONFIG) --exists ncursesw || \
+	    m="$$m\n  libncurses-dev: $(PKG_CONFIG) finds no ncursesw (for supervisectl top)"; \
+	  $(PKG_CONFIG) --exists libmicrohttpd || \
+	    m="$$m\n  libmicrohttpd-dev: $(PKG_CONFIG) finds no libmicrohttpd (for supervisectl serve)"; \
 	  case "$(NEED)" in *tests*) $(PKG_CONFIG) --exists check || \
 	    m="$$m\n  check: $(PKG_CONFIG) finds no check (the unit test framework)";; esac; \
 	fi; \
 	case "$(NEED)" in *tests*) \
 	  command -v mandoc >/dev/null 2>&1 || m="$$m\n  mandoc: no mandoc command (the man page lint)"; \
+	  command -v curl >/dev/null 2>&1 || m="$$m\n  curl: no curl command (the HTTP tests)"; \
 	  command -v $(CXX) >/dev/null 2>&1 || m="$$m\n  g++: no $(CXX) command (CXX, for the C++ tests)";; \
 	esac; \
 	[ -z "$$m" ] && exit 0; \
@@ -251,6 +258,11 @@ FUZZ := $(if $(wildcard test/fuzz_api.c),$(FUZZ_DIR)/fuzz_api) \
 	$(if $(wildcard test/fuzz_control.c),$(FUZZ_DIR)/fuzz_control)
 FUZZ_SECONDS ?= 300
 CLANG ?= clang
+
+# A program for the SUPV_CHAOS-in-a-setuid-program test (check_ctl_safety.c).
+$(B)/test/chaos_probe: test/chaos_probe.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
 
 $(B)/test/soak: test/soak.c $(STATIC)
 	@mkdir -p $(@D)
@@ -286,9 +298,10 @@ fuzz: $(FUZZ)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_DIR)/ || exit 1; done
 
-check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old
+check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old $(B)/test/chaos_probe
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
-	$(RUN_ENV) CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
+	$(RUN_ENV) SUPV_TEST_TOOL=$(TOOL) $(if $(SAN),,SUPV_TEST_CHAOS_PROBE=$(B)/test/chaos_probe) \
+		CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
 	@echo "== exported symbols =="
 	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt $(VERSION)
 	sh test/archive.sh $(STATIC) "$(CC) $(SANFLAGS)" "$(BSD_LIBS)"
@@ -354,6 +367,14 @@ install: all $(B)/supervise.pc
 	for m in man/man1/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for m in man/man3/*.3; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done
 	for m in man/man7/*.7; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done
+
+# The daemon example where examples/daemon.service expects it, and its units.
+SYSTEMDDIR ?= /etc/systemd/system
+install-examples: $(B)/examples/daemon
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDDIR)
+	install -m 755 $(B)/examples/daemon $(DESTDIR)$(BINDIR)/supv-daemon
+	install -m 644 examples/daemon.service examples/daemon-http.service \
+		$(DESTDIR)$(SYSTEMDDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/supervise.h $(DESTDIR)$(LIBDIR)/libsupervise.a \

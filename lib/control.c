@@ -4,18 +4,26 @@
  * socket.  It polls the socket, a wake descriptor and its clients, with no
  * timeout while nobody is connected, so an idle socket costs no wake-ups.
  *
- * Safety.  The socket is made 0600 before it listens, whatever the umask
- * (nobody can connect to a socket that is bound but not yet listening),
- * and never replaces a file that is not a socket, nor a socket something
- * still listens on; a stale one is replaced.  Each client's credentials
- * (SO_PEERCRED) are checked: the process's own user and root, or a user
- * or group the options list.  Clients, request size and each exchange's
- * time are bounded.  A reply is built into the client's own buffer with
- * the tree's lock held and written after it is dropped, without blocking,
- * so a slow or hostile client holds nothing the tree needs.
+ * Safety.  The socket's file is made in one directory opened once, with
+ * its final mode and group, in a private directory, then renamed into
+ * place (see make_socket): no step can be redirected to another file by
+ * someone who renames directories meanwhile.  It never replaces a file
+ * that is not a socket, nor a socket something still listens on (probed
+ * without blocking); a stale one is replaced.  Its mode is 0600 unless
+ * the options list other users or groups (choose_mode).  Each client's
+ * credentials (SO_PEERCRED, SO_PEERGROUPS) are checked: the process's own
+ * user and root, or a user or group the options list; a client refused
+ * is told why before it is closed.  Clients, request size, each
+ * exchange's time and the memory all replies hold are bounded.  A reply
+ * is written from a copy of the tree taken under its lock, into the
+ * client's own buffer, and sent without blocking, so a slow or hostile
+ * client holds nothing the tree needs.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -33,6 +41,14 @@
 #define PROBE_STEP_NS      (2 * NS_PER_MS)   /* how often a probe is re-read */
 #define DRAIN_MAX          65536             /* unread bytes dropped at close */
 #define ACCEPT_PAUSE_NS    (100 * NS_PER_MS) /* out of descriptors: wait this */
+/*
+ * What all clients' replies may hold at once.  A reply that would go past
+ * it, while others are being sent, is refused (EBUSY) rather than built:
+ * many clients asking a large tree at once cannot exhaust the process.
+ */
+#define REPLY_BUDGET       ((size_t)64 << 20)
+/* Hidden: the tests lower it. */
+atomic_size_t supv_control_reply_budget = REPLY_BUDGET;
 
 struct client {
 	int              fd;          /* -1: a free slot */
@@ -53,7 +69,10 @@ struct control {
 	int              lfd;
 	int              wakefd;      /* readable: supv_free wants it to end */
 	pthread_t        thread;
-	char             path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int              dirfd;       /* the socket's directory (O_PATH) */
+	char             name[NAME_MAX + 1]; /* the socket's name in it */
+	mode_t           mode;        /* the socket file's (choose_mode) */
+	gid_t            group;       /* and its group; -1: the process's */
 	dev_t            dev;         /* the socket file made, to unlink only it */
 	ino_t            ino;
 	bool             allow_changes;
@@ -65,41 +84,78 @@ struct control {
 	unsigned         max_clients;
 	uint64_t         timeout_ns, probe_ns;
 	uint64_t         accept_after;  /* out of descriptors: not before (ns) */
+	size_t           out_bytes;   /* what the clients' replies hold */
 	struct client   *clients;
 };
 
+/*
+ * Whether the peer on fd may use the socket: the process's own user,
+ * root, a listed user, or a member of a listed group (its primary group
+ * or, from SO_PEERGROUPS, a supplementary one).
+ */
 static bool
-cred_ok(const struct control *ctl, uid_t uid, gid_t gid)
+cred_ok(const struct control *ctl, int fd)
 {
-	if (uid == 0 || uid == ctl->self)
+	gid_t groups[256];
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return false;
+	if (cr.uid == 0 || cr.uid == ctl->self)
 		return true;
 	for (size_t i = 0; i < ctl->n_uids; i++)
-		if (ctl->uids[i] == uid)
+		if (ctl->uids[i] == cr.uid)
 			return true;
+	if (ctl->n_gids == 0)
+		return false;
 	for (size_t i = 0; i < ctl->n_gids; i++)
-		if (ctl->gids[i] == gid)
+		if (ctl->gids[i] == cr.gid)
 			return true;
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+		return false;	/* ERANGE: over 256 groups, not looked at */
+	for (size_t k = 0; k < len / sizeof(gid_t); k++)
+		for (size_t i = 0; i < ctl->n_gids; i++)
+			if (ctl->gids[i] == groups[k])
+				return true;
 	return false;
 }
 
-/* Drops what the client sent and was not read (else it may see a reset). */
+/*
+ * Closes a client's connection, after dropping what it sent and was not
+ * read: a socket closed with unread data resets the connection, and the
+ * client may then lose the reply it has not read yet.
+ */
 static void
-client_close(struct client *cl)
+close_drained(int fd)
 {
 	char junk[4096];
 	size_t dropped = 0;
 	ssize_t n;
 
+	(void)shutdown(fd, SHUT_WR);
 	while (dropped < DRAIN_MAX &&
-	    (n = recv(cl->fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
+	    (n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
 		dropped += (size_t)n;
-	close(cl->fd);
+	close(fd);
+}
+
+static void
+client_close(struct control *ctl, struct client *cl)
+{
+	close_drained(cl->fd);
+	ctl->out_bytes -= cl->out.cap;
 	free(cl->out.p);
 	memset(cl, 0, sizeof(*cl));
 	cl->fd = -1;
 }
 
-/* A short reply to a client that is not taken: best effort, then close. */
+/*
+ * A short reply to a client that is not taken (EACCES, EBUSY): sent
+ * without blocking, then the connection closed as any other, so that the
+ * client can read why.
+ */
 static void
 refuse(int fd, int err, const char *what)
 {
@@ -109,14 +165,12 @@ refuse(int fd, int err, const char *what)
 	if (!b.failed)
 		(void)send(fd, b.p, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	free(b.p);
-	close(fd);
+	close_drained(fd);
 }
 
 static void
 accept_clients(struct control *ctl, uint64_t now)
 {
-	struct ucred cr;
-	socklen_t len;
 	unsigned i;
 	int fd;
 
@@ -133,9 +187,7 @@ accept_clients(struct control *ctl, uint64_t now)
 				ctl->accept_after = now + ACCEPT_PAUSE_NS;
 			return;
 		}
-		len = sizeof(cr);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
-		    !cred_ok(ctl, cr.uid, cr.gid)) {
+		if (!cred_ok(ctl, fd)) {
 			refuse(fd, EACCES, "this user may not use the control socket");
 			continue;
 		}
@@ -154,8 +206,15 @@ accept_clients(struct control *ctl, uint64_t now)
 static void
 answer(struct control *ctl, struct client *cl, size_t len, uint64_t now)
 {
-	supv__ctl_answer(ctl->root, ctl->allow_changes, cl->in, len, &cl->out,
-	    &cl->probe);
+	if (ctl->out_bytes >= atomic_load_explicit(&supv_control_reply_budget,
+	    memory_order_relaxed)) {
+		supv__ctl_error(&cl->out, EBUSY, "replies in flight hold too much memory");
+		cl->probe = 0;
+	} else {
+		supv__ctl_answer(ctl->root, ctl->allow_changes, cl->in, len,
+		    &cl->out, &cl->probe);
+	}
+	ctl->out_bytes += cl->out.cap;
 	if (cl->probe != 0) {
 		cl->probe_until = now + ctl->probe_ns;
 		cl->probe_next = now + PROBE_STEP_NS;
@@ -178,7 +237,7 @@ client_read(struct control *ctl, struct client *cl, uint64_t now)
 		if (n == 0 && cl->inlen > 0)
 			answer(ctl, cl, cl->inlen, now);
 		else
-			client_close(cl);
+			client_close(ctl, cl);
 		return;
 	}
 	cl->inlen += (size_t)n;
@@ -189,12 +248,12 @@ client_read(struct control *ctl, struct client *cl, uint64_t now)
 }
 
 static void
-client_write(struct client *cl)
+client_write(struct control *ctl, struct client *cl)
 {
 	ssize_t n;
 
 	if (cl->out.failed) {
-		client_close(cl);	/* no memory for the reply */
+		client_close(ctl, cl);	/* no memory for the reply */
 		return;
 	}
 	n = send(cl->fd, cl->out.p + cl->sent, cl->out.len - cl->sent,
@@ -202,7 +261,7 @@ client_write(struct client *cl)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0 || (cl->sent += (size_t)n) == cl->out.len)
-		client_close(cl);
+		client_close(ctl, cl);
 }
 
 static int
@@ -265,7 +324,7 @@ control_main(void *arg)
 			if (pfd[k].revents == 0 || cl->fd < 0)
 				continue;
 			if (cl->writing)
-				client_write(cl);
+				client_write(ctl, cl);
 			else
 				client_read(ctl, cl, now);
 		}
@@ -275,14 +334,16 @@ control_main(void *arg)
 			if (cl->fd < 0)
 				continue;
 			if (cl->probe != 0 && !cl->writing && now >= cl->probe_next) {
+				ctl->out_bytes -= cl->out.cap;
 				cl->writing = supv__ctl_health_end(ctl->root,
 				    cl->probe, now >= cl->probe_until, &cl->out);
+				ctl->out_bytes += cl->out.cap;
 				cl->probe_next = now + PROBE_STEP_NS;
 				if (cl->writing)
-					client_write(cl);
+					client_write(ctl, cl);
 			}
 			if (cl->fd >= 0 && now >= cl->deadline)
-				client_close(cl);	/* too slow: dropped */
+				client_close(ctl, cl);	/* too slow: dropped */
 		}
 		if (pfd[1].revents != 0)
 			accept_clients(ctl, now);
@@ -290,7 +351,7 @@ control_main(void *arg)
 out:
 	for (unsigned i = 0; i < ctl->max_clients; i++)
 		if (ctl->clients[i].fd >= 0)
-			client_close(&ctl->clients[i]);
+			client_close(ctl, &ctl->clients[i]);
 	free(pfd);
 	free(slot);
 	return NULL;
@@ -301,6 +362,8 @@ control_destroy(struct control *ctl)
 {
 	if (ctl == NULL)
 		return;
+	if (ctl->dirfd >= 0)
+		close(ctl->dirfd);
 	free(ctl->clients);
 	free(ctl->uids);
 	free(ctl->gids);
@@ -308,52 +371,246 @@ control_destroy(struct control *ctl)
 }
 
 /*
- * Makes the listening socket at ctl->path: 0, or EEXIST (a file that is
- * not a socket), EADDRINUSE (a socket something listens on), or what a
- * call failed with.
+ * The socket's file.  Every step is taken in one directory, opened once
+ * (dirfd), never by a path that another user could redirect by renaming
+ * or replacing a directory meanwhile: an existing file is looked at and
+ * probed through a descriptor of its own, the new socket is bound in a
+ * fresh private directory inside (mode 0700, named at random), given its
+ * mode and group there, where nobody else can reach it, and renamed into
+ * place, and the file is removed at the end only if it is still the one
+ * made.  bind() and connect() take a path, not a descriptor: the path is
+ * /proc/self/fd/N/NAME, which the kernel resolves through the descriptor.
+ */
+
+/* "/proc/self/fd/FD" or "/proc/self/fd/FD/NAME" into sa: false if too long. */
+static bool
+fd_addr(struct sockaddr_un *sa, int fd, const char *name)
+{
+	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d%s%s",
+	    fd, name != NULL ? "/" : "", name != NULL ? name : "");
+
+	sa->sun_family = AF_UNIX;
+	return n > 0 && (size_t)n < sizeof(sa->sun_path);
+}
+
+/*
+ * Whether something listens on the socket file open (O_PATH) as sfd: 0
+ * stale, EADDRINUSE alive, or an error.  The probe never blocks: a
+ * listener whose backlog is full counts as alive.
  */
 static int
-make_socket(struct control *ctl)
+probe_alive(int sfd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
+	struct sockaddr_un sa;
 	int fd, rc;
 
-	memcpy(sa.sun_path, ctl->path, strlen(ctl->path) + 1);
-	if (lstat(ctl->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return EEXIST;
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			return errno;
-		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? EADDRINUSE :
-		    errno == ECONNREFUSED ? 0 : errno;
-		close(fd);
-		if (rc != 0)
-			return rc;
-		if (unlink(ctl->path) != 0 && errno != ENOENT)
-			return errno;	/* stale: replaced */
-	} else if (errno != ENOENT) {
+	if (!fd_addr(&sa, sfd, NULL))
+		return ENAMETOOLONG;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+	    errno == EAGAIN || errno == EINPROGRESS)
+		rc = EADDRINUSE;
+	else
+		rc = errno == ECONNREFUSED ? 0 : errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * What is at the name now: nothing, or a stale socket, removed (0); a
+ * file that is not a socket (EEXIST); a live socket (EADDRINUSE).
+ */
+static int
+clear_name(struct control *ctl)
+{
+	struct stat st, now;
+	int sfd, rc;
+
+	if ((sfd = openat(ctl->dirfd, ctl->name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : errno;
+	if (fstat(sfd, &st) != 0)
+		rc = errno;
+	else if (!S_ISSOCK(st.st_mode))
+		rc = EEXIST;
+	else if ((rc = probe_alive(sfd)) == 0 &&
+	    fstatat(ctl->dirfd, ctl->name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    now.st_dev == st.st_dev && now.st_ino == st.st_ino &&
+	    unlinkat(ctl->dirfd, ctl->name, 0) != 0 && errno != ENOENT)
+		rc = errno;	/* stale, and still the one probed: replaced */
+	close(sfd);
+	return rc;
+}
+
+/* A private directory in ctl->dirfd, mode 0700, named at random: its fd. */
+static int
+private_dir(struct control *ctl, char *name, size_t size)
+{
+	int fd, tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		snprintf(name, size, ".supv-ctl.%08x", arc4random());
+		if (mkdirat(ctl->dirfd, name, 0700) == 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
 	}
-	if ((ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) < 0)
+	if (tries == 16) {
+		errno = EEXIST;
+		return -1;
+	}
+	if ((fd = openat(ctl->dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		int e = errno;
+
+		unlinkat(ctl->dirfd, name, AT_REMOVEDIR);
+		errno = e;
+	}
+	return fd;
+}
+
+/*
+ * Binds ctl->lfd as "s" in the private directory pfd, with its final mode
+ * and group: nobody else can reach it there.
+ */
+static int
+bind_private(struct control *ctl, int pfd)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+
+	if (!fd_addr(&sa, pfd, "s"))
+		return ENAMETOOLONG;
+	if (bind(ctl->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    fchmodat(pfd, "s", ctl->mode, 0) != 0 ||
+	    (ctl->group != (gid_t)-1 &&
+	    fchownat(pfd, "s", (uid_t)-1, ctl->group, AT_SYMLINK_NOFOLLOW) != 0) ||
+	    fstatat(pfd, "s", &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return errno;
-	if (bind(ctl->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		rc = errno;
-		close(ctl->lfd);
-		return rc;
-	}
-	/* Nobody can connect before listen(): the mode is set first. */
-	if (chmod(ctl->path, 0600) != 0 || stat(ctl->path, &st) != 0 ||
-	    listen(ctl->lfd, 64) != 0) {
-		rc = errno;
-		close(ctl->lfd);
-		unlink(ctl->path);
-		return rc;
-	}
 	ctl->dev = st.st_dev;
 	ctl->ino = st.st_ino;
 	return 0;
+}
+
+/*
+ * Makes the listening socket at ctl->name in ctl->dirfd: 0, or EEXIST (a
+ * file that is not a socket, or one that appeared meanwhile), EADDRINUSE
+ * (a socket something listens on), or what a call failed with.
+ */
+static void remove_name(struct control *ctl);
+
+static int
+make_socket(struct control *ctl)
+{
+	char priv[32];
+	int pfd, rc;
+
+	if ((rc = clear_name(ctl)) != 0)
+		return rc;
+	if ((ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
+		return errno;
+	if ((pfd = private_dir(ctl, priv, sizeof(priv))) < 0) {
+		rc = errno;
+		close(ctl->lfd);
+		return rc;
+	}
+	/* EEXIST: something took the name meanwhile (it is left alone). */
+	if ((rc = bind_private(ctl, pfd)) == 0 &&
+	    renameat2(pfd, "s", ctl->dirfd, ctl->name, RENAME_NOREPLACE) != 0 &&
+	    (errno != EINVAL ||	/* a file system without it: a link will do */
+	    linkat(pfd, "s", ctl->dirfd, ctl->name, 0) != 0))
+		rc = errno;
+	(void)unlinkat(pfd, "s", 0);	/* if it is still there */
+	close(pfd);
+	(void)unlinkat(ctl->dirfd, priv, AT_REMOVEDIR);
+	/* Nobody can connect before listen(): the name appears first. */
+	if (rc == 0 && listen(ctl->lfd, 64) != 0) {
+		rc = errno;
+		remove_name(ctl);
+	}
+	if (rc != 0)
+		close(ctl->lfd);
+	return rc;
+}
+
+/*
+ * Removes the socket's file, if the name still holds the one made
+ * (another may have replaced it since).  In ctl->dirfd only.
+ */
+static void
+remove_name(struct control *ctl)
+{
+	struct stat st;
+
+	if (fstatat(ctl->dirfd, ctl->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+		(void)unlinkat(ctl->dirfd, ctl->name, 0);
+}
+
+/*
+ * The directory and the name of path, the directory opened once.  The
+ * directory is resolved as open(2) does (symbolic links followed); the
+ * name must be a plain name: EINVAL for "." or "..", or a path that ends
+ * in '/'.
+ */
+static int
+open_dir(struct control *ctl, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[sizeof(ctl->name)];
+	size_t n;
+
+	if (slash == NULL) {
+		strlcpy(dir, ".", sizeof(dir));
+		strlcpy(ctl->name, path, sizeof(ctl->name));
+	} else {
+		n = slash == path ? 1 : (size_t)(slash - path);
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+		strlcpy(ctl->name, slash + 1, sizeof(ctl->name));
+	}
+	if (ctl->name[0] == '\0' || strcmp(ctl->name, ".") == 0 ||
+	    strcmp(ctl->name, "..") == 0)
+		return EINVAL;
+	if ((ctl->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno;
+	return 0;
+}
+
+/*
+ * The socket's mode and group, from the options: 0600 when nobody else is
+ * listed, so that the kernel keeps everyone else out; 0660 with the group
+ * when one group alone is listed and the process may give the file to it;
+ * else 0666, and SO_PEERCRED refuses whoever is not listed (with an
+ * EACCES line they can read).  Access is never widened when nothing is
+ * listed.
+ */
+static void
+choose_mode(struct control *ctl)
+{
+	gid_t groups[256];
+	int n;
+
+	ctl->group = (gid_t)-1;
+	if (ctl->n_uids == 0 && ctl->n_gids == 0) {
+		ctl->mode = 0600;
+		return;
+	}
+	ctl->mode = 0666;
+	if (ctl->n_uids != 0 || ctl->n_gids != 1)
+		return;
+	if (geteuid() == 0 || getegid() == ctl->gids[0]) {
+		ctl->mode = 0660;
+		ctl->group = ctl->gids[0];
+		return;
+	}
+	if ((n = getgroups(256, groups)) > 0)
+		for (int i = 0; i < n; i++)
+			if (groups[i] == ctl->gids[0]) {
+				ctl->mode = 0660;
+				ctl->group = ctl->gids[0];
+			}
 }
 
 /* Stops the thread, closes the socket and removes its file.  Without mu. */
@@ -361,7 +618,6 @@ static void
 control_free(struct supv *root)
 {
 	struct control *ctl;
-	struct stat st;
 
 	supv__lock_sup(root);
 	ctl = root->control;
@@ -373,10 +629,7 @@ control_free(struct supv *root)
 	pthread_join(ctl->thread, NULL);
 	close(ctl->lfd);
 	close(ctl->wakefd);
-	/* Only the file it made: another may have replaced it since. */
-	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev &&
-	    st.st_ino == ctl->ino)
-		unlink(ctl->path);
+	remove_name(ctl);
 	control_destroy(ctl);
 }
 
@@ -405,8 +658,7 @@ control_new(struct supv *root, const char *path,
 	if ((ctl = supv__xcalloc(1, sizeof(*ctl))) == NULL)
 		return ENOMEM;
 	ctl->root = root;
-	ctl->lfd = ctl->wakefd = -1;
-	strlcpy(ctl->path, path, sizeof(ctl->path));
+	ctl->lfd = ctl->wakefd = ctl->dirfd = -1;
 	ctl->allow_changes = o->allow_changes;
 	ctl->self = geteuid();
 	ctl->max_clients = o->max_clients != 0 ? o->max_clients : DEFAULT_CLIENTS;
@@ -427,6 +679,11 @@ control_new(struct supv *root, const char *path,
 	}
 	for (unsigned i = 0; i < ctl->max_clients; i++)
 		ctl->clients[i].fd = -1;
+	choose_mode(ctl);
+	if ((rc = open_dir(ctl, path)) != 0) {
+		control_destroy(ctl);
+		return rc;
+	}
 	*out = ctl;
 	return 0;
 }
@@ -441,7 +698,8 @@ supv_control_listen_sized(struct supv *root, const char *path,
 
 	if (root == NULL || path == NULL || path[0] == '\0')
 		return EINVAL;
-	if (strlen(path) >= sizeof(ctl->path))
+	/* As before: a path a sockaddr_un could hold, though it is not used as one. */
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return ENAMETOOLONG;
 	if ((rc = supv__struct_in(&o, sizeof(o), user, size)) != 0 ||
 	    (rc = supv__check_owner(root)) != 0 ||
@@ -471,7 +729,7 @@ supv_control_listen_sized(struct supv *root, const char *path,
 			if (ctl->wakefd >= 0)
 				close(ctl->wakefd);
 			close(ctl->lfd);
-			unlink(ctl->path);
+			remove_name(ctl);
 		}
 	}
 	if (rc != 0) {

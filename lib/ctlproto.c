@@ -139,7 +139,14 @@ supv__ctl_answer(struct supv *root, bool allow_changes, const char *line,
 	case SUPV__CTL_RESTART:
 	case SUPV__CTL_TERMINATE:
 		if (!allow_changes) {
-			supv__ctl_error(out, EPERM, "changes are not enabled");
+			supv__ctl_error(out, EPERM, "changes are not enabled (the "
+			    "program did not set allow_changes in supv_control_listen)");
+			return;
+		}
+		if (strchr(req.arg, '/') == NULL) {
+			/* A child's path has a '/': this one names the root. */
+			supv__ctl_error(out, EINVAL, "the root cannot be restarted or "
+			    "terminated from outside (a child's path is ROOT/ID)");
 			return;
 		}
 		rc = supv__child_op_path(root, req.arg, req.verb == SUPV__CTL_RESTART);
@@ -151,16 +158,24 @@ supv__ctl_answer(struct supv *root, bool allow_changes, const char *line,
 	default:
 		break;
 	}
+	if (req.verb == SUPV__CTL_TREE || req.verb == SUPV__CTL_METRICS) {
+		/* Copied under the lock, written after: see snapshot.c. */
+		struct supv__snap sn;
+
+		supv__lock_sup(root);
+		supv__snap_take(root, &sn);
+		supv__unlock_sup(root);
+		fault_pause(FP_REPLY_UNLOCKED);
+		supv__buf_put(out, "ok\n", 3);
+		if (req.verb == SUPV__CTL_TREE)
+			supv__snap_tree(&sn, out);
+		else
+			supv__metrics(&sn, out);
+		supv__snap_free(&sn);
+		return;
+	}
 	supv__lock_sup(root);
 	switch (req.verb) {
-	case SUPV__CTL_TREE:
-		supv__buf_printf(out, "ok\n");
-		supv__snapshot_tree(root, out);
-		break;
-	case SUPV__CTL_METRICS:
-		supv__buf_printf(out, "ok\n");
-		supv__metrics(root, out);
-		break;
 	case SUPV__CTL_READY:
 		if (supv__snapshot_ready(root, &why))
 			supv__buf_printf(out, "ok\nready\tyes\n");

@@ -16,58 +16,75 @@
 
 #include "supervise_internal.h"
 
-typedef void child_metric(struct supv__buf *b, const struct supv *s,
-    const struct child *c, const char *name);
-typedef void sup_metric(struct supv__buf *b, struct supv *s,
-    const char *name);
 
-static void
-sup_label(struct supv__buf *b, const struct supv *s)
-{
-	supv__buf_printf(b, "supervisor=\"");
-	supv__buf_path(b, NULL, s);
-	supv__buf_printf(b, "\"");
-}
+typedef void node_metric(struct supv__buf *b, const struct supv__snap *sn,
+    int i, const char *name);
 
-/* name{supervisor="...",child="..."[,kind="..."]} */
+/* name{supervisor="PATH"[,child="ID"][,kind="KIND"]} */
 static void
-child_sample(struct supv__buf *b, const char *name, const struct supv *s,
-    const struct child *c, const char *kind)
+sample(struct supv__buf *b, const char *name, const struct supv__snap *sn,
+    int sup, const char *child, const char *kind)
 {
-	supv__buf_printf(b, "%s{", name);
-	sup_label(b, s);
-	supv__buf_printf(b, ",child=\"");
-	supv__buf_pathpart(b, c->id);
-	supv__buf_printf(b, "\"");
+	supv__buf_printf(b, "%s{supervisor=\"", name);
+	supv__snap_path(b, sn, sup);
+	if (child != NULL) {
+		supv__buf_put(b, "\",child=\"", 9);
+		supv__buf_pathpart(b, child);
+	}
+	supv__buf_put(b, "\"", 1);
 	if (kind != NULL)
 		supv__buf_printf(b, ",kind=\"%s\"", kind);
-	supv__buf_printf(b, "} ");
+	supv__buf_put(b, "} ", 2);
 }
 
 static void
-walk_children(struct supv__buf *b, const struct supv *s, child_metric *fn,
+child_restarts(struct supv__buf *b, const struct supv__snap *sn, int i,
     const char *name)
 {
-	const struct child *c;
+	sample(b, name, sn, sn->v[i].owner, sn->v[i].id, NULL);
+	supv__buf_printf(b, "%u\n", sn->v[i].restarts);
+}
 
-	TAILQ_FOREACH(c, &s->children, order) {
-		fn(b, s, c, name);
-		if (c->sup != NULL)
-			walk_children(b, c->sup, fn, name);
+static void
+child_exits(struct supv__buf *b, const struct supv__snap *sn, int i,
+    const char *name)
+{
+	/* A worker cannot give up: only a child supervisor has that kind. */
+	unsigned last = sn->v[i].is_sup ? SUPV_EXIT_GAVE_UP : SUPV_EXIT_START_FAILED;
+
+	for (unsigned k = 0; k <= last; k++) {
+		sample(b, name, sn, sn->v[i].owner, sn->v[i].id,
+		    supv_exit_kind_name(k));
+		supv__buf_printf(b, "%llu\n", (unsigned long long)sn->v[i].exits[k]);
 	}
 }
 
-static void
-walk_sups(struct supv__buf *b, struct supv *s, sup_metric *fn,
-    const char *name)
-{
-	struct child *c;
-
-	fn(b, s, name);
-	TAILQ_FOREACH(c, &s->children, order)
-		if (c->sup != NULL)
-			walk_sups(b, c->sup, fn, name);
+#define CHILD_GAUGE(fn, expr) \
+static void \
+fn(struct supv__buf *b, const struct supv__snap *sn, int i, const char *name) \
+{ \
+	const struct supv__snap_node *x = &sn->v[i]; \
+	sample(b, name, sn, x->owner, x->id, NULL); \
+	supv__buf_printf(b, "%d\n", (int)(expr)); \
 }
+CHILD_GAUGE(child_running, x->running)
+CHILD_GAUGE(child_hung, x->hung)
+CHILD_GAUGE(child_backoff, x->backoff)
+
+#define SUP_VALUE(fn, expr) \
+static void \
+fn(struct supv__buf *b, const struct supv__snap *sn, int i, const char *name) \
+{ \
+	const struct supv__snap_node *x = &sn->v[i]; \
+	sample(b, name, sn, i, NULL, NULL); \
+	supv__buf_printf(b, "%llu\n", (unsigned long long)(expr)); \
+}
+SUP_VALUE(sup_restarts, x->restarts_total)
+SUP_VALUE(sup_hung, x->hung_total)
+SUP_VALUE(sup_gave_up, x->gave_up_total)
+SUP_VALUE(sup_up, x->up)
+SUP_VALUE(sup_children, x->nchildren)
+SUP_VALUE(sup_window, x->window)
 
 static void
 family(struct supv__buf *b, const char *name, const char *type,
@@ -76,123 +93,65 @@ family(struct supv__buf *b, const char *name, const char *type,
 	supv__buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void
-child_restarts(struct supv__buf *b, const struct supv *s, const struct child *c,
-    const char *name)
-{
-	child_sample(b, name, s, c, NULL);
-	supv__buf_printf(b, "%u\n", c->restarts);
-}
-
-static void
-child_exits(struct supv__buf *b, const struct supv *s, const struct child *c,
-    const char *name)
-{
-	/* A worker cannot give up: only a child supervisor has that kind. */
-	unsigned last = c->sup != NULL ? SUPV_EXIT_GAVE_UP : SUPV_EXIT_START_FAILED;
-
-	for (unsigned k = 0; k <= last; k++) {
-		child_sample(b, name, s, c, supv_exit_kind_name(k));
-		supv__buf_printf(b, "%llu\n", (unsigned long long)c->exits[k]);
-	}
-}
-
-static void
-child_running(struct supv__buf *b, const struct supv *s, const struct child *c,
-    const char *name)
-{
-	child_sample(b, name, s, c, NULL);
-	supv__buf_printf(b, "%d\n", c->state == CH_RUNNING || c->state == CH_STOPPING);
-}
-
-static void
-child_hung(struct supv__buf *b, const struct supv *s, const struct child *c,
-    const char *name)
-{
-	child_sample(b, name, s, c, NULL);
-	supv__buf_printf(b, "%d\n", c->hung_asked);
-}
-
-static void
-child_backoff(struct supv__buf *b, const struct supv *s, const struct child *c,
-    const char *name)
-{
-	child_sample(b, name, s, c, NULL);
-	supv__buf_printf(b, "%d\n", c->state == CH_PENDING);
-}
-
-#define SUP_COUNTER(fn, expr) \
-static void \
-fn(struct supv__buf *b, struct supv *s, const char *name) \
-{ \
-	supv__buf_printf(b, "%s{", name); \
-	sup_label(b, s); \
-	supv__buf_printf(b, "} %llu\n", (unsigned long long)(expr)); \
-}
-SUP_COUNTER(sup_restarts, s->restarts_total)
-SUP_COUNTER(sup_hung, s->hung_total)
-SUP_COUNTER(sup_gave_up, s->gave_up_total)
-SUP_COUNTER(sup_up, s->state == SUP_RUNNING)
-SUP_COUNTER(sup_children, s->nchildren)
-SUP_COUNTER(sup_window, supv__window_count(&s->win, supv__now_ns() / NS_PER_MS))
-
-/* Every family of root's tree into b.  Called with the tree's lock held. */
+/* Every family of the copied tree into b.  Without the tree's lock. */
 void
-supv__metrics(struct supv *root, struct supv__buf *b)
+supv__metrics(const struct supv__snap *sn, struct supv__buf *b)
 {
 	static const struct {
-		const char   *name, *type, *help;
-		child_metric *child;
-		sup_metric   *sup;
+		const char  *name, *type, *help;
+		bool         of_sups;   /* else of children */
+		node_metric *fn;
 	} fams[] = {
 		{ "supv_child_restarts_total", "counter",
 		  "Times the child was restarted since it was added.",
-		  child_restarts, NULL },
+		  false, child_restarts },
 		{ "supv_child_exits_total", "counter",
 		  "Runs of the child that ended, by how they ended.",
-		  child_exits, NULL },
+		  false, child_exits },
 		{ "supv_child_running", "gauge",
 		  "1 while a run of the child is alive (starting, running or stopping).",
-		  child_running, NULL },
+		  false, child_running },
 		{ "supv_child_hung", "gauge",
 		  "1 while the child is being stopped because it missed its heartbeat.",
-		  child_hung, NULL },
+		  false, child_hung },
 		{ "supv_child_backoff", "gauge",
 		  "1 while the child waits for its restart (backoff).",
-		  child_backoff, NULL },
+		  false, child_backoff },
 		{ "supv_supervisor_restarts_total", "counter",
 		  "Restarts of the supervisor's children, deleted ones included.",
-		  NULL, sup_restarts },
+		  true, sup_restarts },
 		{ "supv_supervisor_hung_total", "counter",
 		  "Children of the supervisor found hung.",
-		  NULL, sup_hung },
+		  true, sup_hung },
 		{ "supv_supervisor_gave_up_total", "counter",
 		  "Times the supervisor gave up (restart intensity or an escalate code).",
-		  NULL, sup_gave_up },
+		  true, sup_gave_up },
 		{ "supv_supervisor_up", "gauge",
 		  "1 while the supervisor runs (started, not stopping).",
-		  NULL, sup_up },
+		  true, sup_up },
 		{ "supv_supervisor_children", "gauge",
 		  "Child specs of the supervisor.",
-		  NULL, sup_children },
+		  true, sup_children },
 		{ "supv_supervisor_restarts_window", "gauge",
 		  "Restarts inside the supervisor's current intensity window.",
-		  NULL, sup_window },
+		  true, sup_window },
 	};
 
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
-		family(b, fams[i].name, fams[i].type, fams[i].help);
-		if (fams[i].child != NULL)
-			walk_children(b, root, fams[i].child, fams[i].name);
-		else
-			walk_sups(b, root, fams[i].sup, fams[i].name);
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		family(b, fams[f].name, fams[f].type, fams[f].help);
+		for (size_t i = 0; i < sn->n; i++)
+			if (fams[f].of_sups ? sn->v[i].is_sup : sn->v[i].is_child)
+				fams[f].fn(b, sn, (int)i, fams[f].name);
 	}
+	if (sn->failed)
+		b->failed = true;
 }
 
 SUPV_EXPORT int
 supv_metrics_format(struct supv *root, char *buf, size_t size)
 {
 	struct supv__buf b = { .p = buf, .cap = size, .fixed = true };
+	struct supv__snap sn;
 
 	if (root == NULL || (buf == NULL && size != 0)) {
 		errno = EINVAL;
@@ -201,8 +160,11 @@ supv_metrics_format(struct supv *root, char *buf, size_t size)
 	if (size > 0)
 		buf[0] = '\0';
 	supv__lock_sup(root);
-	supv__metrics(root, &b);
+	supv__snap_take(root, &sn);
 	supv__unlock_sup(root);
+	fault_pause(FP_REPLY_UNLOCKED);
+	supv__metrics(&sn, &b);
+	supv__snap_free(&sn);
 	if (b.failed) {
 		errno = ENOMEM;
 		return -1;

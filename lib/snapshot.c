@@ -1,8 +1,10 @@
 /*
  * snapshot.c - what the control socket says about a tree: its nodes
  * ("tree"), whether it is healthy ("health") and whether it is ready
- * ("ready").  Each is written into a private buffer with the tree's lock
- * held, and sent after the lock is dropped (control.c).
+ * ("ready").  The tree is copied with the tree's lock held (cheap, no
+ * text) and written out from the copy after it is dropped, as are the
+ * metrics (metrics.c); health and ready are a few lines found under the
+ * lock.  The reply is sent after the lock is dropped (control.c).
  *
  * A node is one line: "node", then tab-separated key=value fields.  Values
  * never hold a tab, a space or a newline: paths and ids are written as in
@@ -11,6 +13,7 @@
  * supv_control_listen(3), PROTOCOL.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,102 +83,219 @@ run_alive(const struct child *c)
 	    c->run != NULL && !c->run->exited;
 }
 
-/* The fields of c as its supervisor's child. */
+/* Room for one more node: its index, or -1 (no memory). */
+static int
+snap_add(struct supv__snap *sn)
+{
+	struct supv__snap_node *v;
+	size_t cap;
+
+	if (sn->failed)
+		return -1;
+	if (sn->n == sn->cap) {
+		cap = sn->cap != 0 ? sn->cap * 2 : 64;
+		if ((v = realloc(sn->v, cap * sizeof(*v))) == NULL) {
+			sn->failed = true;
+			return -1;
+		}
+		sn->v = v;
+		sn->cap = cap;
+	}
+	memset(&sn->v[sn->n], 0, sizeof(sn->v[0]));
+	return (int)sn->n++;
+}
+
+/* What a child's line and samples say of it, copied. */
 static void
-child_fields(struct supv__buf *b, const struct child *c, uint64_t now)
+take_child(struct supv__snap_node *x, const struct child *c, uint64_t now)
 {
 	const struct supv_worker *r = c->run;
-	uint64_t exits = 0;
-	struct timespec ts;
 
+	x->is_child = true;
+	strlcpy(x->id, c->id, sizeof(x->id));
+	x->state = child_state_name(c);
+	x->restart = c->restart;
+	x->restarts = c->restarts;
+	memcpy(x->exits, c->exits, sizeof(x->exits));
 	for (unsigned k = 0; k <= SUPV_EXIT_GAVE_UP; k++)
-		exits += c->exits[k];
-	supv__buf_printf(b, "\trestart=%s\trestarts=%u\texits=%llu",
-	    restart_name(c->restart), c->restarts, (unsigned long long)exits);
-	if (exits > 0)
-		supv__buf_printf(b, "\tlast_exit=%s\tlast_code=%d",
-		    supv_exit_kind_name(c->last_exit), c->last_code);
-	if (run_alive(c))
-		supv__buf_printf(b, "\tuptime_ms=%llu",
-		    (unsigned long long)ms_since(now, r->started_ns));
+		x->exits_sum += c->exits[k];
+	x->last_exit = c->last_exit;
+	x->last_code = c->last_code;
+	x->running = c->state == CH_RUNNING || c->state == CH_STOPPING;
+	x->hung = c->hung_asked;
+	x->backoff = c->state == CH_PENDING;
+	x->uptime_ms = x->backoff_ms = x->hb_age_ms = -1;
+	if (run_alive(c)) {
+		x->uptime_ms = (int64_t)ms_since(now, r->started_ns);
+		/* Read once the lock is dropped: a system call each. */
+		x->has_cpu = r->has_cpuclock;
+		x->cpuclock = r->cpuclock;
+	}
 	if (c->state == CH_PENDING)
-		supv__buf_printf(b, "\tbackoff_ms=%llu",
-		    (unsigned long long)ms_since(c->restart_at, now));
-	if (c->heartbeat_ms != 0)
-		supv__buf_printf(b, "\theartbeat_ms=%u", c->heartbeat_ms);
+		x->backoff_ms = (int64_t)ms_since(c->restart_at, now);
+	x->heartbeat_ms = c->heartbeat_ms;
 	if (c->monitored && r != NULL) {
 		/* To within a sampling step: a beat since the last sample is "0". */
 		unsigned long v = atomic_load_explicit(&r->beat, memory_order_relaxed);
-		supv__buf_printf(b, "\thb_age_ms=%llu", (unsigned long long)
-		    (v == c->hb_seen ? ms_since(now, supv__hb_last(c)) : 0));
+
+		x->hb_age_ms = v == c->hb_seen ?
+		    (int64_t)ms_since(now, supv__hb_last(c)) : 0;
 	}
-	if (run_alive(c) && r->has_cpuclock &&
-	    clock_gettime(r->cpuclock, &ts) == 0)
+}
+
+/* What a supervisor's line and samples say of it, copied. */
+static void
+take_sup(struct supv__snap_node *x, struct supv *s, uint64_t now)
+{
+	x->is_sup = true;
+	x->is_pool = s->pool != NULL;
+	x->strategy = s->strategy;
+	x->sup_state = sup_state_name(s->state);
+	x->up = s->state == SUP_RUNNING;
+	x->nchildren = s->nchildren;
+	x->window = supv__window_count(&s->win, now / NS_PER_MS);
+	x->intensity = s->win.intensity;
+	x->period_ms = s->win.period_ms;
+	x->restarts_total = s->restarts_total;
+	x->hung_total = s->hung_total;
+	x->gave_up_total = s->gave_up_total;
+	x->has_exit = s->parent == NULL && s->state == SUP_TERMINATED;
+	x->exit = s->why;
+}
+
+static void
+take(struct supv__snap *sn, struct supv *s, int owner, unsigned depth,
+    uint64_t now)
+{
+	struct child *c;
+	int me;
+
+	TAILQ_FOREACH(c, &s->children, order) {
+		if ((me = snap_add(sn)) < 0)
+			return;
+		sn->v[me].owner = owner;
+		sn->v[me].depth = depth;
+		take_child(&sn->v[me], c, now);
+		if (c->sup != NULL) {
+			take_sup(&sn->v[me], c->sup, now);
+			take(sn, c->sup, me, depth + 1, now);
+		}
+	}
+}
+
+/*
+ * Copies what the tree's line and samples say of root's tree into sn, in
+ * the tree's order (each supervisor, then its children, depth first).
+ * Cheap, and all that is done with the tree's lock held: the text is
+ * written from the copy once it is dropped, so a large tree's reply does
+ * not hold the lock while it is formatted.  Tree's lock held.
+ */
+void
+supv__snap_take(struct supv *root, struct supv__snap *sn)
+{
+	uint64_t now = supv__now_ns();
+	int me;
+
+	memset(sn, 0, sizeof(*sn));
+	if ((me = snap_add(sn)) < 0)
+		return;
+	sn->v[me].owner = -1;
+	strlcpy(sn->v[me].id, root->name, sizeof(sn->v[me].id));
+	sn->v[me].state = sup_state_name(root->state);
+	take_sup(&sn->v[me], root, now);
+	take(sn, root, me, 1, now);
+}
+
+void
+supv__snap_free(struct supv__snap *sn)
+{
+	free(sn->v);
+	memset(sn, 0, sizeof(*sn));
+}
+
+/* The path of node i from the root, as supv__buf_path writes it. */
+void
+supv__snap_path(struct supv__buf *b, const struct supv__snap *sn, int i)
+{
+	if (sn->v[i].owner >= 0) {
+		supv__snap_path(b, sn, sn->v[i].owner);
+		supv__buf_put(b, "/", 1);
+	}
+	supv__buf_pathpart(b, sn->v[i].id);
+}
+
+static void
+child_fields(struct supv__buf *b, const struct supv__snap_node *x)
+{
+	struct timespec ts;
+
+	supv__buf_printf(b, "\trestart=%s\trestarts=%u\texits=%llu",
+	    restart_name(x->restart), x->restarts,
+	    (unsigned long long)x->exits_sum);
+	if (x->exits_sum > 0)
+		supv__buf_printf(b, "\tlast_exit=%s\tlast_code=%d",
+		    supv_exit_kind_name(x->last_exit), x->last_code);
+	if (x->uptime_ms >= 0)
+		supv__buf_printf(b, "\tuptime_ms=%lld", (long long)x->uptime_ms);
+	if (x->backoff_ms >= 0)
+		supv__buf_printf(b, "\tbackoff_ms=%lld", (long long)x->backoff_ms);
+	if (x->heartbeat_ms != 0)
+		supv__buf_printf(b, "\theartbeat_ms=%u", x->heartbeat_ms);
+	if (x->hb_age_ms >= 0)
+		supv__buf_printf(b, "\thb_age_ms=%lld", (long long)x->hb_age_ms);
+	/* A thread that ended since has no clock any more: left out. */
+	if (x->has_cpu && clock_gettime(x->cpuclock, &ts) == 0)
 		supv__buf_printf(b, "\tcpu_ms=%llu", (unsigned long long)
 		    ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / NS_PER_MS));
 }
 
-/* The fields of s as a supervisor. */
 static void
-sup_fields(struct supv__buf *b, struct supv *s, uint64_t now)
+sup_fields(struct supv__buf *b, const struct supv__snap_node *x)
 {
 	supv__buf_printf(b, "\tstrategy=%s\tsup_state=%s\tchildren=%u\twindow=%u",
-	    strategy_name(s->strategy), sup_state_name(s->state), s->nchildren,
-	    supv__window_count(&s->win, now / NS_PER_MS));
-	if (s->win.intensity == SUPV_INFINITY)
+	    strategy_name(x->strategy), x->sup_state, x->nchildren, x->window);
+	if (x->intensity == SUPV_INFINITY)
 		supv__buf_printf(b, "\tintensity=inf");
 	else
-		supv__buf_printf(b, "\tintensity=%u", s->win.intensity);
+		supv__buf_printf(b, "\tintensity=%u", x->intensity);
 	supv__buf_printf(b, "\tperiod_ms=%llu\trestarts_total=%llu\thung_total=%llu"
-	    "\tgave_up_total=%llu", (unsigned long long)s->win.period_ms,
-	    (unsigned long long)s->restarts_total, (unsigned long long)s->hung_total,
-	    (unsigned long long)s->gave_up_total);
-	if (s->parent == NULL && s->state == SUP_TERMINATED)
-		supv__buf_printf(b, "\texit=%s", supv_exit_kind_name(s->why));
+	    "\tgave_up_total=%llu", (unsigned long long)x->period_ms,
+	    (unsigned long long)x->restarts_total,
+	    (unsigned long long)x->hung_total,
+	    (unsigned long long)x->gave_up_total);
+	if (x->has_exit)
+		supv__buf_printf(b, "\texit=%s", supv_exit_kind_name(x->exit));
+}
+
+/* One node line for each node of the copy.  Without the tree's lock. */
+void
+supv__snap_tree(const struct supv__snap *sn, struct supv__buf *b)
+{
+	for (size_t i = 0; i < sn->n; i++) {
+		const struct supv__snap_node *x = &sn->v[i];
+
+		supv__buf_printf(b, "node\tdepth=%u\tpath=", x->depth);
+		supv__snap_path(b, sn, (int)i);
+		supv__buf_put(b, "\tid=", 4);
+		supv__buf_pathpart(b, x->id);
+		supv__buf_printf(b, "\ttype=%s\tstate=%s", !x->is_sup ? "worker" :
+		    x->is_pool ? "pool" : "supervisor", x->state);
+		if (x->is_child)
+			child_fields(b, x);
+		if (x->is_sup)
+			sup_fields(b, x);
+		supv__buf_put(b, "\n", 1);
+	}
+	if (sn->failed)
+		b->failed = true;
 }
 
 static void
 child_path(struct supv__buf *b, const struct supv *owner, const struct child *c)
 {
 	supv__buf_path(b, NULL, owner);
-	supv__buf_printf(b, "/");
+	supv__buf_put(b, "/", 1);
 	supv__buf_pathpart(b, c->id);
-}
-
-static void
-node(struct supv__buf *b, struct supv *s, struct child *c, unsigned depth,
-    uint64_t now)
-{
-	struct supv *sup = c != NULL ? c->sup : s;
-
-	supv__buf_printf(b, "node\tdepth=%u\tpath=", depth);
-	if (c != NULL)
-		child_path(b, s, c);
-	else
-		supv__buf_path(b, NULL, s);
-	supv__buf_printf(b, "\tid=");
-	supv__buf_pathpart(b, c != NULL ? c->id : s->name);
-	supv__buf_printf(b, "\ttype=%s\tstate=%s", sup == NULL ? "worker" :
-	    sup->pool != NULL ? "pool" : "supervisor",
-	    c != NULL ? child_state_name(c) : sup_state_name(s->state));
-	if (c != NULL)
-		child_fields(b, c, now);
-	if (sup != NULL)
-		sup_fields(b, sup, now);
-	supv__buf_printf(b, "\n");
-	if (sup != NULL) {
-		struct child *x;
-
-		TAILQ_FOREACH(x, &sup->children, order)
-			node(b, sup, x, depth + 1, now);
-	}
-}
-
-/* One node line for root and each node below it.  Tree's lock held. */
-void
-supv__snapshot_tree(struct supv *root, struct supv__buf *b)
-{
-	node(b, root, NULL, 0, supv__now_ns());
 }
 
 /*

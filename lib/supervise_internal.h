@@ -419,6 +419,7 @@ enum fault_point {
 	FP_RUN_FINISHED,     /* a run ended and woke its owner, lock dropped */
 	FP_START_UNLOCKED,   /* supv_start() dropped the lock to join a loop */
 	FP_TRACE_HANDLER,    /* a hang trace's handler took its capture */
+	FP_REPLY_UNLOCKED,   /* a tree was copied for a reply, lock dropped */
 };
 extern void (*_Atomic supv_fault_pause)(int point);
 
@@ -557,13 +558,48 @@ void supv__buf_pathpart(struct supv__buf *b, const char *id);
 void supv__buf_path(struct supv__buf *b, const struct supv *top,
     const struct supv *s);
 
-/* metrics.c: what supv_metrics_format() writes.  Root's lock held. */
-void supv__metrics(struct supv *root, struct supv__buf *b);
-
-/* snapshot.c: what the control socket says of a tree.  Root's lock held. */
-void supv__snapshot_tree(struct supv *root, struct supv__buf *b);
+/*
+ * snapshot.c: a tree copied under its lock, for the text written after it
+ * is dropped ("tree", metrics): one node per supervisor and child, in
+ * the tree's order (a supervisor, then its children, depth first).
+ */
+struct supv__snap_node {
+	int                 owner;      /* its supervisor's node; -1: the root */
+	unsigned            depth;
+	bool                is_child, is_sup, is_pool;
+	char                id[SUPV_ID_MAX + 1];   /* the root's: its name */
+	const char         *state;
+	/* A child's. */
+	enum supv_restart   restart;
+	unsigned            restarts, heartbeat_ms;
+	uint64_t            exits[SUPV_EXIT_GAVE_UP + 1], exits_sum;
+	unsigned char       last_exit;
+	int                 last_code;
+	bool                running, hung, backoff, has_cpu;
+	clockid_t           cpuclock;
+	int64_t             uptime_ms, backoff_ms, hb_age_ms;  /* -1: none */
+	/* A supervisor's. */
+	enum supv_strategy  strategy;
+	const char         *sup_state;
+	bool                up, has_exit;
+	enum supv_exit_kind exit;
+	unsigned            nchildren, window, intensity;
+	uint64_t            period_ms, restarts_total, hung_total, gave_up_total;
+};
+struct supv__snap {
+	struct supv__snap_node *v;
+	size_t                  n, cap;
+	bool                    failed;     /* no memory */
+};
+void supv__snap_take(struct supv *root, struct supv__snap *sn);  /* lock held */
+void supv__snap_free(struct supv__snap *sn);
+void supv__snap_path(struct supv__buf *b, const struct supv__snap *sn, int i);
+void supv__snap_tree(const struct supv__snap *sn, struct supv__buf *b);
 bool supv__snapshot_healthy(struct supv *root, struct supv__buf *b);
 bool supv__snapshot_ready(struct supv *root, struct supv__buf *b);
+
+/* metrics.c: what supv_metrics_format() writes, from a copy of the tree. */
+void supv__metrics(const struct supv__snap *sn, struct supv__buf *b);
 
 /* ctlproto.c: the control socket's requests and replies */
 #define SUPV__CTL_LINE_MAX 512          /* a request line, newline included */

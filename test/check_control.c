@@ -320,7 +320,7 @@ START_TEST(test_restart_and_terminate)
 	ck_assert(says("restart app/nope\n", "error\tENOENT\t"));
 	ck_assert(says("restart other/w\n", "error\tENOENT\t"));
 	ck_assert(says("restart app/%zz\n", "error\tEINVAL\t"));
-	ck_assert(says("restart app\n", "error\tENOENT\t"));
+	ck_assert(says("restart app\n", "error\tEINVAL\t"));
 	supv_free(app);
 }
 END_TEST
@@ -762,6 +762,7 @@ START_TEST(test_changes_refused_by_default)
 	ck_assert_int_eq(supv_start(app), 0);
 	r = ask("restart app/w\n");
 	ck_assert_msg(strncmp(r, "error\tEPERM\t", 12) == 0, "%s", r);
+	ck_assert_msg(strstr(r, "allow_changes") != NULL, "%s", r);
 	free(r);
 	r = ask("terminate app/db/x\n");
 	ck_assert_msg(strncmp(r, "error\tEPERM\t", 12) == 0, "%s", r);

@@ -102,10 +102,63 @@ if command -v script >/dev/null 2>&1; then
 fi
 status 0 "$tool" -s "$s" version
 has '^1\.' version
+status 0 "$tool" --help
+has '^  -q ' "--help"
+status 1 "$tool" -s "$s" terminate app
+has 'root cannot be restarted or terminated from outside' "terminate app"
+if command -v script >/dev/null 2>&1; then
+	# An unknown terminal is "cannot", as supervisectl(1) says: 2.
+	TERM=nonexistent status 2 script -qec "'$tool' -s '$s' top -n 1" /dev/null
+	has 'cannot use the terminal' "top with TERM=nonexistent"
+fi
+
+# serve: the same answers over HTTP, for probes and scrapes (curl, as
+# Kubernetes and Prometheus would ask).
+port=$((20000 + $$ % 20000))
+"$tool" -s "$s" serve "127.0.0.1:$port" > "$d/serve.out" 2>&1 &
+spid=$!
+code()
+{
+	curl -s -o "$d/body" -w '%{http_code}' "$@" "http://127.0.0.1:$port$path"
+}
+path=/healthz
+until_status 0 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/healthz)\" = 200 ]" ||
+	fail "serve never answered 200 on /healthz: $(cat "$d/serve.out")"
+for want in "/metrics 200" "/readyz 200" "/nope 404"; do
+	path=${want% *}
+	checks=$((checks + 1))
+	got=$(code)
+	[ "$got" = "${want#* }" ] || fail "GET $path: $got, not ${want#* }"
+done
+path=/metrics
+code > /dev/null
+cp "$d/body" "$d/last"
+has '^# TYPE supv_child_restarts_total counter' "GET /metrics"
+has '^supv_child_running{supervisor="app/db/reader",child="reader.0"} 1' "GET /metrics"
+checks=$((checks + 1))
+curl -s -D - -o /dev/null "http://127.0.0.1:$port/metrics" | grep -qi '^content-type: text/plain; version=0.0.4' ||
+	fail "GET /metrics: not the Prometheus text format's content type"
+path=/healthz
+checks=$((checks + 1))
+got=$(code -X POST)
+[ "$got" = 405 ] || fail "POST /healthz: $got, not 405"
+# stuck is found hung now and then: 503 while it is being stopped.
+until_status 0 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/healthz)\" = 503 ]" ||
+	fail "serve never answered 503 on /healthz while stuck hung"
+kill -TERM "$spid"
+wait "$spid"
+rc=$?
+checks=$((checks + 1))
+[ $rc -eq 0 ] || fail "serve exited $rc: $(cat "$d/serve.out")"
+# Refused to serve what it cannot: a bad address is 2.
+status 2 "$tool" -s "$s" serve nonsense:port
 
 # It cannot ask: no socket, not a socket, no command.
 status 2 "$tool" -s "$d/none" health
 status 2 "$tool" -s "$d/out" ready
+has 'not a socket' "ready on a plain file"
+status 2 "$tool" -s "$d" ready
+has 'not a socket' "ready on a directory"
 status 2 "$tool" -s "$s"
 status 2 "$tool" -s "$s" nonsense
 

@@ -85,5 +85,22 @@ else
 fi
 rm -f "$listing"
 
+# The units: hardened (systemd-analyze's exposure at most 5.0, "OK"),
+# when systemd-analyze is there to rate them.
+ex_dir=$(dirname "$0")/../examples
+if command -v systemd-analyze >/dev/null 2>&1; then
+	for u in daemon.service daemon-http.service; do
+		ran=$((ran + 1))
+		if out=$(systemd-analyze security --offline=yes --threshold=50 \
+		    "$ex_dir/$u" 2>&1); then
+			echo "ok   $u: $(printf '%s\n' "$out" | grep -o 'exposure level.*' | tail -1)"
+		else
+			fail "$u" "exposure above 5.0" "$(printf '%s\n' "$out" | tail -3)"
+		fi
+	done
+else
+	echo "skip units: no systemd-analyze"
+fi
+
 echo "examples: $ran ran, $failed failed"
 [ "$ran" -gt 0 ] && [ "$failed" -eq 0 ]
