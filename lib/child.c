@@ -62,6 +62,27 @@ supv__exit_code(const struct supv_worker *r)
 	return r->sup != NULL || r->cancelled ? 0 : r->code;
 }
 
+/*
+ * c's run is over, however it ended (kind, code), or its start failed:
+ * the one place a child becomes idle after a run.  It is no longer
+ * monitored nor hung, its exit is noted, and its EXIT emitted with the
+ * rule its codes give; that rule is returned, for the decision
+ * (supv__decide), so that it is computed once per exit.
+ */
+enum supv_rule
+supv__child_ended(struct supv *s, struct child *c, enum supv_exit_kind kind,
+    int code)
+{
+	enum supv_rule rule = supv__exit_rule(c, kind, code);
+
+	supv__hb_unwatch(s, c);
+	supv__hung_done(s, c);
+	if (c->state != CH_IDLE)
+		supv__child_set_state(c, CH_IDLE);
+	supv__emit_exit(s, c, kind, code, rule);
+	return rule;
+}
+
 /* Gives up on a run that outlived its grace: it runs on, detached. */
 static void
 abandon(struct child *c, struct supv_worker *r)
@@ -201,13 +222,13 @@ supv__ask_stop(struct child *c, enum supv_exit_kind why)
 /*
  * Asks c's running run to stop, waits for it within its grace, and
  * applies on_timeout when the grace runs out.  Emits the EXIT and leaves c
- * idle; makes no restart decision.  Returns how the run ended (the kind of
- * a run that had already ended on its own is kept) and, in *ran, how long
- * it ran.
+ * idle (supv__child_ended); makes no restart decision.  Returns how the
+ * run ended (the kind of a run that had already ended on its own is kept)
+ * and, in *ran and *rule, how long it ran and the rule its exit gave.
  */
 enum supv_exit_kind
 supv__child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
-    uint64_t *ran)
+    uint64_t *ran, enum supv_rule *rule)
 {
 	struct supv_worker *r = c->run;
 	uint64_t grace = c->shutdown_ns, deadline;
@@ -251,17 +272,13 @@ supv__child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
 		*ran = supv__now_ns() - r->started_ns;
 		kind = r->stop_reason;
 		abandon(c, r);
-		supv__hung_done(s, c);
-		supv__child_set_state(c, CH_IDLE);
-		supv__emit_exit(s, c, kind, 0);
+		*rule = supv__child_ended(s, c, kind, 0);
 		return kind;
 	}
 	*ran = r->ended_ns - r->started_ns;
 	supv__reap(s, r);
 	kind = supv__exit_kind(r);
-	supv__hung_done(s, c);
-	supv__child_set_state(c, CH_IDLE);
-	supv__emit_exit(s, c, kind, supv__exit_code(r));
+	*rule = supv__child_ended(s, c, kind, supv__exit_code(r));
 	return kind;
 }
 
@@ -270,10 +287,11 @@ int
 supv__child_start_worker(struct supv *s, struct child *c)
 {
 	struct supv_worker *r = c->run;
+	enum supv_rule rule;
 	uint64_t deadline, ran;
 
 	if (supv__run_spawn_worker(c) != 0) {
-		supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+		(void)supv__child_ended(s, c, SUPV_EXIT_START_FAILED, 0);
 		return EAGAIN;
 	}
 	supv__child_set_state(c, CH_RUNNING);
@@ -284,18 +302,18 @@ supv__child_start_worker(struct supv *s, struct child *c)
 			;
 		if (!r->ready && !r->exited && s->stop_req) {
 			/* supv_stop does not wait for a start to complete. */
-			supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+			supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran, &rule);
 			return ECANCELED;
 		}
 		if (!r->ready && r->exited) {
 			/* It returned before it was ready. */
 			supv__reap(s, r);
-			supv__child_set_state(c, CH_IDLE);
-			supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, supv__exit_code(r));
+			(void)supv__child_ended(s, c, SUPV_EXIT_START_FAILED,
+			    supv__exit_code(r));
 			return ECHILD;
 		}
 		if (!r->ready) {
-			supv__child_stop(s, c, SUPV_EXIT_START_FAILED, &ran);
+			supv__child_stop(s, c, SUPV_EXIT_START_FAILED, &ran, &rule);
 			return ECHILD;
 		}
 	}

@@ -38,15 +38,15 @@ deliver(struct supv *s, struct supv_event *ev, bool uncount)
 
 static void
 emit_ev(struct supv *s, enum supv_event_kind kind, const struct child *c,
-    enum supv_exit_kind exit, int code, unsigned delay_ms, bool uncount)
+    enum supv_exit_kind exit, int code, unsigned delay_ms, enum supv_rule rule,
+    bool uncount)
 {
 	struct supv_event ev = {
 		.kind = kind,
 		.exit = exit,
 		.code = code,
 		.delay_ms = delay_ms,
-		.rule = kind == SUPV_EV_EXIT ? supv__exit_rule(c, exit, code) :
-		    SUPV_RULE_NONE,
+		.rule = rule,
 	};
 	char id[SUPV_ID_MAX + 1];
 
@@ -66,7 +66,7 @@ emit_ev(struct supv *s, enum supv_event_kind kind, const struct child *c,
 void
 supv__emit_start(struct supv *s, const struct child *c)
 {
-	emit_ev(s, SUPV_EV_START, c, 0, 0, 0, false);
+	emit_ev(s, SUPV_EV_START, c, 0, 0, 0, SUPV_RULE_NONE, false);
 }
 
 /*
@@ -91,31 +91,31 @@ supv__note_restart(struct supv *s, struct child *c)
 	s->restarts_total++;
 }
 
-/* Notes the exit, then reports it. */
+/* Notes the exit, then reports it with the rule its codes gave. */
 void
 supv__emit_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
-    int code)
+    int code, enum supv_rule rule)
 {
 	supv__note_exit(s, c, exit, code);
-	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, false);
+	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, rule, false);
 }
 
 void
 supv__emit_restart(struct supv *s, const struct child *c)
 {
-	emit_ev(s, SUPV_EV_RESTART, c, 0, 0, 0, false);
+	emit_ev(s, SUPV_EV_RESTART, c, 0, 0, 0, SUPV_RULE_NONE, false);
 }
 
 void
 supv__emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms)
 {
-	emit_ev(s, SUPV_EV_BACKOFF, c, 0, 0, delay_ms, false);
+	emit_ev(s, SUPV_EV_BACKOFF, c, 0, 0, delay_ms, SUPV_RULE_NONE, false);
 }
 
 void
 supv__emit_stop_timeout(struct supv *s, const struct child *c)
 {
-	emit_ev(s, SUPV_EV_STOP_TIMEOUT, c, 0, 0, 0, false);
+	emit_ev(s, SUPV_EV_STOP_TIMEOUT, c, 0, 0, 0, SUPV_RULE_NONE, false);
 }
 
 void
@@ -130,18 +130,20 @@ supv__emit_give_up(struct supv *s, enum supv_rule rule)
 void
 supv__emit_sup_exit(struct supv *s, enum supv_exit_kind why)
 {
-	emit_ev(s, SUPV_EV_SUP_EXIT, NULL, why, 0, 0, false);
+	emit_ev(s, SUPV_EV_SUP_EXIT, NULL, why, 0, 0, SUPV_RULE_NONE, false);
 }
 
 /*
- * The EXIT of a run whose restart was counted already (same thread); the
- * caller noted it (supv__note_exit), with or without a callback.
+ * The EXIT of a run restarted in place (same thread): its restart was
+ * counted before the event, whose restarts field leaves it out, as the
+ * loop's EXIT, emitted before its decision, does.  The caller noted the
+ * exit (supv__note_exit), callback or not.
  */
 void
-supv__emit_exit_counted(struct supv *s, const struct child *c,
-    enum supv_exit_kind exit, int code)
+supv__emit_exit_restarted(struct supv *s, const struct child *c,
+    enum supv_exit_kind exit, int code, enum supv_rule rule)
 {
-	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, true);
+	emit_ev(s, SUPV_EV_EXIT, c, exit, code, 0, rule, true);
 }
 
 /* detail: what it is stuck on (hang_trace), or NULL; the caller frees it. */

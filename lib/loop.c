@@ -15,8 +15,8 @@
 #include "supervise_internal.h"
 
 static void terminate(struct supv *s, enum supv_exit_kind why);
-static void loop_decide(struct supv *s, struct child *c,
-    enum supv_exit_kind kind, int code, uint64_t ran_ns);
+static void act_on_exit(struct supv *s, struct child *c,
+    enum supv_exit_kind kind, int code, enum supv_rule rule, uint64_t ran_ns);
 static void *sup_main(void *arg);
 
 /*
@@ -108,6 +108,7 @@ start_sup(struct supv *s, struct child *c)
 	struct supv *cs = c->sup;
 	struct supv_worker *r = c->run;
 	enum sup_state was = cs->state;
+	enum supv_rule rule;
 	uint64_t ran;
 	int rc;
 
@@ -118,7 +119,7 @@ start_sup(struct supv *s, struct child *c)
 		atomic_fetch_sub(&r->refs, 1);
 		supv__sup_set_state(cs, was);
 		cs->run = NULL;
-		supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+		(void)supv__child_ended(s, c, SUPV_EXIT_START_FAILED, 0);
 		return EAGAIN;
 	}
 	r->thread = cs->thread;
@@ -127,7 +128,7 @@ start_sup(struct supv *s, struct child *c)
 		supv__wait_busy(s, NO_DEADLINE, true);
 	if (!r->ready && !r->exited) {
 		/* Stopped while it starts: within its grace, as any stop. */
-		supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
+		supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran, &rule);
 		return ECANCELED;
 	}
 	if (!r->ready) {
@@ -135,8 +136,7 @@ start_sup(struct supv *s, struct child *c)
 		rc = cs->start_rc == ENOMEM || cs->start_rc == EAGAIN ?
 		    cs->start_rc : ECHILD;
 		supv__reap(s, r);
-		supv__child_set_state(c, CH_IDLE);
-		supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+		(void)supv__child_ended(s, c, SUPV_EXIT_START_FAILED, 0);
 		return rc;
 	}
 	supv__emit_start(s, c);
@@ -153,19 +153,13 @@ static int
 start_child(struct supv *s, struct child *c)
 {
 	if (supv__run_prepare(c) != 0) {
-		supv__emit_exit(s, c, SUPV_EXIT_START_FAILED, 0);
+		(void)supv__child_ended(s, c, SUPV_EXIT_START_FAILED, 0);
 		return ENOMEM;
 	}
 	return c->sup != NULL ? start_sup(s, c) : supv__child_start_worker(s, c);
 }
 
 /* ---- Exits and restart decisions ---- */
-
-static bool
-auto_shutdown_due(struct supv *s)
-{
-	return s->auto_shutdown == SUPV_AUTO_ANY || s->nsig_live == 0;
-}
 
 /* Pending restarts by time, then start order (a group keeps its order). */
 static int
@@ -216,8 +210,12 @@ run_pending(struct supv *s)
 		if ((rc = start_child(s, c)) == ECANCELED)
 			return;		/* the supervisor is stopping */
 		if (rc != 0) {
-			/* Decided as an exit; the loop comes back for the rest. */
-			loop_decide(s, c, SUPV_EXIT_START_FAILED, 0, 0);
+			/*
+			 * Decided as an exit (of a start: no code, so the
+			 * restart type's rule); the loop comes back for the rest.
+			 */
+			act_on_exit(s, c, SUPV_EXIT_START_FAILED, 0,
+			    SUPV_RULE_RESTART_TYPE, 0);
 			return;
 		}
 	}
@@ -231,70 +229,37 @@ pending_next(struct supv *s)
 	return c != NULL ? c->restart_at : NO_DEADLINE;
 }
 
-/*
- * The code of c's run that supv__child_stop() just ended: 0 when it was
- * abandoned (its kind then says how it was given up, not a code).
- */
-static int
-last_code(const struct child *c)
+/* A temporary child that has ended goes (its spec is deleted). */
+static void
+drop_if_temporary(struct supv *s, struct child *c)
 {
-	return c->run != NULL ? supv__exit_code(c->run) : 0;
+	if (c->restart == SUPV_TEMPORARY && c->state == CH_IDLE)
+		delete_spec(s, c);
 }
 
 /*
- * Decides what c's exit (of the given kind, after running ran_ns) means:
- * nothing, a restart of c or of its group, an auto-shutdown, or giving up.
+ * Restarts c's group, as the verdict says: the rest of the group stopped
+ * in reverse start order (temporary siblings dropped, as OTP does), then
+ * every one of it pending, in start order, until the delay is over.
  */
 static void
-loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
-    int code, uint64_t ran_ns)
+restart_group(struct supv *s, struct child *c, const struct supv__verdict *v)
 {
+	uint64_t at = v->now + (uint64_t)v->delay_ms * NS_PER_MS;
 	struct child *first, *last, *x, *prev;
-	uint64_t now, at;
-	unsigned delay;
-	bool significant;
+	enum supv_rule rule;
+	uint64_t ran;
 
-	if (supv__exit_rule(c, kind, code) == SUPV_RULE_ESCALATE_CODE) {
-		/* Its code says so: give up at once, whatever the window holds. */
-		supv__emit_give_up(s, SUPV_RULE_ESCALATE_CODE);
-		terminate(s, SUPV_EXIT_GAVE_UP);
-		return;
-	}
-	if (!supv__restart_wanted(c, kind, code)) {
-		significant = c->significant;
-		if (c->restart == SUPV_TEMPORARY)
-			delete_spec(s, c);
-		if (significant && auto_shutdown_due(s))
-			terminate(s, SUPV_EXIT_NORMAL);
-		return;
-	}
-	now = supv__now_ns();
-	if (supv__window_add(&s->win, now / NS_PER_MS)) {
-		supv__emit_give_up(s, SUPV_RULE_INTENSITY);
-		terminate(s, SUPV_EXIT_GAVE_UP);
-		return;
-	}
-	delay = supv__backoff_delay(c, ran_ns);
-	at = now + (uint64_t)delay * NS_PER_MS;
-	if (delay != 0)
-		supv__emit_backoff(s, c, delay);
-
-	supv__restart_group(s, c, &first, &last);
-	/* Stop the rest of the group in reverse start order ... */
-	for (x = last; x != NULL; x = prev) {
-		prev = x == first ? NULL : TAILQ_PREV(x, child_list, order);
+	if (v->delay_ms != 0)
+		supv__emit_backoff(s, c, v->delay_ms);
+	for (x = v->last; x != NULL; x = prev) {
+		prev = x == v->first ? NULL : TAILQ_PREV(x, child_list, order);
 		if (x == c)
 			continue;
-		if (x->state == CH_RUNNING) {
-			uint64_t ran;
-
-			supv__child_stop(s, x, SUPV_EXIT_SHUTDOWN, &ran);
-		}
-		/* ... dropping temporary siblings, as OTP does. */
-		if (x->restart == SUPV_TEMPORARY && x->state == CH_IDLE)
-			delete_spec(s, x);
+		if (x->state == CH_RUNNING)
+			supv__child_stop(s, x, SUPV_EXIT_SHUTDOWN, &ran, &rule);
+		drop_if_temporary(s, x);
 	}
-	/* ... then restart it in start order, once the delay is over. */
 	supv__restart_group(s, c, &first, &last);	/* temporaries have gone */
 	for (x = first; x != NULL; x = TAILQ_NEXT(x, order)) {
 		if (x->state == CH_IDLE || x->state == CH_PENDING)
@@ -305,11 +270,42 @@ loop_decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
 	/* The loop restarts them: at once when there is no delay. */
 }
 
+/*
+ * Acts on what c's exit means (OTP's restart/3): decided and counted once
+ * (restart.c), carried out here in one switch.
+ */
+static void
+act_on_exit(struct supv *s, struct child *c, enum supv_exit_kind kind,
+    int code, enum supv_rule rule, uint64_t ran_ns)
+{
+	struct supv__verdict v;
+
+	supv__decide(s, c, kind, code, rule, ran_ns, supv__now_ns(), &v);
+	supv__verdict_commit(s, c, &v);
+	switch (v.act) {
+	case SUPV__ACT_GIVE_UP:
+		supv__emit_give_up(s, v.rule);
+		terminate(s, SUPV_EXIT_GAVE_UP);
+		return;
+	case SUPV__ACT_RESTART:
+		restart_group(s, c, &v);
+		return;
+	case SUPV__ACT_DELETE:
+		delete_spec(s, c);
+		break;
+	case SUPV__ACT_NONE:
+		break;
+	}
+	if (v.shutdown)
+		terminate(s, SUPV_EXIT_NORMAL);
+}
+
 static void
 handle_exit(struct supv *s, struct supv_worker *r)
 {
 	struct child *c = r->child;
 	enum supv_exit_kind kind;
+	enum supv_rule rule;
 	pthread_t t = r->thread;
 	uint64_t ran;
 	int code;
@@ -323,13 +319,10 @@ handle_exit(struct supv *s, struct supv_worker *r)
 
 	TAILQ_REMOVE(&s->exitq, r, exitq);
 	ran = r->ended_ns - r->started_ns;
-	supv__hb_unwatch(s, c);
 	kind = supv__exit_kind(r);
-	supv__hung_done(s, c);
-	supv__child_set_state(c, CH_IDLE);
 	code = supv__exit_code(r);
-	supv__emit_exit(s, c, kind, code);
-	loop_decide(s, c, kind, code, ran);
+	rule = supv__child_ended(s, c, kind, code);
+	act_on_exit(s, c, kind, code, rule, ran);
 	if (running(s) && !RB_EMPTY(&s->pend))
 		run_pending(s);
 	/* s may be gone once its run is over (a temporary child): d stays. */
@@ -338,16 +331,21 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	supv__dom_lock(d);
 }
 
+/*
+ * Stops c, found hung, within its grace, and acts on how it ended (HUNG,
+ * or how it ended on its own meanwhile).  Its code is 0 when it was
+ * abandoned: its kind then says how it was given up.
+ */
 static void
-handle_hung(struct supv *s, struct child *c, bool spinning)
+stop_hung(struct supv *s, struct child *c)
 {
 	enum supv_exit_kind kind;
+	enum supv_rule rule;
 	uint64_t ran;
 
-	if (supv__mark_hung(s, c, spinning) && c->state == CH_RUNNING) {
-		kind = supv__child_stop(s, c, SUPV_EXIT_HUNG, &ran);
-		loop_decide(s, c, kind, last_code(c), ran);
-	}
+	kind = supv__child_stop(s, c, SUPV_EXIT_HUNG, &ran, &rule);
+	act_on_exit(s, c, kind, c->run != NULL ? supv__exit_code(c->run) : 0,
+	    rule, ran);
 }
 
 /* ---- Calls posted to the loop ---- */
@@ -389,14 +387,14 @@ do_add(struct supv *s, struct child *c)
 static int
 do_terminate(struct supv *s, struct child *c)
 {
+	enum supv_rule rule;
 	uint64_t ran;
 
 	if (c->state == CH_PENDING)
 		clear_pending(s, c);
 	if (c->state == CH_RUNNING)
-		supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
-	if (c->restart == SUPV_TEMPORARY)
-		delete_spec(s, c);
+		supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran, &rule);
+	drop_if_temporary(s, c);
 	return 0;
 }
 
@@ -448,6 +446,7 @@ terminate(struct supv *s, enum supv_exit_kind why)
 	struct child *c, *prev;
 	struct supv_worker *r;
 	bool keep_specs = s->state == SUP_STARTING;
+	enum supv_rule rule;
 	uint64_t ran;
 
 	supv__sup_set_state(s, SUP_STOPPING);
@@ -463,9 +462,9 @@ terminate(struct supv *s, enum supv_exit_kind why)
 		if (c->state == CH_PENDING)
 			clear_pending(s, c);
 		if (c->state == CH_RUNNING) {
-			supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran);
-			if (c->restart == SUPV_TEMPORARY && !keep_specs)
-				delete_spec(s, c);
+			supv__child_stop(s, c, SUPV_EXIT_SHUTDOWN, &ran, &rule);
+			if (!keep_specs)
+				drop_if_temporary(s, c);
 		}
 	}
 	/* A worker restarting itself may be emitting: let it finish. */
@@ -523,11 +522,7 @@ serve(struct supv *s)
 		if (s->stop_req) {
 			terminate(s, SUPV_EXIT_SHUTDOWN);
 		} else if ((c = hung_asked(s)) != NULL) {
-			uint64_t ran;
-			enum supv_exit_kind kind;
-
-			kind = supv__child_stop(s, c, SUPV_EXIT_HUNG, &ran);
-			loop_decide(s, c, kind, last_code(c), ran);
+			stop_hung(s, c);	/* found while the loop was busy */
 		} else if ((q = TAILQ_FIRST(&s->reqq)) != NULL &&
 		    (req_turn || TAILQ_EMPTY(&s->exitq))) {
 			/* Calls are served between exits, never starved. */
@@ -541,7 +536,9 @@ serve(struct supv *s)
 		} else {
 			now = supv__now_ns();
 			if ((c = supv__hb_check_due(s, &spinning)) != NULL) {
-				handle_hung(s, c, spinning);
+				if (supv__mark_hung(s, c, spinning) &&
+				    c->state == CH_RUNNING)
+					stop_hung(s, c);
 				continue;
 			}
 			next = pending_next(s);

@@ -1,7 +1,10 @@
 /*
- * restart.c - the pure decisions, written once: whether an exit restarts
- * its child, which children a strategy restarts with it, the restart
- * intensity window, and backoff delays (shared with task retries).
+ * restart.c - what an exit means, decided once (supv__decide: nothing, a
+ * deletion, a restart of which children after what delay, giving up, an
+ * auto-shutdown, and the rule that decided) and counted once
+ * (supv__verdict_commit); the loop and the same-thread path both act on
+ * it.  Also the restart intensity window, and backoff delays (shared
+ * with task retries).
  *
  * The window keeps the times of the restarts that may still be inside it,
  * oldest first, in a ring of intensity + 1 slots.  Adding a restart drops
@@ -12,6 +15,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "supervise_internal.h"
 
@@ -96,17 +100,21 @@ supv__window_full(struct window *w, uint64_t now_ms)
  * than backoff_max_ms, resets the count; so does supv_ready() with
  * backoff_reset_on_ready.
  */
-unsigned
-supv__backoff_delay(struct child *c, uint64_t ran_ns)
+static unsigned
+backoff_delay(const struct child *c, uint64_t ran_ns, unsigned *streak)
 {
+	unsigned k = c->streak;
+
+	*streak = k;
 	if (c->backoff_ms == 0)
 		return 0;
 	if (c->backoff_reset_ns != 0 ? ran_ns >= c->backoff_reset_ns :
 	    ran_ns > (uint64_t)c->backoff_max_ms * NS_PER_MS)
-		c->streak = 0;
-	if (c->streak < 64)
-		c->streak++;
-	return supv__backoff_step(c->backoff_ms, c->backoff_max_ms, c->streak);
+		k = 0;
+	if (k < 64)
+		k++;
+	*streak = k;
+	return supv__backoff_step(c->backoff_ms, c->backoff_max_ms, k);
 }
 
 /*
@@ -182,14 +190,15 @@ supv__exit_rule(const struct child *c, enum supv_exit_kind kind, int code)
 }
 
 /*
- * Whether an exit restarts c: by its restart type (OTP's), unless one of
- * its code lists decides otherwise (an escalation restarts nothing: the
- * supervisor gives up).
+ * Whether an exit restarts c, given the rule its codes gave: by its
+ * restart type (OTP's), unless one of its code lists decided otherwise
+ * (an escalation restarts nothing: the supervisor gives up).
  */
-bool
-supv__restart_wanted(const struct child *c, enum supv_exit_kind kind, int code)
+static bool
+restart_wanted(const struct child *c, enum supv_exit_kind kind,
+    enum supv_rule rule)
 {
-	if (supv__exit_rule(c, kind, code) != SUPV_RULE_RESTART_TYPE)
+	if (rule != SUPV_RULE_RESTART_TYPE)
 		return false;
 	switch (c->restart) {
 	case SUPV_PERMANENT:
@@ -206,12 +215,69 @@ supv__restart_wanted(const struct child *c, enum supv_exit_kind kind, int code)
  * *last in start order: c alone, every child, or c and those after it.
  */
 void
-supv__restart_group(struct supv *s, struct child *c, struct child **first,
-    struct child **last)
+supv__restart_group(const struct supv *s, struct child *c,
+    struct child **first, struct child **last)
 {
 	*first = *last = c;
 	if (s->strategy == SUPV_ONE_FOR_ALL)
 		*first = TAILQ_FIRST(&s->children);
 	if (s->strategy != SUPV_ONE_FOR_ONE)
 		*last = TAILQ_LAST(&s->children, child_list);
+}
+
+/*
+ * What an exit of c means, decided in one place (OTP's add_restart):
+ * given how it ended, its code, the rule its codes gave (supv__exit_rule,
+ * computed once per exit and carried to its EXIT event) and how long it
+ * ran.  Changes nothing but the expiry of old entries of the window: a
+ * caller may decide and then not act (the same-thread path, when the
+ * verdict is not to restart the child alone at once).  Tree's lock held.
+ */
+void
+supv__decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
+    int code, enum supv_rule rule, uint64_t ran_ns, uint64_t now,
+    struct supv__verdict *v)
+{
+	(void)code;
+	memset(v, 0, sizeof(*v));
+	v->rule = rule;
+	v->now = now;
+	if (rule == SUPV_RULE_ESCALATE_CODE) {
+		/* Its code says so: give up at once, whatever the window holds. */
+		v->act = SUPV__ACT_GIVE_UP;
+		return;
+	}
+	if (!restart_wanted(c, kind, rule)) {
+		v->act = c->restart == SUPV_TEMPORARY ? SUPV__ACT_DELETE :
+		    SUPV__ACT_NONE;
+		/* An auto-shutdown follows when this was the significant end. */
+		v->shutdown = c->significant &&
+		    (s->auto_shutdown == SUPV_AUTO_ANY ||
+		    (s->auto_shutdown == SUPV_AUTO_ALL && s->nsig_live == 0));
+		return;
+	}
+	if (supv__window_full(&s->win, now / NS_PER_MS)) {
+		v->act = SUPV__ACT_GIVE_UP;
+		v->rule = SUPV_RULE_INTENSITY;
+		return;
+	}
+	v->act = SUPV__ACT_RESTART;
+	v->delay_ms = backoff_delay(c, ran_ns, &v->streak);
+	supv__restart_group(s, c, &v->first, &v->last);
+}
+
+/*
+ * Counts what the verdict decided, in the one place restarts are counted:
+ * a restart (or the one too many that gives up) in the intensity window,
+ * the child's failure streak for its backoff.  Tree's lock held.
+ */
+void
+supv__verdict_commit(struct supv *s, struct child *c,
+    const struct supv__verdict *v)
+{
+	if (v->act == SUPV__ACT_RESTART ||
+	    (v->act == SUPV__ACT_GIVE_UP && v->rule == SUPV_RULE_INTENSITY))
+		(void)supv__window_add(&s->win, v->now / NS_PER_MS);
+	if (v->act == SUPV__ACT_RESTART)
+		c->streak = v->streak;
 }

@@ -256,18 +256,21 @@ worker_main(void *arg)
 
 /*
  * The same-thread fast path, on a worker's own thread after its body
- * returned code.  When that exit would simply restart this child one for
- * one (no stop asked, no backoff, no synchronous start, the intensity not
- * exceeded) the restart is decided and counted here, the run is reset,
- * EXIT, RESTART and START are emitted, and true tells the thread to run
- * the body again.  Anything else goes to the loop as usual.  Called
- * without the tree's lock.
+ * returned code.  The exit is decided as the loop decides it
+ * (supv__decide); when the verdict is to restart this child alone, now
+ * (no stop asked, no synchronous start to wait for), the restart is
+ * counted, the run reset, EXIT, RESTART and START are emitted, and true
+ * tells the thread to run the body again.  Any other verdict goes to the
+ * loop, which decides again: deciding counts nothing.  Called without the
+ * tree's lock.
  */
 bool
 supv__run_restart_in_place(struct supv_worker *r, int code)
 {
 	enum supv_exit_kind kind = code == 0 ? SUPV_EXIT_NORMAL : SUPV_EXIT_FAILURE;
+	struct supv__verdict v;
 	struct supv *s, *saved;
+	enum supv_rule rule;
 	struct child *c;
 	uint64_t now;
 	bool ok = false;
@@ -277,15 +280,16 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 		goto out;
 	s = c->owner;
 	if ((s->state != SUP_RUNNING && s->state != SUP_STARTING) || s->stop_req ||
-	    s->strategy != SUPV_ONE_FOR_ONE || c->backoff_ms != 0 ||
-	    c->ready_ms != 0 || c->state != CH_RUNNING ||
-	    !supv__restart_wanted(c, kind, code))
+	    c->ready_ms != 0 || c->state != CH_RUNNING)
 		goto out;
 	now = supv__now_ns();
-	if (supv__window_full(&s->win, now / NS_PER_MS))
-		goto out;	/* the loop gives up */
+	rule = supv__exit_rule(c, kind, code);
+	supv__decide(s, c, kind, code, rule, now - r->started_ns, now, &v);
+	if (v.act != SUPV__ACT_RESTART || v.first != c || v.last != c ||
+	    v.delay_ms != 0)
+		goto out;
 	/* Committed: the restart is counted before anything is emitted. */
-	supv__window_add(&s->win, now / NS_PER_MS);
+	supv__verdict_commit(s, c, &v);
 	supv__note_exit(s, c, kind, code);
 	supv__note_restart(s, c);
 	supv__hb_unwatch(s, c);
@@ -301,7 +305,7 @@ supv__run_restart_in_place(struct supv_worker *r, int code)
 		s->inplace_busy++;
 		saved = supv__tls_sup;
 		supv__tls_sup = s;	/* calls on the tree from the callback: EDEADLK */
-		supv__emit_exit_counted(s, c, kind, code);
+		supv__emit_exit_restarted(s, c, kind, code, rule);
 		if (r->child == c)
 			supv__emit_restart(s, c);
 		if (r->child == c)

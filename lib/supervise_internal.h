@@ -528,9 +528,9 @@ void supv__note_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
 void supv__note_restart(struct supv *s, struct child *c);
 void supv__emit_start(struct supv *s, const struct child *c);
 void supv__emit_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
-    int code);
-void supv__emit_exit_counted(struct supv *s, const struct child *c,
-    enum supv_exit_kind exit, int code);
+    int code, enum supv_rule rule);
+void supv__emit_exit_restarted(struct supv *s, const struct child *c,
+    enum supv_exit_kind exit, int code, enum supv_rule rule);
 void supv__emit_restart(struct supv *s, const struct child *c);
 void supv__emit_backoff(struct supv *s, const struct child *c, unsigned delay_ms);
 void supv__emit_hung(struct supv *s, const struct child *c, bool spinning,
@@ -623,20 +623,37 @@ void supv__ctl_answer(struct supv *root, bool allow_changes, const char *line,
 bool supv__ctl_health_end(struct supv *root, unsigned long probe, bool last,
     struct supv__buf *out);
 
-/* restart.c: the pure decisions */
+/* restart.c: what an exit means, decided and counted once */
+enum supv__act {
+	SUPV__ACT_NONE,         /* nothing: the child stays idle */
+	SUPV__ACT_DELETE,       /* a temporary child: its spec goes */
+	SUPV__ACT_RESTART,      /* first..last restart, in start order, after delay_ms */
+	SUPV__ACT_GIVE_UP       /* the supervisor gives up (rule: why) */
+};
+struct supv__verdict {
+	enum supv__act  act;
+	enum supv_rule  rule;          /* what decided */
+	bool            shutdown;      /* NONE, DELETE: then an auto-shutdown */
+	struct child   *first, *last;  /* RESTART: the group */
+	unsigned        delay_ms;      /* RESTART: its backoff */
+	unsigned        streak;        /* RESTART: the child's failures in a row */
+	uint64_t        now;           /* when it was decided (ns) */
+};
 enum supv_rule supv__exit_rule(const struct child *c, enum supv_exit_kind kind,
     int code);
-bool     supv__restart_wanted(const struct child *c, enum supv_exit_kind kind,
-    int code);
-void     supv__restart_group(struct supv *s, struct child *c, struct child **first,
-    struct child **last);
+void     supv__decide(struct supv *s, struct child *c, enum supv_exit_kind kind,
+    int code, enum supv_rule rule, uint64_t ran_ns, uint64_t now,
+    struct supv__verdict *v);
+void     supv__verdict_commit(struct supv *s, struct child *c,
+    const struct supv__verdict *v);
+void     supv__restart_group(const struct supv *s, struct child *c,
+    struct child **first, struct child **last);
 int      supv__window_init(struct window *w, unsigned intensity, unsigned period_ms);
 void     supv__window_reset(struct window *w);
 void     supv__window_free(struct window *w);
 unsigned supv__window_count(struct window *w, uint64_t now_ms);
 bool     supv__window_add(struct window *w, uint64_t now_ms);
 bool     supv__window_full(struct window *w, uint64_t now_ms);
-unsigned supv__backoff_delay(struct child *c, uint64_t ran_ns);
 unsigned supv__backoff_step(unsigned base_ms, unsigned max_ms, unsigned k);
 int      supv__backoff_check(unsigned base_ms, unsigned max_opt, unsigned *max_ms);
 
@@ -698,7 +715,9 @@ struct child *supv__hb_check_due(struct supv *s, bool *spinning);
 /* child.c: starting and stopping one child, on its supervisor's loop */
 void  supv__ask_stop(struct child *c, enum supv_exit_kind why);
 enum supv_exit_kind supv__child_stop(struct supv *s, struct child *c,
-    enum supv_exit_kind why, uint64_t *ran);
+    enum supv_exit_kind why, uint64_t *ran, enum supv_rule *rule);
+enum supv_rule supv__child_ended(struct supv *s, struct child *c,
+    enum supv_exit_kind kind, int code);
 int   supv__child_start_worker(struct supv *s, struct child *c);
 bool  supv__wait_busy(struct supv *s, uint64_t deadline, bool live);
 bool  supv__mark_hung(struct supv *s, struct child *c, bool spinning);
