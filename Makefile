@@ -11,6 +11,7 @@ PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 MANDIR      ?= $(PREFIX)/share/man
+DATADIR     ?= $(PREFIX)/share
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BINDIR      ?= $(PREFIX)/bin
 DESTDIR     ?=
@@ -42,17 +43,23 @@ OPT ?= -O2 -g
 WARN := -Wall -Wextra
 # The user's CFLAGS, CPPFLAGS and LDFLAGS are added last, never replaced.
 XCFLAGS  := -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) -Iinclude $(BSD_CFLAGS)
+# Each object depends on the headers it includes (-MMD), no others.
+DEPFLAGS  = -MMD -MP -MF $(@:.o=.d)
 LIBFLAGS := -fPIC -fvisibility=hidden
 XLDFLAGS := -pthread $(SANFLAGS)
 
-LIB_SRCS := $(wildcard lib/*.c)
+# lib/ in layers (see lib/README): base/ under core/, and the rest on top.
+LIB_SRCS := $(sort $(wildcard lib/*/*.c))
+LIB_HDRS := $(sort $(wildcard lib/*/*.h))
 LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
 STATIC   := $(B)/libsupervise.a
 SONAME   := libsupervise.so.$(MAJOR)
 SHARED   := $(B)/libsupervise.so.$(VERSION)
 
 TEST_SRCS := $(wildcard test/check_*.c)
-TEST_OBJS := $(TEST_SRCS:test/%.c=$(B)/test/%.o) $(B)/test/runner.o $(B)/test/helpers.o
+# The tests speak to the control socket with supervisectl's own client.
+TEST_OBJS := $(TEST_SRCS:test/%.c=$(B)/test/%.o) $(B)/test/runner.o $(B)/test/helpers.o \
+	$(B)/test/ctl_client.o $(B)/test/ctl_out.o
 RUNNER    := $(B)/test/runner
 
 EXAMPLE_SRCS := $(wildcard examples/*.c)
@@ -82,22 +89,25 @@ DEPS ?= yes
 
 all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so $(TOOL)
 
-$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/supervise.h
+$(B)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(CC) $(XCFLAGS) $(LIBFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) -Ilib $(LIBFLAGS) $(DEPFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # version.c stops the build if the header's SUPV_VERSION_* disagree with these.
-$(B)/lib/version.o: XCFLAGS += -DSUPV_MAKE_MAJOR=$(MAJOR) -DSUPV_MAKE_MINOR=$(MINOR) \
+$(B)/lib/abi/version.o: XCFLAGS += -DSUPV_MAKE_MAJOR=$(MAJOR) -DSUPV_MAKE_MINOR=$(MINOR) \
 	-DSUPV_MAKE_PATCH=$(PATCH)
-$(B)/lib/version.o: Makefile
+$(B)/lib/abi/version.o: Makefile
 
 $(STATIC): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# A sanitized shared library leaves the sanitizer's runtime to the program
+# (clang links it into executables only): no --no-undefined then.
+NOUNDEF := $(if $(SAN),,-Wl,--no-undefined)
 $(SHARED): $(LIB_OBJS) $(B)/supervise.map
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script,$(B)/supervise.map \
-		-Wl,--no-undefined $(XLDFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJS) $(BSD_LIBS)
+		$(NOUNDEF) $(XLDFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJS) $(BSD_LIBS)
 
 $(B)/$(SONAME): $(SHARED)
 	ln -sf $(notdir $<) $@
@@ -106,10 +116,10 @@ $(B)/libsupervise.so: $(B)/$(SONAME)
 
 # The version script is made from lib/*.sym: lists of exported names under
 # "NODE:" headings, one version node per release, oldest first (see the
-# top of lib/supervise.sym).  symbols.txt has one "NODE NAME" line per
+# top of lib/abi/supervise.sym).  symbols.txt has one "NODE NAME" line per
 # symbol, in node order; supervise.map chains the nodes, each inheriting
 # the one before, and hides everything else.
-SYMS := $(wildcard lib/*.sym)
+SYMS := $(wildcard lib/abi/*.sym)
 $(B)/symbols.txt: $(SYMS)
 	@mkdir -p $(@D)
 	awk 'FNR == 1 { node = "" } /^[ \t]*(#|$$)/ { next } \
@@ -144,10 +154,10 @@ $(B)/supervise.pc: supervise.pc.in $(B)/pc.vars Makefile
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Tests, examples and benchmarks link the static library.  A white-box test
-# may include lib/*.h: its object is rebuilt when they change.
-$(B)/test/%.o: test/%.c test/tests.h include/supervise.h $(wildcard lib/*.h) $(B)/test/suites.inc
+# may include lib/*/*.h: its object is rebuilt when they change (-MMD).
+$(B)/test/%.o: test/%.c $(B)/test/suites.inc
 	@mkdir -p $(@D)
-	$(CC) $(XCFLAGS) -I$(B)/test $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) -Ilib -I$(B)/test $(CHECK_CFLAGS) $(DEPFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # One SUITE(area) line per test/check_<area>.c, for the runner; rewritten
 # whenever the list changes (not only when a file is newer).
@@ -159,6 +169,10 @@ endif
 $(B)/test/suites.inc:
 	@mkdir -p $(@D)
 	printf '%s\n' $(foreach x,$(SUITES_NOW),'$(x)') > $@
+
+$(B)/test/ctl_%.o: tools/supervisectl/%.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -Ilib $(DEPFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(RUNNER): $(TEST_OBJS) $(STATIC)
 	$(CC) $(XLDFLAGS) -rdynamic $(LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(BSD_LIBS) $(CHECK_LIBS)
@@ -182,10 +196,11 @@ examples: $(EXAMPLES)
 
 # The control socket's tool: it speaks the protocol, and links no library
 # of ours.  Its client (client.c) is linked into the tests as well.
-TOOL_SRCS := $(wildcard tools/supervisectl/*.c)
-$(TOOL): $(TOOL_SRCS) tools/supervisectl/ctl.h
+# It decodes paths with the library's own codec (lib/base/path.c, pure).
+TOOL_SRCS := $(wildcard tools/supervisectl/*.c) lib/base/path.c
+$(TOOL): $(TOOL_SRCS) tools/supervisectl/ctl.h lib/base/path.h
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) $(TOOL_CFLAGS) \
+	$(CC) -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) -Ilib $(TOOL_CFLAGS) \
 		$(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS) $(TOOL_LIBS)
 
 # make deps: the Debian packages the build and the tests need.
@@ -269,9 +284,9 @@ $(B)/test/soak: test/soak.c $(STATIC)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
 
 # libFuzzer needs clang; it links the library's sources directly.
-$(FUZZ_DIR)/fuzz_%: test/fuzz_%.c $(LIB_SRCS) lib/supervise_internal.h include/supervise.h
+$(FUZZ_DIR)/fuzz_%: test/fuzz_%.c $(LIB_SRCS) $(LIB_HDRS) include/supervise.h
 	@mkdir -p $(@D)
-	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(BSD_CFLAGS) \
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ilib $(BSD_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-pthread -o $@ $< $(LIB_SRCS) $(BSD_LIBS)
 
@@ -280,15 +295,15 @@ $(FUZZ_DIR)/fuzz_%: test/fuzz_%.c $(LIB_SRCS) lib/supervise_internal.h include/s
 # library, built here with ASan whatever SAN says.
 ABI_FLAGS := -std=c11 -D_GNU_SOURCE -pthread -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
-ABI_OBJS  := $(LIB_SRCS:lib/%.c=$(B)/abi/%.o)
-$(B)/abi/%.o: lib/%.c $(wildcard lib/*.h) include/supervise.h
+ABI_OBJS  := $(LIB_SRCS:lib/%.c=$(B)/abicheck/%.o)
+$(B)/abicheck/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ABI_FLAGS) -Iinclude $(BSD_CFLAGS) -c -o $@ $<
-$(B)/abi/old/supervise.h: include/supervise.h test/old_header.awk
+	$(CC) $(ABI_FLAGS) -Iinclude -Ilib $(BSD_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(B)/abicheck/old/supervise.h: include/supervise.h test/old_header.awk
 	@mkdir -p $(@D)
 	awk -f test/old_header.awk include/supervise.h > $@
-$(B)/abi/abi_old: test/abi_old.c $(B)/abi/old/supervise.h $(ABI_OBJS)
-	$(CC) $(ABI_FLAGS) -I$(B)/abi/old -o $@ test/abi_old.c $(ABI_OBJS) $(BSD_LIBS)
+$(B)/abicheck/abi_old: test/abi_old.c $(B)/abicheck/old/supervise.h $(ABI_OBJS)
+	$(CC) $(ABI_FLAGS) -I$(B)/abicheck/old -o $@ test/abi_old.c $(ABI_OBJS) $(BSD_LIBS)
 
 soak: all $(SOAK)
 	$(SOAK)
@@ -298,7 +313,7 @@ fuzz: $(FUZZ)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_DIR)/ || exit 1; done
 
-check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old $(B)/test/chaos_probe
+check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abicheck/abi_old $(B)/test/chaos_probe
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
 	$(RUN_ENV) SUPV_TEST_TOOL=$(TOOL) $(if $(SAN),,SUPV_TEST_CHAOS_PROBE=$(B)/test/chaos_probe) \
 		CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
@@ -307,7 +322,7 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old $(B)/test/chaos_pr
 	sh test/archive.sh $(STATIC) "$(CC) $(SANFLAGS)" "$(BSD_LIBS)"
 	sh test/layering.sh $(B)
 	@echo "== growth-safe structs (an older header, under ASan) =="
-	$(B)/abi/abi_old
+	$(B)/abicheck/abi_old
 	@echo "== header compiles alone =="
 	sh test/header.sh "$(CC)" "$(CXX)"
 	@echo "== man pages =="
@@ -315,6 +330,9 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abi/abi_old $(B)/test/chaos_pr
 	@echo "== examples (smoke) =="
 	sh test/examples.sh $(B)/examples
 	sh test/signals.sh $(B)/examples
+ifeq ($(SAN),)
+	sh test/valgrind.sh $(B)/examples
+endif
 	@echo "== supervisectl against a running tree =="
 	sh test/control.sh $(TOOL) $(B)/examples
 ifeq ($(SAN)$(VALGRIND),)
@@ -353,7 +371,7 @@ bench: all $(BENCHES)
 # and their parents below PREFIX, when it leaves them empty.  (It cannot tell
 # them from directories that were there, empty, before the install.)
 INSTALL_DIRS = $(BINDIR) $(PKGCONFIGDIR) $(LIBDIR) $(INCLUDEDIR) $(MANDIR)/man1 \
-	$(MANDIR)/man3 $(MANDIR)/man7
+	$(MANDIR)/man3 $(MANDIR)/man7 $(DATADIR)/libsupervise
 
 install: all $(B)/supervise.pc
 	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
@@ -364,6 +382,7 @@ install: all $(B)/supervise.pc
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsupervise.so
 	install -m 644 $(B)/supervise.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
+	install -m 644 supervise.supp $(DESTDIR)$(DATADIR)/libsupervise/
 	for m in man/man1/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for m in man/man3/*.3; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done
 	for m in man/man7/*.7; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done
@@ -380,7 +399,7 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/supervise.h $(DESTDIR)$(LIBDIR)/libsupervise.a \
 		$(DESTDIR)$(LIBDIR)/libsupervise.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libsupervise.so $(DESTDIR)$(PKGCONFIGDIR)/supervise.pc \
-		$(DESTDIR)$(BINDIR)/supervisectl
+		$(DESTDIR)$(BINDIR)/supervisectl $(DESTDIR)$(DATADIR)/libsupervise/supervise.supp
 	for m in man/man1/*.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
 	for m in man/man3/*.3; do rm -f $(DESTDIR)$(MANDIR)/man3/$${m##*/}; done
 	for m in man/man7/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${m##*/}; done
@@ -390,6 +409,8 @@ uninstall:
 	    case $$d in "$$p"/*) ;; *) break ;; esac; \
 	  done; \
 	done
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(ABI_OBJS:.o=.d)
 
 clean:
 	rm -rf build build-* supervise.pc

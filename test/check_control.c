@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #include "tests.h"
-#include "../lib/supervise_internal.h"
+#include "outside/outside.h"
+#include "../tools/supervisectl/ctl.h"
 
 static char dir[40], sock[100];
 
@@ -80,19 +81,15 @@ read_all(int fd)
 	return buf;
 }
 
-/* One exchange: the request bytes as given, the whole reply. */
+/* One exchange, with supervisectl's client: the request bytes as given, the whole reply. */
 static char *
 ask_raw(const char *req, size_t len)
 {
-	int fd = connect_to(sock);
-	char *rep;
+	char err[512], *rep;
+	size_t n;
 
-	ck_assert_msg(fd >= 0, "connect %s: %s", sock, strerror(errno));
-	if (len > 0)
-		ck_assert_int_eq(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
-	shutdown(fd, SHUT_WR);
-	rep = read_all(fd);
-	close(fd);
+	rep = ctl_raw(sock, req, len, WAIT_MS, &n, err, sizeof(err));
+	ck_assert_msg(rep != NULL, "%s", err);
 	return rep;
 }
 

@@ -1,6 +1,6 @@
 /*
  * check_faults.c - fault injection: the n-th allocation or thread creation
- * of the library fails (supv_fault_countdown, util.c), for n = 1, 2, ...
+ * of the library fails (supv_fault_countdown, lib/base/fault.c), for n = 1, 2, ...
  * over every failure point of building, starting, restarting, changing and
  * stopping a tree, until an iteration runs without the fault firing.  For
  * each n: the call returns 0 or a documented errno, a failed call changed

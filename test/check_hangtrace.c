@@ -167,7 +167,7 @@ END_TEST
  * reported as the second one's stack.
  */
 extern void (*_Atomic supv_fault_pause)(int point);
-#define FP_TRACE_HANDLER 2	/* lib/supervise_internal.h, enum fault_point */
+#define FP_TRACE_HANDLER 2	/* lib/base/base.h, enum fault_point */
 
 static atomic_int late_calls, late_go;
 

@@ -20,7 +20,7 @@
 extern atomic_long supv_fault_countdown;
 extern void (*_Atomic supv_fault_pause)(int point);
 
-/* The points of lib/supervise_internal.h's enum fault_point. */
+/* The points of lib/base/base.h's enum fault_point. */
 #define FP_RUN_FINISHED   0
 #define FP_START_UNLOCKED 1
 

@@ -169,7 +169,7 @@ check_works(struct supv *root, const int *sigs, size_t n)
 
 /*
  * Every allocation and thread creation of the call fails in turn (the
- * fault-injection seam of util.c): each failed call changes nothing, the
+ * fault-injection seam of lib/base/fault.c): each failed call changes nothing, the
  * thread creation's failure after the mask was changed included.  The
  * mask restored is the one before, not one without the signals: SIGUSR1
  * was blocked already and stays so.

@@ -11,7 +11,7 @@
  * White-box, for the regression tests at the end: a pool's supervisor and
  * idle list, and the condition variable a run waits on.
  */
-#include "../lib/taskpool.h"
+#include "taskpool/taskpool.h"
 
 /* A root supervisor with one task pool "tp" under it. */
 struct fx {

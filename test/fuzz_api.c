@@ -36,7 +36,7 @@
 
 #include "supervise.h"
 
-/* The library's fault injection (lib/util.c): the n-th allocation or thread creation fails. */
+/* The library's fault injection (lib/base/fault.c): the n-th allocation or thread creation fails. */
 extern atomic_long supv_fault_countdown;
 
 #define MAX_OPS          48

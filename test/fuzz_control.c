@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/supervise_internal.h"
+#include "outside/outside.h"
 
 static struct supv *root;
 

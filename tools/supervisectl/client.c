@@ -131,32 +131,32 @@ parse_head(const char *path, struct ctl_reply *rep, char *err, size_t errlen)
 	return true;
 }
 
-bool
-ctl_ask(const char *path, const char *request, int timeout_ms,
-    struct ctl_reply *rep, char *err, size_t errlen)
+char *
+ctl_raw(const char *path, const void *request, size_t reqlen, int timeout_ms,
+    size_t *len, char *err, size_t errlen)
 {
 	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-	size_t cap = 8192;
+	size_t cap = 8192, n = 0;
 	int fd, send_errno = 0;
+	char *text;
 
-	memset(rep, 0, sizeof(*rep));
 	if ((fd = dial(path, err, errlen)) < 0)
-		return false;
+		return NULL;
 	/* A server that refuses us says why, then closes: read it anyway. */
-	if (!send_all(fd, request, strlen(request), deadline))
+	if (!send_all(fd, request, reqlen, deadline))
 		send_errno = errno;
 	shutdown(fd, SHUT_WR);
-	rep->text = xmalloc(cap);
+	text = xmalloc(cap);
 	for (;;) {
-		ssize_t n;
+		ssize_t k;
 
-		if (rep->len + 1 == cap) {
+		if (n + 1 == cap) {
 			if (cap >= CTL_REPLY_MAX) {
 				snprintf(err, errlen, "%s: the answer is larger than %zu MB: "
 				    "not a control socket's", path, CTL_REPLY_MAX >> 20);
 				goto fail;
 			}
-			if ((rep->text = realloc(rep->text, cap *= 2)) == NULL)
+			if ((text = realloc(text, cap *= 2)) == NULL)
 				die(EXIT_CANNOT, "out of memory");
 		}
 		if (!wait_fd(fd, POLLIN, deadline)) {
@@ -164,36 +164,48 @@ ctl_ask(const char *path, const char *request, int timeout_ms,
 			    timeout_ms);
 			goto fail;
 		}
-		n = recv(fd, rep->text + rep->len, cap - rep->len - 1, 0);
-		if (n < 0 && errno == EINTR)
+		k = recv(fd, text + n, cap - n - 1, 0);
+		if (k < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && rep->len == 0 && (errno == ECONNRESET || errno == EPIPE) &&
+		if (k < 0 && n == 0 && (errno == ECONNRESET || errno == EPIPE) &&
 		    send_errno != 0)
 			break;	/* nothing came back: say why the write failed */
-		if (n < 0) {
+		if (k < 0) {
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
-		if (n == 0)
+		if (k == 0)
 			break;
-		rep->len += (size_t)n;
+		n += (size_t)k;
 	}
 	close(fd);
-	rep->text[rep->len] = '\0';
-	if (rep->len == 0 && send_errno != 0) {
+	text[n] = '\0';
+	if (n == 0 && send_errno != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(send_errno));
-		ctl_reply_free(rep);
-		return false;
+		free(text);
+		return NULL;
 	}
+	*len = n;
+	return text;
+fail:
+	close(fd);
+	free(text);
+	return NULL;
+}
+
+bool
+ctl_ask(const char *path, const char *request, int timeout_ms,
+    struct ctl_reply *rep, char *err, size_t errlen)
+{
+	memset(rep, 0, sizeof(*rep));
+	if ((rep->text = ctl_raw(path, request, strlen(request), timeout_ms,
+	    &rep->len, err, errlen)) == NULL)
+		return false;
 	if (!parse_head(path, rep, err, errlen)) {
 		ctl_reply_free(rep);
 		return false;
 	}
 	return true;
-fail:
-	close(fd);
-	ctl_reply_free(rep);
-	return false;
 }
 
 void

@@ -39,6 +39,9 @@ struct ctl_reply {
  */
 bool ctl_ask(const char *path, const char *request, int timeout_ms,
     struct ctl_reply *rep, char *err, size_t errlen);
+/* The same exchange, any bytes: the whole reply (malloc'd), or NULL. */
+char *ctl_raw(const char *path, const void *request, size_t reqlen,
+    int timeout_ms, size_t *len, char *err, size_t errlen);
 void ctl_reply_free(struct ctl_reply *rep);
 
 /* out.c */

@@ -6,7 +6,6 @@
  * is printed as it came.  Text in the locale's encoding is kept (UTF-8
  * ids show as themselves under a UTF-8 locale); anything else is \xNN.
  */
-#include <ctype.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <wchar.h>
 #include <wctype.h>
 
+#include "base/path.h"
 #include "ctl.h"
 
 void
@@ -113,27 +113,14 @@ out_text(FILE *f, const char *s)
 	free(e);
 }
 
-static int
-hexval(int c)
-{
-	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
-}
-
+/* %XX decoded, as the library encodes (lib/base/path.c); as sent if malformed. */
 char *
 out_decode(const char *s)
 {
-	char *d = xmalloc(strlen(s) + 1), *o = d;
+	size_t n = strlen(s);
+	char *d = xmalloc(n + 1);
 
-	for (; *s != '\0'; s++) {
-		if (s[0] == '%' && isxdigit((unsigned char)s[1]) &&
-		    isxdigit((unsigned char)s[2])) {
-			*o++ = (char)(hexval((unsigned char)s[1]) << 4 |
-			    hexval((unsigned char)s[2]));
-			s += 2;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
+	if (supv__path_decode(s, s + n, d, n + 1) != 0)
+		memcpy(d, s, n + 1);
 	return d;
 }

@@ -1,0 +1,429 @@
+/*
+ * tree.h - the tree's types: what a supervisor, a child and a run are, who
+ * may change which field, and under which lock.
+ *
+ * Words, each used in one sense in lib/:
+ *   tree        a root supervisor and everything below it; one lock.
+ *   supervisor  struct supv: a node with children and, while it runs, a
+ *               thread of its own (its loop).
+ *   child       one entry of a supervisor (struct child), made from a
+ *               child spec: a worker, or a child supervisor.  "Spec" is
+ *               the same thing seen as the options it was added with.
+ *   run         one start of a child, until it ends (struct supv_worker,
+ *               the public handle: a worker's body gets its run).
+ *   worker      a child whose runs call a function (supv_add_worker), as
+ *               opposed to a child supervisor.
+ *   worker pool a child supervisor of identical workers (supv_add_pool,
+ *               pools/workerpool.c).
+ *   task pool   a child supervisor whose workers run queued tasks
+ *               (supv_taskpool_new, taskpool/); its own lock is tp->mu.
+ *   loop        a running supervisor's thread (core/loop.c).
+ *   domain      a tree's lock (struct dom).
+ *
+ * Locking model.  The lock domain is the tree.  Each tree has one mutex,
+ * in its struct dom, shared by every supervisor of the tree and every run
+ * of it: it guards every field marked "mu" below.  A tree's own operations
+ * that span its levels (adding a subtree, terminating a child supervisor,
+ * a worker restarting itself) stay simple under one lock, and independent
+ * trees never contend.  A never-started tree added under another one joins
+ * that tree's domain (supv__dom_merge); a running tree cannot be added.
+ * A domain lives as long as the supervisor that made it, and as long as
+ * any run of the tree, so that an abandoned worker that outlives its tree
+ * can still take it.
+ *
+ * Each run also has a lock of its own, r->mu ("rmu" below), a leaf: it
+ * guards what the worker waits for in supv_sleep() and in a task pool's
+ * idle wait (a wake token, the stop descriptor), so that neither takes
+ * its tree's lock, and a task pool hands work to a worker under its own
+ * lock (struct supv_taskpool's mu) and the worker's rmu alone.
+ *
+ * Lock order: a tree's mu, then a task pool's mu, then a run's rmu.
+ * Two trees' locks are taken together only by supv__dom_merge, in address
+ * order.  A worker's hot path, supv_heartbeat() and supv_stopping(), takes
+ * no lock.  No lock is ever held while user code runs: the emit_*()
+ * functions drop the tree's lock for the callback, and
+ * supv__arg_unref() (arg_free) is called without one.  Nothing waits on
+ * a process-wide condition variable: a reply wakes its request's, the end
+ * of a callback its supervisor's, a stop request its run's.
+ *
+ * Threads.  Each running supervisor has one thread of its own (its "loop"),
+ * and it alone changes its children's state while it runs: API calls on a
+ * running supervisor are posted to it as requests and answered.  A stopped
+ * supervisor has no thread, and API calls change it directly under the
+ * tree's lock.
+ */
+#ifndef SUPV_CORE_TREE_H
+#define SUPV_CORE_TREE_H
+
+#include <sys/queue.h>
+
+#include "base/base.h"
+
+#define DEFAULT_NAME        "supervisor"
+#define DEFAULT_INTENSITY   1
+#define DEFAULT_PERIOD_MS   5000
+#define DEFAULT_SHUTDOWN_MS 5000
+/* Largest finite intensity: the window keeps one timestamp per restart. */
+#define SUPV_INTENSITY_LIMIT 65535
+
+/*
+ * A lock domain: the lock of one tree.  Reference counted: the supervisor
+ * that made it holds one reference, each run bound to it another, and a
+ * call that may wait with the lock dropped one more while it runs
+ * (supv__tree_enter), so that the mutex it unlocks at the end exists
+ * whatever was freed meanwhile.  A tree's domain is its root's own.
+ */
+struct dom {
+	pthread_mutex_t mu;
+	atomic_uint     refs;
+};
+
+/* The supervisor this thread runs the loop of, if any. */
+extern _Thread_local struct supv *supv__tls_sup;
+/* The run this thread is the worker of, if any. */
+extern _Thread_local struct supv_worker *supv__tls_run;
+
+/*
+ * A spec's argument, shared by the spec and every run of it; arg_free runs
+ * when the last of them lets go.
+ */
+struct argbox {
+	void       *arg;
+	void      (*free_fn)(void *);
+	atomic_uint refs;
+};
+
+/*
+ * How a spec or a run holds its argument: in a box only when there is an
+ * arg_free to run (boxed, a flag beside it), else the pointer itself, so
+ * that a child without arg_free allocates nothing for it.
+ */
+union supv__arg {
+	struct argbox *box;
+	void          *raw;
+};
+
+/*
+ * One run of a child, as the worker sees itself (struct supv_worker).  A
+ * child supervisor's run is one too: its thread is the supervisor's loop.
+ * Reference counted: the child that owns it holds one reference, the
+ * thread another while it runs, so an abandoned thread keeps it alive.
+ */
+struct supv_worker {
+	/*
+	 * Fields are ordered by size, 8-byte ones first, so that there are
+	 * no holes (bench/idle counts the bytes); each says what guards it.
+	 * The worker's own hot fields come first.
+	 */
+	atomic_uint         refs;
+	atomic_bool         stopping;     /* asked to stop; read without a lock */
+	atomic_bool         superseded;   /* abandoned, or its task attempt given
+	                                     up: supv_superseded(), no lock */
+	bool                woken;        /* rmu: a wake token (supv__run_wake) */
+	bool                abandoned;    /* rmu and mu: its child let it go */
+	atomic_ulong        beat;         /* heartbeat count, stored by the worker only */
+	unsigned long       beat_local;   /* the worker's own copy: touched by it alone */
+	_Atomic uint64_t    ext_until;    /* supv_extend(): no hang before this (ns) ... */
+	atomic_ulong        ext_beat;     /* ... while beat still equals this */
+
+	/*
+	 * "const": set before the thread starts, constant while it runs.
+	 * dom is the lock the run answers to (a reference), and always its
+	 * child's tree's: whenever child is set, dom == child->owner->dom.
+	 * A run is rebound only while no thread holds it, when its tree
+	 * joins another or leaves it after a failed add (set_dom, dom.c);
+	 * supv__lock_run_tree() asserts it in debug builds.
+	 */
+	struct dom         *dom;          /* const: its tree's lock (a reference) */
+	pthread_t           thread;       /* const */
+	supv_work_fn       *fn;           /* const: NULL for a child supervisor's run */
+	union supv__arg     arg;          /* const: boxed when arg_boxed */
+	struct supv        *sup;          /* const: the child supervisor this run
+	                                     is, or NULL */
+	uint64_t            started_ns;   /* const */
+	uint64_t            epoch;        /* the child's run number: set with the
+	                                     tree's lock before the body is
+	                                     (re)entered, read by its worker */
+	unsigned            index;        /* const: in a pool; 0 otherwise */
+	atomic_int          tid;          /* the thread's id, stored by it; 0 before */
+	int                 chaos_code;   /* SUPV__CHAOS_FAIL: the code to return */
+	clockid_t           cpuclock;     /* const: the thread's CPU clock, for
+	                                     hang reports (if has_cpuclock) */
+	int                 stop_fd;      /* rmu: -1 until supv_stop_fd() */
+	int                 code;         /* mu: its return value */
+	enum supv_exit_kind sup_kind;     /* mu: how a child supervisor's run ended */
+	/*
+	 * Why it was asked to stop: SHUTDOWN, HUNG or START_FAILED.  mu, and
+	 * for a worker's run rmu too (supv__run_signal_stop takes both; a
+	 * task pool's worker reads it under rmu alone); a child supervisor's
+	 * run has no rmu reader, and supv__ask_stop writes it under mu.
+	 */
+	enum supv_exit_kind stop_kind;
+
+	/* The run's own lock ("rmu"), a leaf: what the worker waits for. */
+	pthread_mutex_t     mu;
+	pthread_cond_t      cv;           /* rmu: supv_sleep() and park waits */
+
+	struct child       *child;        /* mu: owner spec; NULL once abandoned */
+	struct request     *waiting;      /* mu: a call it posted and waits for */
+	uint64_t            ended_ns;     /* mu: when the thread finished the body */
+	uint64_t            stop_at;      /* mu: when the supervisor asked it to stop */
+	TAILQ_ENTRY(supv_worker) exitq;   /* mu: in the owner's exit queue */
+	bool                same_thread;  /* const: restarts may reuse this thread */
+	bool                hang_trace;   /* const: its thread takes the trace signal */
+	unsigned char       chaos;        /* enum supv__chaos_act: set with epoch */
+	bool                has_cpuclock; /* const */
+	bool                arg_boxed;    /* const */
+	bool                ready;        /* mu: supv_ready() was called */
+	bool                exited;       /* mu: the thread has finished the body
+	                                     (at ended_ns) ... */
+	bool                cancelled;    /* mu: ... by pthread_exit or cancellation */
+	bool                stop_asked;   /* mu: the supervisor asked it to stop
+	                                     (at stop_at) */
+	char                id[];         /* its child's id, allocated to fit */
+};
+
+/* A child's state; the allowed transitions are in supv__child_set_state(). */
+enum child_state {
+	CH_IDLE,        /* no run: never started, ended, or terminated */
+	CH_RUNNING,     /* a run is alive (starting or started) */
+	CH_STOPPING,    /* its run was asked to stop and has not ended yet */
+	CH_PENDING      /* waiting for its restart time (backoff) */
+};
+
+/* A child spec.  Every field is guarded by its tree's lock. */
+struct child {
+	/*
+	 * What a heartbeat round reads and writes, first: one cache line
+	 * per child in the round's loop (heartbeat.c).
+	 */
+	TAILQ_ENTRY(child)   hblink;     /* in hbg->kids, or owner->hbfound,
+	                                    while monitored */
+	struct supv_worker  *run;          /* current or last run; NULL if none */
+	unsigned long        hb_seen;      /* beat count at the last check */
+	uint64_t             hb_last;      /* its last beat came by then (ns) ... */
+	uint64_t             hb_round;     /* ... or by the end of this round of
+	                                      its group, if not 0 (the last) */
+	uint64_t             hb_cpu_at;    /* when hb_cpu was read; 0: not yet */
+	struct hb_group     *hbg;          /* its period's group in owner, while
+	                                      linked, when heartbeat_ms != 0 */
+	TAILQ_ENTRY(child)   order;      /* in owner->children, start order */
+	RB_ENTRY(child)      byid;       /* in owner->byid */
+	RB_ENTRY(child)      pendnode;   /* in owner->pend while CH_PENDING */
+	TAILQ_ENTRY(child)   hunglink;   /* in owner->hungq while hung_asked */
+	uint64_t             seq;        /* its place in start order */
+	struct supv         *owner;
+	/*
+	 * Its options: 8-byte fields, then 4-byte, then 1-byte ones, so that
+	 * the struct has no holes (bench/idle counts its bytes).
+	 */
+	uint64_t             shutdown_ns;  /* NO_DEADLINE: wait for ever */
+	uint64_t             backoff_reset_ns; /* a run this long resets streak */
+	/* The exit-code lists: codes[0, n_norestart), then n_escalate more. */
+	int                 *codes;
+	size_t               stack_size;
+	supv_work_fn        *fn;
+	union supv__arg      arg;          /* boxed when arg_boxed */
+	struct supv         *sup;          /* a child supervisor, or NULL */
+	enum supv_restart    restart;
+	enum supv_on_timeout on_timeout;
+	unsigned             heartbeat_ms;
+	unsigned             ready_ms;
+	unsigned             backoff_ms, backoff_max_ms;
+	unsigned             n_norestart, n_escalate;
+	unsigned             index;        /* a pool worker's index */
+
+	/* Its state. */
+	enum child_state     state;
+	unsigned             restarts;     /* restarts since the spec was added */
+	unsigned             streak;       /* consecutive failures, for backoff */
+	uint64_t             epochs;       /* runs prepared so far (supv_epoch) */
+	struct supv__chaos  *chaos;        /* a fault to inject (supv_chaos), or NULL */
+	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
+	uint64_t             hb_cpu;       /* thread CPU time at the last check */
+	/* Its history, for the control socket and metrics: never reset. */
+	uint64_t             exits[SUPV_EXIT_GAVE_UP + 1]; /* runs ended, by kind */
+	int                  last_code;    /* the last run's exit code (last_exit:
+	                                      its kind), once exits[] counts one */
+	unsigned char        last_exit;    /* see last_code */
+	/* Options again, the 1-byte ones, last with the state's. */
+	bool                 hang_trace;
+	bool                 backoff_reset_on_ready;
+	bool                 significant;
+	bool                 same_thread;
+	bool                 arg_boxed;
+	bool                 monitored;    /* in hbg->kids or owner->hbfound */
+	bool                 hb_found;     /* ... the latter: found hung */
+	bool                 hb_spinning;  /* ... and spinning then */
+	bool                 hung_asked;   /* found hung, asked to stop: in
+	                                      owner->hungq, counted in its
+	                                      root's hung_now */
+	char                 id[];         /* allocated to fit (spec_alloc, spec.c) */
+};
+
+RB_HEAD(child_ids, child);
+RB_HEAD(child_pend, child);
+
+/*
+ * The monitored children of one supervisor that share a heartbeat_ms: one
+ * timer and one sampling round for all of them (heartbeat.c).  Made when
+ * the first spec with that period is linked, freed with the last.
+ */
+struct hb_group {
+	TAILQ_ENTRY(hb_group) link;         /* mu: in owner->hbgroups */
+	TAILQ_HEAD(, child)   kids;         /* mu: monitored, in watch order */
+	unsigned              heartbeat_ms;
+	unsigned              nspecs;       /* mu: linked specs with this period */
+	uint64_t              step;         /* ns between rounds */
+	uint64_t              at;           /* mu: next round; NO_DEADLINE: none */
+	uint64_t              rounds;       /* mu: rounds done ... */
+	uint64_t              end;          /* mu: ... the last one's loads were
+	                                       all done by then (ns) */
+};
+
+/* A supervisor's state. */
+enum sup_state {
+	SUP_IDLE,        /* never started */
+	SUP_STARTING,    /* its loop is starting the children */
+	SUP_RUNNING,
+	SUP_STOPPING,    /* terminating: stopping the children */
+	SUP_TERMINATED   /* its last run is over (loop thread finished) */
+};
+
+/* A call on a running supervisor, carried out by its loop. */
+enum req_op { REQ_ADD, REQ_TERMINATE, REQ_RESTART, REQ_DELETE };
+
+struct request {
+	TAILQ_ENTRY(request) link;      /* mu */
+	enum req_op          op;
+	struct child        *spec;      /* REQ_ADD: the new spec */
+	const char          *id;        /* the others: the child's id */
+	struct supv_worker  *from;      /* the calling worker's run, or NULL */
+	pthread_cond_t       cv;        /* mu: the caller waits here */
+	bool                 taken;     /* mu: the loop has begun it */
+	bool                 done;      /* mu */
+	int                  rc;        /* mu */
+};
+
+/* Restart intensity: the times (ms) of the restarts in the window. */
+struct window {
+	uint64_t *ts;                  /* ring of cap entries */
+	unsigned  cap, head, len;
+	unsigned  intensity;           /* SUPV_INFINITY: never give up */
+	uint64_t  period_ms;
+};
+
+/*
+ * A supervisor's memory lives as long as its last reference: the one its
+ * owner holds (its parent's spec, or the application for a root), dropped
+ * by supv__sup_destroy(), and one per caller that holds it across a wait
+ * (supv__sup_hold, taken with the tree's lock held).  Such a caller sees,
+ * once it has the lock again, whether the supervisor was deleted
+ * meanwhile (deleted), and then touches nothing of it but its own flags:
+ * its children are gone.
+ */
+struct supv {
+	/* Set by supv_new(), constant after. */
+	char                 name[SUPV_ID_MAX + 1];
+	enum supv_strategy   strategy;
+	enum supv_auto_shutdown auto_shutdown;
+	supv_event_fn       *on_event;
+	void                *event_arg;
+	pid_t                pid;         /* the process that made it */
+	struct dom          *own_dom;     /* the domain it made (a reference) */
+	/*
+	 * Its tree's domain: own_dom until the tree is added under another
+	 * one.  Changed only by supv__dom_merge, with both locks held.
+	 */
+	_Atomic(struct dom *) dom;
+
+	atomic_uint          refs;        /* see above */
+	bool                 deleted;     /* mu: its spec was deleted for good */
+
+	/* The tree and the children.  Guarded by the tree's lock. */
+	struct supv         *parent;      /* mu */
+	struct child        *spec;        /* mu: this supervisor's spec in parent */
+	TAILQ_HEAD(child_list, child) children; /* mu: start order */
+	struct child_ids     byid;        /* mu */
+	TAILQ_HEAD(, hb_group) hbgroups;  /* mu: its heartbeat periods */
+	TAILQ_HEAD(, child)  hbfound;     /* mu: found hung, to hand to the loop */
+	unsigned             nchildren;   /* mu */
+	/*
+	 * mu: counters and ordered structures, so that nothing the loop
+	 * does often scans the children: pending restarts by time (then
+	 * start order), children found hung, significant children not idle,
+	 * and the workers of the whole subtree (specs, and those running).
+	 */
+	struct child_pend    pend;
+	TAILQ_HEAD(, child)  hungq;
+	unsigned             nsig_live;
+	unsigned             sub_workers, sub_running;
+	uint64_t             next_seq;    /* mu: the next child's place */
+
+	/* A run and its loop.  Guarded by the tree's lock. */
+	enum sup_state       state;       /* mu: see supv__sup_set_state() */
+	struct supv_worker  *run;         /* mu: our run as the parent sees it */
+	pthread_t            thread;      /* mu: the loop's thread */
+	atomic_uint          wake;        /* the loop sleeps on this word ... */
+	bool                 sleeping;    /* mu: ... while this is set
+	                                     (supv__sup_sleep_until) */
+	bool                 stop_req;    /* mu: terminate as SHUTDOWN */
+	bool                 force;       /* mu: graces in this subtree ran out */
+	TAILQ_HEAD(, supv_worker) exitq;  /* mu: runs that ended, to handle */
+	TAILQ_HEAD(, request) reqq;       /* mu: calls to carry out */
+	bool                 emitting;    /* mu: an event callback is running */
+	unsigned             inplace_busy; /* mu: same-thread restarts emitting */
+	pthread_cond_t       emit_cv;     /* mu: waits for emitting, inplace_busy */
+	/*
+	 * mu: the restart intensity window: changed by the loop, and by a
+	 * worker restarting itself in place (run_restart_in_place), both
+	 * under the lock; read by every event and by STATUS lines.
+	 */
+	struct window        win;
+	unsigned long        probe_ack;   /* mu: the last probe its loop answered */
+	/*
+	 * mu: totals over the supervisor's life, its deleted children's
+	 * included: never reset (metrics, the control socket).
+	 */
+	uint64_t             restarts_total, hung_total, gave_up_total;
+	int                  start_rc;    /* mu: why its start failed (root: what
+	                                     supv_start returns) */
+
+	/* A root's own: its runs, their waiters, and its process links. */
+	pthread_cond_t       done_cv;     /* mu: start and end waiters */
+	bool                 joinable;    /* mu: thread not yet joined */
+	unsigned long        run_seq;     /* mu: runs started ... */
+	unsigned long        end_seq;     /* mu: ... and ended */
+	enum supv_exit_kind  end_kind;    /* mu: how the last run ended */
+	bool                 start_done;  /* mu: supv_start may return */
+	int                  wait_fd;     /* mu: supv_wait_fd(), readable while
+	                                     no run is in progress; -1: none */
+	unsigned long        probe_seq;   /* mu: liveness probes sent */
+	unsigned             hung_now;    /* mu: children being stopped as hung, tree-wide */
+	struct notify       *notify;      /* mu: systemd notification, or NULL */
+	struct sigstop      *sigstop;     /* mu: supv_stop_on_signals(), or NULL */
+	struct control      *control;     /* mu: supv_control_listen(), or NULL */
+	void               (*control_free)(struct supv *); /* closes it, without mu */
+
+	/* A pool's own (supv_add_pool): its workers stop all at once. */
+	bool                 parallel_stop; /* constant once it is added */
+	struct workerpool   *wpool;       /* its state (pools/workerpool.c), or NULL */
+	void               (*wpool_free)(struct workerpool *); /* frees it, without mu */
+};
+
+/* A fault a child's runs inject on request (supv_chaos, checks/chaos.c). */
+enum supv__chaos_act {
+	SUPV__CHAOS_NONE = 0,
+	SUPV__CHAOS_FAIL,      /* the run returns a code at once */
+	SUPV__CHAOS_HANG,      /* it beats no more, until asked to stop */
+	SUPV__CHAOS_NOREADY    /* it never calls supv_ready(), until asked to stop */
+};
+/* A child's rule: constant once set, replaced whole under the tree's lock. */
+struct supv__chaos {
+	enum supv__chaos_act act;
+	int                  code;      /* FAIL: what the run returns */
+	unsigned             n;         /* the n-th run ... */
+	bool                 every;     /* ... or every n-th */
+	uint64_t             base;      /* the child's runs before the rule */
+};
+#endif

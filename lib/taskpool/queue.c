@@ -1,0 +1,331 @@
+/*
+ * queue.c - the ground floor of a task pool, on which its workers, its
+ * timer thread and its public calls stand: the pool's state and its last
+ * reference, tasks (their states, results, retries, the reuse cache), the
+ * queue, and handing work to an idle worker or news to the timer thread.
+ * Nothing here calls up into the other task pool files.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "taskpool/taskpool.h"
+
+/* The slot of the worker (or timer thread) the calling thread is. */
+_Thread_local struct tp_slot *supv__tp_tls_slot;
+
+void
+supv__tp_unref(struct supv_taskpool *p)
+{
+	struct supv_task *t;
+
+	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	while ((t = TAILQ_FIRST(&p->free)) != NULL) {
+		TAILQ_REMOVE(&p->free, t, link);
+		supv__tp_task_free(t);
+	}
+	pthread_cond_destroy(&p->space_cv);
+	pthread_cond_destroy(&p->drain_cv);
+	pthread_cond_destroy(&p->replace_cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p->slots);
+	free(p);
+}
+
+/*
+ * The transitions the pool may make.  Anything else is a bug in the
+ * library, caught here.  Called with pool->mu held.
+ */
+void
+supv__tp_set_state(struct supv_taskpool *p, enum pool_state to)
+{
+	static const bool allowed[4][4] = {
+		/* from \ to      IDLE   OPEN   DRAINING CLOSED */
+		[POOL_IDLE]     = { true,  true,  false,   false },
+		[POOL_OPEN]     = { true,  false, true,    true },
+		[POOL_DRAINING] = { true,  false, false,   true },
+		[POOL_CLOSED]   = { true,  false, false,   true },
+	};
+
+	if (!allowed[p->state][to])
+		abort();
+	p->state = to;
+}
+
+/*
+ * Hands work to the idle worker that went idle last, if any, passing over
+ * those being stopped, which would not take it.  Its run is alive: it
+ * waits in tp_slot_idle(), and it needs pool->mu, which we hold, to leave.
+ * A run asked to stop after this declines the work in tp_slot_next(), which
+ * hands it on in turn.  Called with pool->mu held.
+ */
+void
+supv__tp_wake_one(struct supv_taskpool *p)
+{
+	struct tp_slot *sl;
+
+	LIST_FOREACH(sl, &p->idle, idle_link)
+		if (!sl->doomed && !supv_stopping(sl->run))
+			break;
+	if (sl == NULL)
+		return;
+	LIST_REMOVE(sl, idle_link);
+	sl->idle = false;
+	supv__run_wake(sl->run);	/* the run's own token: never a successor's */
+}
+
+/* Tells the timer thread of a deadline at (ns).  Called with pool->mu held. */
+void
+supv__tp_kick_timer(struct supv_taskpool *p, uint64_t at)
+{
+	if (at >= p->ctl_at || p->ctl_run == NULL)
+		return;
+	p->ctl_at = at;
+	supv__run_wake(p->ctl_run);
+}
+
+/* Takes the task off sl.  Called with pool->mu held. */
+void
+supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl)
+{
+	struct supv_task *t = sl->cur;
+
+	sl->cur = NULL;
+	t->slot = NULL;
+	p->nrunning--;
+}
+
+/*
+ * Closes an open pool: no task is accepted or started any more, and the
+ * ones waiting are cancelled.  Called with pool->mu held.
+ */
+void
+supv__tp_close(struct supv_taskpool *p, struct batch *b)
+{
+	if (p->state == POOL_OPEN || p->state == POOL_DRAINING)
+		supv__tp_set_state(p, POOL_CLOSED);
+	supv__tp_tasks_cancel_waiting(p, b);
+	if (p->drain_waiters > 0)
+		pthread_cond_broadcast(&p->drain_cv);
+}
+
+void
+supv__tp_batch_init(struct batch *b)
+{
+	TAILQ_INIT(&b->fin);
+	TAILQ_INIT(&b->dead);
+}
+
+bool
+supv__tp_batch_empty(const struct batch *b)
+{
+	return TAILQ_EMPTY(&b->fin) && TAILQ_EMPTY(&b->dead);
+}
+
+/*
+ * The transitions a task may make.  Anything else is a bug in the
+ * library, caught here.
+ */
+void
+supv__tp_task_set_state(struct supv_task *t, enum task_state to)
+{
+	static const bool allowed[5][5] = {
+		/* from \ to       QUEUED DELAYED RUNNING FINISHING DONE */
+		[T_QUEUED]    = { false, false,  true,   true,     false },
+		[T_DELAYED]   = { true,  false,  false,  true,     false },
+		[T_RUNNING]   = { true,  true,   false,  true,     false },
+		[T_FINISHING] = { false, false,  false,  false,    true },
+		[T_DONE]      = { false, false,  false,  false,    false },
+	};
+
+	if (!allowed[t->state][to])
+		abort();
+	t->state = to;
+}
+
+/* Frees a task that no one references.  Called without pool->mu. */
+void
+supv__tp_task_free(struct supv_task *t)
+{
+	if (t->has_cv)
+		pthread_cond_destroy(&t->cv);
+	free(t);
+}
+
+/*
+ * Drops the pool's reference with pool->mu held.  The last one keeps the
+ * task in the pool's cache for a later submit, or frees it with the
+ * batch.
+ */
+void
+supv__tp_task_unref_locked(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
+{
+	/*
+	 * A count of 1 is ours alone: the handle, if any, is gone, and no
+	 * reference is taken after submit.  That spares an atomic RMW.
+	 */
+	if (atomic_load_explicit(&t->refs, memory_order_acquire) != 1 &&
+	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (p->nfree < TP_CACHE_MAX) {
+		TAILQ_INSERT_HEAD(&p->free, t, link);
+		p->nfree++;
+	} else {
+		TAILQ_INSERT_TAIL(&b->dead, t, link);
+	}
+}
+
+/* The end of a finished task: waiters return, the pool lets it go. */
+static void
+tp_task_done(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
+{
+	supv__tp_task_set_state(t, T_DONE);
+	atomic_store_explicit(&t->finished, true, memory_order_release);
+	if (t->res.status == SUPV_TASK_DONE)
+		p->n_succeeded++;
+	else if (t->res.status == SUPV_TASK_CANCELLED)
+		p->n_cancelled++;
+	else
+		p->n_failed++;
+	if (t->nwaiters > 0)
+		pthread_cond_broadcast(&t->cv);
+	if (--p->nlive == 0 && p->drain_waiters > 0)
+		pthread_cond_broadcast(&p->drain_cv);
+	supv__tp_task_unref_locked(p, t, b);
+}
+
+/*
+ * Gives t (in no list, on no slot) its result.  A task with an on_done
+ * goes to the batch, whose flush calls it and then makes it done.
+ */
+void
+supv__tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
+    enum supv_task_status status, int code, struct batch *b)
+{
+	t->res.status = status;
+	t->res.code = code;
+	t->res.attempts = t->attempts;
+	supv__tp_task_set_state(t, T_FINISHING);
+	if (t->on_done != NULL)
+		TAILQ_INSERT_TAIL(&b->fin, t, link);
+	else
+		tp_task_done(p, t, b);
+}
+
+/*
+ * Calls the on_done of the tasks that finished, then makes them done, and
+ * frees what lost its last reference.  A cancellation of the calling
+ * worker waits until it is over: no task is left finishing.  Called
+ * without pool->mu.
+ */
+void
+supv__tp_batch_flush(struct supv_taskpool *p, struct batch *b)
+{
+	struct supv_task *t, *next;
+	int old;
+
+	if (!TAILQ_EMPTY(&b->fin)) {
+		old = supv__nocancel_begin();
+		/* A finishing task's result no longer changes: no lock. */
+		TAILQ_FOREACH(t, &b->fin, link)
+			t->on_done(&t->res, t->done_arg);
+		pthread_mutex_lock(&p->mu);
+		while ((t = TAILQ_FIRST(&b->fin)) != NULL) {
+			TAILQ_REMOVE(&b->fin, t, link);
+			tp_task_done(p, t, b);
+		}
+		pthread_mutex_unlock(&p->mu);
+		supv__nocancel_end(old);
+	}
+	TAILQ_FOREACH_SAFE(t, &b->dead, link, next)
+		supv__tp_task_free(t);
+	TAILQ_INIT(&b->dead);
+}
+
+void
+supv__tp_queue_push(struct supv_taskpool *p, struct supv_task *t)
+{
+	TAILQ_INSERT_TAIL(&p->queue, t, link);
+	p->nqueued++;
+	supv__tp_wake_one(p);
+}
+
+/*
+ * An attempt of t (taken off its slot) failed: retry it, after its
+ * backoff, or finish it with status once it has no attempts left or the
+ * pool is stopping.
+ */
+void
+supv__tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
+    enum supv_task_status status, int code, struct batch *b)
+{
+	struct supv_task *x;
+	unsigned delay;
+
+	t->res.code = code;
+	if (p->state != POOL_OPEN && p->state != POOL_DRAINING) {
+		supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, code, b);
+		return;
+	}
+	if (t->attempts >= t->max_attempts) {
+		supv__tp_task_finish(p, t, status, code, b);
+		return;
+	}
+	if ((delay = supv__backoff_step(p->backoff_ms, p->backoff_max_ms,
+	    t->attempts)) == 0) {
+		supv__tp_task_set_state(t, T_QUEUED);
+		supv__tp_queue_push(p, t);
+		return;
+	}
+	supv__tp_task_set_state(t, T_DELAYED);
+	t->due = supv__now_ns() + (uint64_t)delay * NS_PER_MS;
+	TAILQ_FOREACH_REVERSE(x, &p->delayed, task_list, link)
+		if (x->due <= t->due)
+			break;
+	if (x == NULL)
+		TAILQ_INSERT_HEAD(&p->delayed, t, link);
+	else
+		TAILQ_INSERT_AFTER(&p->delayed, x, t, link);
+	p->ndelayed++;
+	/* Idle workers wait for the first due time: tell one of a new one. */
+	if (TAILQ_FIRST(&p->delayed) == t)
+		supv__tp_wake_one(p);
+}
+
+/*
+ * Moves the retries whose time has come to the queue, waking idle
+ * workers for them (the caller, not idle, takes one of them).
+ */
+void
+supv__tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now)
+{
+	struct supv_task *t;
+
+	while ((t = TAILQ_FIRST(&p->delayed)) != NULL && t->due <= now) {
+		TAILQ_REMOVE(&p->delayed, t, link);
+		p->ndelayed--;
+		supv__tp_task_set_state(t, T_QUEUED);
+		supv__tp_queue_push(p, t);
+	}
+}
+
+/* Cancels every task that is waiting to start or to be retried. */
+void
+supv__tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b)
+{
+	struct supv_task *t;
+
+	while ((t = TAILQ_FIRST(&p->queue)) != NULL) {
+		TAILQ_REMOVE(&p->queue, t, link);
+		p->nqueued--;
+		supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+	}
+	while ((t = TAILQ_FIRST(&p->delayed)) != NULL) {
+		TAILQ_REMOVE(&p->delayed, t, link);
+		p->ndelayed--;
+		supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+	}
+	if (p->space_waiters > 0)
+		pthread_cond_broadcast(&p->space_cv);
+}

@@ -1,0 +1,207 @@
+/*
+ * taskpool.h - what the task pool's files share: api.c (a pool made,
+ * stopped, counted), task.c (submitting tasks, results, the handle),
+ * queue.c (the pool's state, its queue and hand-offs to workers),
+ * worker.c (a worker's loop) and timer.c (retries' and deadlines' timer,
+ * the replacer).
+ *
+ * Locking.  Each pool has a mutex of its own, pool->mu, which guards the
+ * queue and every field marked "mu" below, in the pool and in its tasks:
+ * dispatch takes nothing else that another pool or tree could hold.  Idle
+ * workers and the timer thread wait in supv__run_wait(), under their
+ * run's own lock, so that a stop request wakes them too; whoever hands
+ * them work calls supv__run_wake() on the run, a token that names the run
+ * and not the slot, so a run given up while it was idle can neither take
+ * nor clear its successor's.  The timer thread's replacer, which is no
+ * run, waits on pool->replace_cv under pool->mu.  Lock order: the tree's
+ * lock, then pool->mu, then a run's own lock; the pool never takes its
+ * tree's lock with pool->mu held.  No lock is held while user code runs
+ * (tasks, on_done, the user's on_event), nor while calling into the
+ * pool's supervisor.
+ */
+#ifndef TASKPOOL_H
+#define TASKPOOL_H
+
+#include <limits.h>
+#include <sys/queue.h>
+
+#include "core/core.h"
+#include "pools/pools.h"
+
+/*
+ * A task's state; the allowed transitions are in supv__tp_task_set_state().  The
+ * state says where the task is: in pool->queue, in pool->delayed, on a
+ * slot, or in a completion batch.
+ */
+enum task_state {
+	T_QUEUED,      /* waiting for a worker, in pool->queue */
+	T_DELAYED,     /* waiting for its retry time, in pool->delayed */
+	T_RUNNING,     /* an attempt runs, on task->slot */
+	T_FINISHING,   /* has its result; its on_done is being called */
+	T_DONE         /* finished: waiters return */
+};
+
+struct supv_task {
+	TAILQ_ENTRY(supv_task) link;     /* mu: in the queue, delayed, a batch or the cache */
+	struct supv_taskpool  *pool;
+	supv_task_fn          *fn;
+	void                  *arg;
+	supv_task_done_fn     *on_done;
+	void                  *done_arg;
+	unsigned               max_attempts;  /* UINT_MAX: no limit */
+	uint64_t               deadline_ns;   /* per attempt; 0: none */
+	/* The submitter's handle, and the pool's until the task is done. */
+	atomic_uint            refs;
+
+	enum task_state        state;     /* mu */
+	unsigned               attempts;  /* mu: attempts started */
+	uint64_t               due;       /* mu: T_DELAYED: when it is retried (ns) */
+	struct tp_slot        *slot;      /* mu: T_RUNNING: where */
+	struct supv_task_result res;      /* mu: final from T_FINISHING on */
+	/* T_DONE: res is final and may be read without mu. */
+	atomic_bool            finished;
+	unsigned               nwaiters;  /* mu: threads in supv_task_wait() */
+	bool                   has_cv;    /* mu: cv is initialized */
+	pthread_cond_t         cv;        /* mu: waiters wait here */
+};
+
+
+TAILQ_HEAD(task_list, supv_task);
+
+/* What a worker needs after its attempt ran past its deadline. */
+enum tp_replace {
+	TP_REPLACE_NONE,
+	TP_REPLACE_STOP,   /* its run must be stopped, then the worker started */
+	TP_REPLACE_START   /* its start failed: to try again */
+};
+
+/*
+ * One worker of the pool (or its timer thread, the last slot), as the
+ * pool sees it across that worker's runs.  A run owns its slot from the
+ * moment it sets run to itself until its EXIT (pool_event() clears run),
+ * and changes the slot only while run is itself: a run that was abandoned
+ * may come back at any time, after a successor took the slot.
+ */
+struct tp_slot {
+	struct supv_taskpool *pool;
+	char                  id[SUPV_ID_MAX + 1];
+	unsigned              index;
+	bool                  is_ctl;      /* the timer thread's slot */
+
+	struct supv_worker   *run;        /* mu: the current run; NULL between runs */
+	struct supv_task     *cur;        /* mu: the task that run's attempt runs */
+	uint64_t              deadline;   /* mu: when that attempt times out (ns) */
+	bool                  doomed;     /* mu: the run is to be stopped: no more tasks */
+	bool                  idle;       /* mu: in pool->idle, waiting for a task */
+	LIST_ENTRY(tp_slot)   idle_link;  /* mu */
+	unsigned long         gen;        /* mu: runs that have taken the slot */
+	/* What the replacer is to do, for the run numbered replace_gen. */
+	enum tp_replace       replace;        /* mu */
+	unsigned long         replace_gen;    /* mu */
+	uint64_t              replace_at;     /* mu: not before this (ns) */
+	unsigned              replace_fails;  /* mu: starts failed in a row */
+
+};
+
+/* The pool's state; transitions are in pool_set_state(). */
+enum pool_state {
+	POOL_IDLE,      /* its supervisor is not running: submit says ESRCH */
+	POOL_OPEN,      /* taking and running tasks */
+	POOL_DRAINING,  /* supv_taskpool_stop() waits for the tasks: none accepted */
+	POOL_CLOSED     /* stopping: the tasks not started are cancelled */
+};
+
+struct supv_taskpool {
+	pthread_mutex_t     mu;
+	/*
+	 * Held by each worker spec (dropped by its arg_free), each task
+	 * handle, and each caller waiting in submit or stop.
+	 */
+	atomic_uint         refs;
+
+	/* Set by supv_taskpool_add(), constant after. */
+	char                id[SUPV_ID_MAX + 1];
+	struct supv        *parent;
+	struct supv        *sup;          /* the pool's own supervisor */
+	unsigned            nworkers;
+	unsigned            cap;          /* UINT_MAX: no bound */
+	unsigned            attempts;     /* UINT_MAX: no limit */
+	unsigned            backoff_ms, backoff_max_ms;
+	uint64_t            deadline_ns;  /* 0: none */
+	supv_event_fn      *on_event;
+	void               *event_arg;
+	struct tp_slot     *slots;        /* nworkers workers, then the timer thread */
+
+	enum pool_state     state;        /* mu */
+	struct task_list    queue;        /* mu: T_QUEUED, oldest first */
+	struct task_list    delayed;      /* mu: T_DELAYED, by due time */
+	unsigned            nqueued;      /* mu */
+	unsigned            ndelayed;     /* mu */
+	unsigned            nrunning;     /* mu */
+	unsigned            nlive;        /* mu: accepted and not T_DONE */
+	unsigned            nserving;     /* mu: worker runs alive */
+	LIST_HEAD(, tp_slot) idle;        /* mu: idle workers, the latest first */
+	pthread_cond_t      space_cv;     /* mu: submitters waiting for room */
+	unsigned            space_waiters;  /* mu */
+	pthread_cond_t      drain_cv;     /* mu: supv_taskpool_stop() draining */
+	unsigned            drain_waiters;  /* mu */
+	pthread_cond_t      replace_cv;   /* mu: the replacer waits here */
+	struct supv_worker *ctl_run;      /* mu: the timer thread's run, or NULL */
+	uint64_t            ctl_at;       /* mu: when it wakes next (ns) */
+	uint64_t            n_submitted, n_succeeded, n_failed, n_cancelled,
+	                    n_retries;    /* mu */
+	struct task_list    free;         /* mu: unused tasks, for submit */
+	unsigned            nfree;        /* mu */
+};
+
+/* Tasks finished under pool->mu whose callbacks and frees come after. */
+struct batch {
+	struct task_list fin;     /* T_FINISHING, with an on_done to call */
+	struct task_list dead;    /* the last reference went: to free */
+};
+
+/* Whether submit must wait for room.  Called with pool->mu held. */
+static inline bool
+pool_full(const struct supv_taskpool *p)
+{
+	return p->cap != UINT_MAX && p->nqueued + p->ndelayed >= p->cap;
+}
+
+/* Tasks kept for reuse, so that a task costs no malloc and free. */
+#define TP_CACHE_MAX 1024
+
+/*
+ * The files of a task pool, each standing on the ones before it:
+ * queue.c (the pool's state, tasks, the queue, hand-offs), worker.c and
+ * timer.c (the threads), task.c and api.c (the public calls, and the
+ * pool's supervisor).
+ */
+
+/* queue.c: called with pool->mu held unless said. */
+extern _Thread_local struct tp_slot *supv__tp_tls_slot;
+void supv__tp_unref(struct supv_taskpool *p);                         /* without mu */
+void supv__tp_set_state(struct supv_taskpool *p, enum pool_state to);
+void supv__tp_close(struct supv_taskpool *p, struct batch *b);
+void supv__tp_wake_one(struct supv_taskpool *p);
+void supv__tp_kick_timer(struct supv_taskpool *p, uint64_t at);
+void supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
+void supv__tp_task_free(struct supv_task *t);                         /* without mu */
+void supv__tp_task_unref_locked(struct supv_taskpool *p, struct supv_task *t,
+    struct batch *b);
+void supv__tp_queue_push(struct supv_taskpool *p, struct supv_task *t);
+void supv__tp_batch_init(struct batch *b);
+bool supv__tp_batch_empty(const struct batch *b);
+void supv__tp_batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */
+void supv__tp_task_set_state(struct supv_task *t, enum task_state to);
+void supv__tp_task_finish(struct supv_taskpool *p, struct supv_task *t,
+    enum supv_task_status status, int code, struct batch *b);
+void supv__tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
+    enum supv_task_status status, int code, struct batch *b);
+void supv__tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b);
+void supv__tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now);
+
+/* worker.c, timer.c: the bodies of the pool's children. */
+int  supv__tp_worker(struct supv_worker *self, void *arg);
+int  supv__tp_timer(struct supv_worker *self, void *arg);
+
+#endif /* TASKPOOL_H */
