@@ -114,7 +114,7 @@ $(B)/$(SONAME): $(SHARED)
 $(B)/libsupervise.so: $(B)/$(SONAME)
 	ln -sf $(notdir $<) $@
 
-# The version script is made from lib/*.sym: lists of exported names under
+# The version script is made from lib/abi/*.sym: lists of exported names under
 # "NODE:" headings, one version node per release, oldest first (see the
 # top of lib/abi/supervise.sym).  symbols.txt has one "NODE NAME" line per
 # symbol, in node order; supervise.map chains the nodes, each inheriting

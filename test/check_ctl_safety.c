@@ -178,8 +178,23 @@ START_TEST(test_directory_swap_redirects_nothing)
 	}
 	kill(swapper, SIGKILL);
 	waitpid(swapper, NULL, 0);
-	/* The socket was made, where it belongs, a good share of the time. */
-	ck_assert_int_gt(ok, 0);
+	/* How often it was made while d was swapped: it depends on the load. */
+	fprintf(stderr, "ctl_safety: the socket was made %d times in 400 races\n", ok);
+	/* With no more swapping, it is made where it belongs. */
+	if (lstat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		char tmp[128];
+
+		snprintf(tmp, sizeof(tmp), "%s/tmp", base);
+		ck_assert_int_eq(rename(d, tmp), 0);
+		ck_assert_int_eq(rename(evil, d), 0);
+		ck_assert_int_eq(rename(tmp, evil), 0);
+	}
+	ck_assert_int_eq(supv_new(&root, NULL), 0);
+	ck_assert_int_eq(supv_control_listen(root, path, NULL), 0);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	supv_free(root);
+	ck_assert_int_ne(lstat(path, &st), 0);
 	unlink(vfile);
 	rmdir(victim);
 	/* What the swaps left: d and evil, either way round. */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The man pages: mandoc -Tlint -W warning says nothing about any of them,
 # every .so stub names a real page that documents it, and every exported
-# symbol (the names in lib/*.sym) has a page man/man3/<name>.3.  Run from the
+# symbol (the names in lib/abi/*.sym) has a page man/man3/<name>.3.  Run from the
 # top of the tree, as make check does.
 set -u
 
@@ -9,7 +9,7 @@ if ! command -v mandoc >/dev/null 2>&1; then
 	echo "manlint: mandoc not found; make deps installs it" >&2
 	exit 1
 fi
-if [ ! -d man/man3 ] || [ ! -f lib/supervise.sym ]; then
+if [ ! -d man/man3 ] || [ ! -f lib/abi/supervise.sym ]; then
 	echo "manlint: run from the top of the source tree" >&2
 	exit 1
 fi
@@ -84,7 +84,7 @@ while read -r s; do
 		fail=1
 	fi
 done <<EOF
-$(grep -Ehv '^[[:space:]]*(#|$)|:$' lib/*.sym)
+$(grep -Ehv '^[[:space:]]*(#|$)|:$' lib/abi/*.sym)
 EOF
 
 if [ "$fail" -ne 0 ]; then

@@ -1,7 +1,7 @@
 #!/bin/sh
 # symbols.sh LIB SYMBOLS VERSION - the shared library LIB exports exactly
 # the symbols of SYMBOLS (build/symbols.txt: "NODE NAME" lines, made from
-# lib/*.sym), each as the default version of its node (name@@NODE), and
+# lib/abi/*.sym), each as the default version of its node (name@@NODE), and
 # defines exactly those nodes, each inheriting the one before it.  Node
 # names belong to the soname's major version and none is newer than
 # VERSION (the Makefile's); the header declares every symbol, and its
