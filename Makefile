@@ -3,7 +3,7 @@
 .SUFFIXES:
 
 MAJOR   = 1
-MINOR   = 1
+MINOR   = 2
 PATCH   = 0
 VERSION = $(MAJOR).$(MINOR).$(PATCH)
 
@@ -274,6 +274,11 @@ FUZZ := $(if $(wildcard test/fuzz_api.c),$(FUZZ_DIR)/fuzz_api) \
 FUZZ_SECONDS ?= 300
 CLANG ?= clang
 
+# The program check_procs.c runs as a process child: plain, no library.
+$(B)/test/proc_child: test/proc_child.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 # A program for the SUPV_CHAOS-in-a-setuid-program test (check_ctl_safety.c).
 $(B)/test/chaos_probe: test/chaos_probe.c $(STATIC)
 	@mkdir -p $(@D)
@@ -313,9 +318,10 @@ fuzz: $(FUZZ)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_DIR)/ || exit 1; done
 
-check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abicheck/abi_old $(B)/test/chaos_probe
+check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abicheck/abi_old $(B)/test/chaos_probe \
+	$(B)/test/proc_child
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
-	$(RUN_ENV) SUPV_TEST_TOOL=$(TOOL) $(if $(SAN),,SUPV_TEST_CHAOS_PROBE=$(B)/test/chaos_probe) \
+	$(RUN_ENV) SUPV_TEST_TOOL=$(TOOL) SUPV_TEST_PROC_CHILD=$(B)/test/proc_child $(if $(SAN),,SUPV_TEST_CHAOS_PROBE=$(B)/test/chaos_probe) \
 		CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
 	@echo "== exported symbols =="
 	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt $(VERSION)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -22,9 +23,9 @@ extern "C" {
 
 /* The version of this header; supv_version() gives the library's. */
 #define SUPV_VERSION_MAJOR  1
-#define SUPV_VERSION_MINOR  1
+#define SUPV_VERSION_MINOR  2
 #define SUPV_VERSION_PATCH  0
-#define SUPV_VERSION_STRING "1.1.0"
+#define SUPV_VERSION_STRING "1.2.0"
 
 #define SUPV_ID_MAX   63
 #define SUPV_CODES_MAX 256             /* most codes in one exit-code list (1.1) */
@@ -56,7 +57,8 @@ enum supv_exit_kind {
 	SUPV_EXIT_HUNG,          /* it missed its heartbeat deadline */
 	SUPV_EXIT_CANCELLED,     /* it called pthread_exit() or was cancelled by the application */
 	SUPV_EXIT_START_FAILED,  /* it could not be started (no thread; ready_ms missed) */
-	SUPV_EXIT_GAVE_UP        /* a supervisor exceeded its restart intensity */
+	SUPV_EXIT_GAVE_UP,       /* a supervisor exceeded its restart intensity */
+	SUPV_EXIT_KILLED         /* a process child died of a signal (code: the signal) */
 };
 
 enum supv_event_kind {
@@ -309,6 +311,32 @@ int      supv_pool_resize(struct supv *sup, const char *id, unsigned size);
 
 /* A pool worker's index, from 0; 0 for a worker outside a pool. */
 unsigned supv_worker_index(const struct supv_worker *self);
+
+/*
+ * Process children (v4): an external program as a child of the tree, under
+ * the same strategies, intensity, backoff, readiness and heartbeats as a
+ * worker thread.  Status 0 is NORMAL, N is FAILURE with code N, death by a
+ * signal is KILLED with code the signal.  See supv_add_process(3).
+ */
+struct supv_rlimit { int resource; rlim_t soft; rlim_t hard; };  /* as setrlimit(2) */
+
+struct supv_process_opts {
+	const char *const        *argv;        /* required; argv[0] as execvp(3) finds it */
+	const char *const        *envp;        /* NULL: the environment at each start */
+	const char               *cwd;         /* NULL: unchanged */
+	int                       stop_signal; /* 0: SIGTERM; after shutdown_ms, SIGKILL */
+	bool                      notify;      /* the sd_notify protocol on NOTIFY_SOCKET */
+	const struct supv_rlimit *rlimits;     /* applied before the program runs */
+	unsigned                  n_rlimits;
+};
+int      supv_add_process(struct supv *sup, const struct supv_child_opts *opts,
+                          const struct supv_process_opts *popts);
+int      supv_add_process_sized(struct supv *sup, const struct supv_child_opts *opts,
+                                const struct supv_process_opts *popts,
+                                size_t opts_size, size_t popts_size);
+#define supv_add_process(...) \
+	supv_add_process_sized(__VA_ARGS__, sizeof(struct supv_child_opts), \
+	    sizeof(struct supv_process_opts))
 
 /*
  * Running under systemd (supv_notify_systemd): what a root tells the

@@ -106,3 +106,15 @@ SUPV_EXPORT int
 {
 	return supv_control_listen_sized(root, path, opts, SUPV_V11_CONTROL_OPTS);
 }
+
+/*
+ * 1.2: a name to take the address of; a program calls the macro, which
+ * passes its own sizes.
+ */
+SUPV_EXPORT int
+(supv_add_process)(struct supv *sup, const struct supv_child_opts *opts,
+    const struct supv_process_opts *popts)
+{
+	return supv_add_process_sized(sup, opts, popts,
+	    sizeof(struct supv_child_opts), sizeof(struct supv_process_opts));
+}

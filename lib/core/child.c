@@ -8,6 +8,7 @@
  * the supervisor's loop; emit_*() drop the lock.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "core/core.h"
@@ -34,13 +35,18 @@ wake_subtree(struct supv *s)
 			wake_subtree(c->sup);
 }
 
-/* Takes an ended run off the exit queue and joins its thread. */
+/*
+ * Takes an ended run off the exit queue and joins its thread (a process
+ * has none: its watcher reaps it).
+ */
 void
 supv__reap(struct supv *s, struct supv_worker *r)
 {
 	pthread_t t = r->thread;
 
 	TAILQ_REMOVE(&s->exitq, r, exitq);
+	if (r->proc != NULL)
+		return;
 	supv__unlock_sup(s);
 	pthread_join(t, NULL);
 	supv__lock_sup(s);
@@ -53,14 +59,20 @@ supv__exit_kind(const struct supv_worker *r)
 		return r->stop_kind;
 	if (r->sup != NULL)
 		return r->sup_kind;
+	if (r->proc != NULL)
+		return r->proc->signo != 0 ? SUPV_EXIT_KILLED :
+		    r->proc->status == 0 ? SUPV_EXIT_NORMAL : SUPV_EXIT_FAILURE;
 	if (r->cancelled)
 		return SUPV_EXIT_CANCELLED;
 	return r->code == 0 ? SUPV_EXIT_NORMAL : SUPV_EXIT_FAILURE;
 }
 
+/* A process's is its exit status, or the signal that ended it, in every kind. */
 int
 supv__exit_code(const struct supv_worker *r)
 {
+	if (r->proc != NULL)
+		return r->proc->signo != 0 ? r->proc->signo : r->proc->status;
 	return r->sup != NULL || r->cancelled ? 0 : r->code;
 }
 
@@ -122,11 +134,13 @@ hang_detail(struct supv *s, struct child *c)
 	struct dom *d;
 	char *detail;
 
-	if (!c->hang_trace || s->on_event == NULL || tid <= 0)
+	/* A process's kernel state always: nothing is signalled for it. */
+	if ((!c->hang_trace && r->proc == NULL) || s->on_event == NULL || tid <= 0)
 		return NULL;
 	d = supv__dom_of(s);
 	supv__dom_unlock(d);
-	detail = supv__hang_trace(r->thread, tid);
+	detail = r->proc != NULL ? supv__hang_trace_process(tid) :
+	    supv__hang_trace(r->thread, tid);
 	supv__dom_lock(d);
 	return detail;
 }
@@ -247,6 +261,10 @@ supv__child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
 	while (!r->exited) {
 		if (!cancelled && !timed_out && forced(s))
 			deadline = 0;
+		/* A process may extend its grace (EXTEND_TIMEOUT_USEC). */
+		if (r->proc != NULL && !timed_out && r->proc->ext_deadline > deadline &&
+		    deadline != 0 && deadline != NO_DEADLINE)
+			deadline = r->proc->ext_deadline;
 		/* Waiting on a subtree is live: its loops answer for it. */
 		if (supv__wait_busy(s, deadline, r->sup != NULL ||
 		    deadline != NO_DEADLINE) || r->exited)
@@ -255,6 +273,14 @@ supv__child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
 		supv__emit_stop_timeout(s, c);
 		if (r->exited)
 			break;
+		if (r->proc != NULL) {
+			/* A process never outlives its grace, nor its group. */
+			r->proc->killed = true;
+			supv__proc_signal(r->proc, SIGKILL);
+			timed_out = true;
+			deadline = NO_DEADLINE;
+			continue;
+		}
 		if (r->sup != NULL) {
 			/* Every worker below gets its own on_timeout at once. */
 			r->sup->force = true;
@@ -285,15 +311,35 @@ supv__child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
 	return kind;
 }
 
-/* Starts a worker run; waits for supv_ready() when the child wants it. */
+/* The ready deadline, as a process may have extended it. */
+static uint64_t
+ready_deadline(const struct supv_worker *r, uint64_t deadline)
+{
+	if (r->proc != NULL && deadline != NO_DEADLINE &&
+	    r->proc->ext_deadline > deadline)
+		return r->proc->ext_deadline;
+	return deadline;
+}
+
+/*
+ * Starts a worker run, a thread or a process; waits for supv_ready() (or
+ * READY=1) when the child wants it.
+ */
 int
 supv__child_start_worker(struct supv *s, struct child *c)
 {
 	struct supv_worker *r = c->run;
 	enum supv_rule rule;
 	uint64_t deadline, ran;
+	int rc, exec_err;
 
-	if (supv__run_spawn_worker(c) != 0) {
+	if (c->proc != NULL) {
+		if ((rc = supv__proc_spawn(s, c, &exec_err)) != 0) {
+			/* A program that cannot be executed: a start that failed. */
+			(void)supv__child_ended(s, c, SUPV_EXIT_START_FAILED, exec_err);
+			return rc;
+		}
+	} else if (supv__run_spawn_worker(c) != 0) {
 		(void)supv__child_ended(s, c, SUPV_EXIT_START_FAILED, 0);
 		return EAGAIN;
 	}
@@ -301,7 +347,8 @@ supv__child_start_worker(struct supv *s, struct child *c)
 	if (c->ready_ms != 0) {
 		deadline = supv__deadline_after_ms(r->started_ns, c->ready_ms);
 		while (!r->ready && !r->exited && !s->stop_req &&
-		    supv__wait_busy(s, deadline, deadline != NO_DEADLINE))
+		    supv__wait_busy(s, ready_deadline(r, deadline),
+		    deadline != NO_DEADLINE))
 			;
 		if (!r->ready && !r->exited && s->stop_req) {
 			/* supv_stop does not wait for a start to complete. */

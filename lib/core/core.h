@@ -201,8 +201,23 @@ int      supv__chaos_check(struct supv *sup, struct supv__chaos_prep *pp);
 void     supv__chaos_commit(struct supv *sup, struct supv__chaos_prep *pp);
 void     supv__chaos_prep_free(struct supv__chaos_prep *pp);
 
+/* proc.c: process children; procwatch.c: their watcher thread */
+int   supv__procspec_new(const struct supv_process_opts *o,
+    struct supv__procspec **out);
+void  supv__procspec_free(struct supv__procspec *ps);
+bool  supv__proc_statuses_kept(void);
+struct supv__procrun *supv__procrun_new(struct supv_worker *r);
+void  supv__procrun_reset(struct supv__procrun *pr);
+void  supv__procrun_free(struct supv__procrun *pr);
+/* Spawns c's prepared run: 0, or an errno with *exec_err the exec's. */
+int   supv__proc_spawn(struct supv *s, struct child *c, int *exec_err);
+void  supv__proc_signal(struct supv__procrun *pr, int sig);
+int   supv__procwatch_add(struct supv *root, struct supv__procrun *pr);
+void  supv__procwatch_free(struct supv *root);   /* without mu, at supv_free */
+
 /* hangtrace.c: what a hung thread is stuck on (malloc'd, or NULL) */
 char    *supv__hang_trace(pthread_t thread, pid_t tid);
+char    *supv__hang_trace_process(pid_t pid);
 int      supv__trace_signal(void);
 void     supv__trace_arm(void);
 

@@ -78,7 +78,7 @@ supv__note_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
     int code)
 {
 	(void)s;
-	if ((unsigned)exit <= SUPV_EXIT_GAVE_UP)
+	if ((unsigned)exit < SUPV__EXIT_KINDS)
 		c->exits[exit]++;
 	c->last_exit = (unsigned char)exit;
 	c->last_code = code;
@@ -185,6 +185,7 @@ supv_exit_kind_name(enum supv_exit_kind kind)
 		[SUPV_EXIT_CANCELLED] = "cancelled",
 		[SUPV_EXIT_START_FAILED] = "start_failed",
 		[SUPV_EXIT_GAVE_UP] = "gave_up",
+		[SUPV_EXIT_KILLED] = "killed",
 	};
 
 	return SUPV__NAME_OF(names, kind);

@@ -102,7 +102,10 @@ put(struct buf *b, const char *fmt, ...)
 		b->len = (size_t)n < b->cap - b->len ? b->len + (size_t)n : b->cap;
 }
 
-/* The first line of /proc/self/task/TID/NAME, without its newline. */
+/*
+ * The first line of /proc/self/task/TID/NAME (a thread of ours), or of
+ * /proc/-TID/NAME for a process (tid negative), without its newline.
+ */
 static bool
 read_task(pid_t tid, const char *name, char *out, size_t size)
 {
@@ -110,7 +113,10 @@ read_task(pid_t tid, const char *name, char *out, size_t size)
 	FILE *f;
 	bool ok;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, name);
+	if (tid < 0)
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)-tid, name);
+	else
+		snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, name);
 	if ((f = fopen(path, "re")) == NULL)
 		return false;
 	ok = fgets(out, (int)size, f) != NULL;
@@ -340,6 +346,40 @@ supv__hang_trace(pthread_t thread, pid_t tid)
 	if (!capture_stack(&b, thread, tid, &why))
 		put(&b, "stack: not captured: %s\n", why);
 	pthread_mutex_unlock(&slot_mu);
+	if (b.len > 0 && b.p[b.len - 1] == '\n')
+		b.p[--b.len] = '\0';
+	return b.p;
+}
+
+/*
+ * The detail of a HUNG event for a process child: its kernel state (state,
+ * wchan, the system call it is in) and, where the kernel lets us read it
+ * (/proc/PID/stack: root, usually), its main thread's kernel stack.
+ * Nothing is signalled.  Malloc'd, or NULL.
+ */
+char *
+supv__hang_trace_process(pid_t pid)
+{
+	struct buf b = { .cap = TRACE_SIZE };
+	char path[64], line[256];
+	FILE *f;
+	int i = 0;
+
+	if (pid <= 0 || (b.p = malloc(b.cap)) == NULL)
+		return NULL;
+	b.p[0] = '\0';
+	put(&b, "pid=%d ", (int)pid);
+	kernel_state(&b, -pid);
+	snprintf(path, sizeof(path), "/proc/%d/stack", (int)pid);
+	if ((f = fopen(path, "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			put(&b, "#%d %s\n", i++, line);
+		}
+		fclose(f);
+	}
+	if (i == 0)
+		put(&b, "stack: not read: /proc/%d/stack needs privileges\n", (int)pid);
 	if (b.len > 0 && b.p[b.len - 1] == '\n')
 		b.p[--b.len] = '\0';
 	return b.p;

@@ -277,6 +277,7 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	enum supv_exit_kind kind;
 	enum supv_rule rule;
 	pthread_t t = r->thread;
+	bool is_proc = r->proc != NULL;
 	uint64_t ran;
 	int code;
 
@@ -295,6 +296,8 @@ handle_exit(struct supv *s, struct supv_worker *r)
 	act_on_exit(s, c, kind, code, rule, ran);
 	if (running(s) && !RB_EMPTY(&s->pend))
 		run_pending(s);
+	if (is_proc)
+		return;		/* its watcher reaps it */
 	/* s may be gone once its run is over (a temporary child): d stays. */
 	supv__dom_unlock(d);
 	pthread_join(t, NULL);

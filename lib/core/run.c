@@ -31,6 +31,12 @@ supv__run_new(struct child *c)
 		return NULL;
 	}
 	atomic_init(&r->refs, 1);
+	if (c->proc != NULL && (r->proc = supv__procrun_new(r)) == NULL) {
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+		free(r);
+		return NULL;
+	}
 	/* Its tree's lock stays valid as long as the run: an abandoned run may outlive the tree. */
 	r->dom = supv__dom_of(c->owner);
 	atomic_fetch_add(&r->dom->refs, 1);
@@ -60,6 +66,7 @@ supv__run_unref(struct supv_worker *r)
 		close(r->stop_fd);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
+	supv__procrun_free(r->proc);
 	supv__dom_unref(r->dom);
 	supv__arg_unref(r->arg, r->arg_boxed);
 	free(r);
@@ -121,6 +128,8 @@ supv__run_prepare(struct child *c)
 		r->has_cpuclock = false;
 		atomic_store(&r->superseded, false);
 		atomic_store(&r->tid, 0);
+		if (r->proc != NULL)
+			supv__procrun_reset(r->proc);
 		r->child = c;
 		run_number(c, r);
 		return 0;
@@ -328,6 +337,13 @@ supv__run_signal_stop(struct supv_worker *r, enum supv_exit_kind why)
 {
 	r->stop_asked = true;
 	r->stop_at = supv__now_ns();
+	if (r->proc != NULL) {
+		/* A process: its stop signal, to its whole group. */
+		r->stop_kind = why;
+		atomic_store_explicit(&r->stopping, true, memory_order_release);
+		supv__proc_signal(r->proc, r->proc->stop_signal);
+		return;
+	}
 	pthread_mutex_lock(&r->mu);
 	r->stop_kind = why;
 	atomic_store_explicit(&r->stopping, true, memory_order_release);

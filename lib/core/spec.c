@@ -369,6 +369,7 @@ supv__spec_destroy(struct child *c)
 		supv__sup_destroy(c->sup);
 	supv__run_unref(c->run);
 	supv__arg_unref(c->arg, c->arg_boxed);
+	supv__procspec_free(c->proc);
 	free(c->codes);
 	free(c->chaos);
 	free(c);

@@ -129,6 +129,52 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 	return rc;
 }
 
+/*
+ * A process child: an external program run as a worker of sup, under the
+ * same rules (supv_add_process(3)).  What a thread's options say of its
+ * thread (same_thread, on_timeout, stack_size, hang_trace, arg_free)
+ * does not apply: same_thread is EINVAL, the others are ignored.
+ */
+SUPV_EXPORT int
+supv_add_process_sized(struct supv *sup, const struct supv_child_opts *user,
+    const struct supv_process_opts *upopts, size_t size, size_t psize)
+{
+	struct supv_child_opts o;
+	struct supv_process_opts po;
+	struct child *c;
+	struct dom *d;
+	int rc;
+
+	if (sup == NULL || user == NULL || upopts == NULL)
+		return EINVAL;
+	if ((rc = supv__struct_in(&o, sizeof(o), user, size)) != 0 ||
+	    (rc = supv__struct_in(&po, sizeof(po), upopts, psize)) != 0)
+		return rc;
+	/* Readiness and heartbeats come through the notify socket alone. */
+	if (o.same_thread || ((o.heartbeat_ms != 0 || o.ready_ms != 0) && !po.notify))
+		return EINVAL;
+	/* Its children's statuses would be lost: refused, clearly. */
+	if (!supv__proc_statuses_kept())
+		return ECHILD;
+	o.hang_trace = false;
+	o.stack_size = 0;
+	o.arg_free = NULL;
+	o.on_timeout = SUPV_TIMEOUT_ABANDON;
+	if ((rc = supv__check_owner(sup)) != 0 ||
+	    (rc = supv__spec_new(sup, &o, false, &c)) != 0)
+		return rc;
+	if ((rc = supv__procspec_new(&po, &c->proc)) != 0) {
+		supv__spec_discard(c);
+		return rc;
+	}
+	d = supv__tree_enter(sup);
+	rc = supv__add_spec(sup, c);
+	supv__tree_leave(d);
+	if (rc != 0)
+		supv__spec_discard(c);
+	return rc;
+}
+
 SUPV_EXPORT int
 supv_add_sup_sized(struct supv *parent, const struct supv_child_opts *user,
     struct supv *child, size_t size)
@@ -387,6 +433,8 @@ supv_free(struct supv *sup)
 	supv__unlock_sup(sup);
 	if (join)
 		pthread_join(t, NULL);
+	/* Its process children have ended: what lingers of their groups goes. */
+	supv__procwatch_free(sup);
 	supv__notify_free(sup);
 	supv__sup_destroy(sup);
 }

@@ -65,6 +65,8 @@
 #define DEFAULT_SHUTDOWN_MS 5000
 /* Largest finite intensity: the window keeps one timestamp per restart. */
 #define SUPV_INTENSITY_LIMIT 65535
+/* The exit kinds there are (enum supv_exit_kind). */
+#define SUPV__EXIT_KINDS (SUPV_EXIT_KILLED + 1)
 
 /*
  * A lock domain: the lock of one tree.  Reference counted: the supervisor
@@ -104,6 +106,55 @@ union supv__arg {
 };
 
 /*
+ * A process child's options (supv_add_process), copied: constant once the
+ * spec exists.  argv, envp and their strings live in one allocation.
+ */
+struct supv__procspec {
+	char              **argv;          /* NULL-terminated */
+	char              **envp;          /* NULL: the environment at each start */
+	char               *cwd;           /* NULL: unchanged */
+	struct supv_rlimit *rlimits;
+	unsigned            n_rlimits;
+	int                 stop_signal;   /* never 0 */
+	bool                notify;
+};
+
+/* What an epoll event of the process watcher is about (core/procwatch.c). */
+struct supv__pwtag {
+	struct supv__procrun *pr;
+	bool                  notify;      /* the notify socket, else the pidfd */
+};
+
+/*
+ * One run of a process child: its process (the leader of a process group
+ * of its own), watched by its tree's watcher thread through a pidfd and,
+ * with notify, its notify socket.  The watcher holds a reference to the
+ * run from the spawn until the leader is reaped.
+ */
+struct supv__procrun {
+	struct supv_worker *run;           /* const: the run it belongs to */
+	pid_t               pid;           /* const while watched: the leader,
+	                                      and its group's id */
+	int                 pidfd;         /* const while watched */
+	int                 notifyfd;      /* const while watched; -1: none */
+	int                 stop_signal;   /* const */
+	uint64_t            grace_ns;      /* const: its child's shutdown_ns */
+	int                 status;        /* mu: its exit status ... */
+	int                 signo;         /* mu: ... or the signal that ended it */
+	bool                killed;        /* mu: SIGKILLed at its grace's end */
+	uint64_t            ext_deadline;  /* mu: EXTEND_TIMEOUT_USEC while it
+	                                      starts or stops (ns); 0: none */
+	char                status_text[128]; /* mu: its last STATUS= */
+	char                notify_name[40];  /* const: the socket's abstract name */
+	atomic_bool         armed;         /* set (release) once the above are,
+	                                      before the watcher may see it */
+	/* The watcher's alone. */
+	struct supv__pwtag  tag_pid, tag_notify;
+	uint64_t            linger_until;  /* the group's end: then SIGKILL, reap */
+	TAILQ_ENTRY(supv__procrun) lingerlink;
+};
+
+/*
  * One run of a child, as the worker sees itself (struct supv_worker).  A
  * child supervisor's run is one too: its thread is the supervisor's loop.
  * Reference counted: the child that owns it holds one reference, the
@@ -140,6 +191,7 @@ struct supv_worker {
 	union supv__arg     arg;          /* const: boxed when arg_boxed */
 	struct supv        *sup;          /* const: the child supervisor this run
 	                                     is, or NULL */
+	struct supv__procrun *proc;       /* const: a process child's run, or NULL */
 	uint64_t            started_ns;   /* const */
 	uint64_t            epoch;        /* the child's run number: set with the
 	                                     tree's lock before the body is
@@ -225,6 +277,7 @@ struct child {
 	supv_work_fn        *fn;
 	union supv__arg      arg;          /* boxed when arg_boxed */
 	struct supv         *sup;          /* a child supervisor, or NULL */
+	struct supv__procspec *proc;       /* a process child's options, or NULL */
 	enum supv_restart    restart;
 	enum supv_on_timeout on_timeout;
 	unsigned             heartbeat_ms;
@@ -242,7 +295,7 @@ struct child {
 	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
 	uint64_t             hb_cpu;       /* thread CPU time at the last check */
 	/* Its history, for the control socket and metrics: never reset. */
-	uint64_t             exits[SUPV_EXIT_GAVE_UP + 1]; /* runs ended, by kind */
+	uint64_t             exits[SUPV__EXIT_KINDS]; /* runs ended, by kind */
 	int                  last_code;    /* the last run's exit code (last_exit:
 	                                      its kind), once exits[] counts one */
 	unsigned char        last_exit;    /* see last_code */
@@ -403,6 +456,9 @@ struct supv {
 	struct notify       *notify;      /* mu: systemd notification, or NULL */
 	struct sigstop      *sigstop;     /* mu: supv_stop_on_signals(), or NULL */
 	struct control      *control;     /* mu: supv_control_listen(), or NULL */
+	struct supv__procwatch *procwatch; /* mu: its tree's process watcher
+	                                     (a root's, made at the first
+	                                     process child's start), or NULL */
 	void               (*control_free)(struct supv *); /* closes it, without mu */
 
 	/* A pool's own (supv_add_pool): its workers stop all at once. */

@@ -49,10 +49,15 @@ static void
 child_exits(struct supv__buf *b, const struct supv__snap *sn, int i,
     const char *name)
 {
-	/* A worker cannot give up: only a child supervisor has that kind. */
-	unsigned last = sn->v[i].is_sup ? SUPV_EXIT_GAVE_UP : SUPV_EXIT_START_FAILED;
-
-	for (unsigned k = 0; k <= last; k++) {
+	/*
+	 * Only a child supervisor gives up, only a process is killed: each
+	 * child has the kinds it can end with.
+	 */
+	for (unsigned k = 0; k < SUPV__EXIT_KINDS; k++) {
+		if ((k == SUPV_EXIT_GAVE_UP && !sn->v[i].is_sup) ||
+		    (k == SUPV_EXIT_KILLED && !sn->v[i].is_proc) ||
+		    (k == SUPV_EXIT_CANCELLED && sn->v[i].is_proc))
+			continue;
 		sample(b, name, sn, sn->v[i].owner, sn->v[i].id,
 		    supv_exit_kind_name(k));
 		supv__buf_printf(b, "%llu\n", (unsigned long long)sn->v[i].exits[k]);

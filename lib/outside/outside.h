@@ -16,13 +16,15 @@
 struct supv__snap_node {
 	int                 owner;      /* its supervisor's node; -1: the root */
 	unsigned            depth;
-	bool                is_child, is_sup, is_pool;
+	bool                is_child, is_sup, is_pool, is_proc;
+	pid_t               pid;        /* a process child's, while it runs */
+	char                status[128];  /* its last STATUS= */
 	char                id[SUPV_ID_MAX + 1];   /* the root's: its name */
 	const char         *state;
 	/* A child's. */
 	enum supv_restart   restart;
 	unsigned            restarts, heartbeat_ms;
-	uint64_t            exits[SUPV_EXIT_GAVE_UP + 1], exits_sum;
+	uint64_t            exits[SUPV__EXIT_KINDS], exits_sum;
 	unsigned char       last_exit;
 	int                 last_code;
 	bool                running, hung, backoff, has_cpu;

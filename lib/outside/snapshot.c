@@ -13,7 +13,9 @@
  * supv_control_listen(3), PROTOCOL.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -117,7 +119,7 @@ take_child(struct supv__snap_node *x, const struct child *c, uint64_t now)
 	x->restart = c->restart;
 	x->restarts = c->restarts;
 	memcpy(x->exits, c->exits, sizeof(x->exits));
-	for (unsigned k = 0; k <= SUPV_EXIT_GAVE_UP; k++)
+	for (unsigned k = 0; k < SUPV__EXIT_KINDS; k++)
 		x->exits_sum += c->exits[k];
 	x->last_exit = c->last_exit;
 	x->last_code = c->last_code;
@@ -125,6 +127,14 @@ take_child(struct supv__snap_node *x, const struct child *c, uint64_t now)
 	x->hung = c->hung_asked;
 	x->backoff = c->state == CH_PENDING;
 	x->uptime_ms = x->backoff_ms = x->hb_age_ms = -1;
+	if (c->proc != NULL) {
+		x->is_proc = true;
+		if (r != NULL && r->proc != NULL) {
+			strlcpy(x->status, r->proc->status_text, sizeof(x->status));
+			if (run_alive(c))
+				x->pid = r->proc->pid;
+		}
+	}
 	if (run_alive(c)) {
 		x->uptime_ms = (int64_t)ms_since(now, r->started_ns);
 		/* Read once the lock is dropped: a system call each. */
@@ -224,6 +234,23 @@ supv__snap_path(struct supv__buf *b, const struct supv__snap *sn, int i)
 	supv__buf_pathpart(b, sn->v[i].id);
 }
 
+/* A process's resident memory (kB), from /proc; -1 if it cannot be read. */
+static long
+rss_kb(pid_t pid)
+{
+	char path[64];
+	long pages = -1, rss;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	if (fscanf(f, "%*s %ld", &rss) == 1)
+		pages = rss;
+	fclose(f);
+	return pages < 0 ? -1 : pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static void
 child_fields(struct supv__buf *b, const struct supv__snap_node *x)
 {
@@ -247,6 +274,17 @@ child_fields(struct supv__buf *b, const struct supv__snap_node *x)
 	if (x->has_cpu && clock_gettime(x->cpuclock, &ts) == 0)
 		supv__buf_printf(b, "\tcpu_ms=%llu", (unsigned long long)
 		    ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / NS_PER_MS));
+	if (x->pid > 0) {
+		long rss = rss_kb(x->pid);
+
+		supv__buf_printf(b, "\tpid=%d", (int)x->pid);
+		if (rss >= 0)
+			supv__buf_printf(b, "\trss_kb=%ld", rss);
+	}
+	if (x->status[0] != '\0') {
+		supv__buf_put(b, "\tstatus=", 8);
+		supv__buf_pathpart(b, x->status);
+	}
 }
 
 static void
@@ -278,8 +316,9 @@ supv__snap_tree(const struct supv__snap *sn, struct supv__buf *b)
 		supv__snap_path(b, sn, (int)i);
 		supv__buf_put(b, "\tid=", 4);
 		supv__buf_pathpart(b, x->id);
-		supv__buf_printf(b, "\ttype=%s\tstate=%s", !x->is_sup ? "worker" :
-		    x->is_pool ? "pool" : "supervisor", x->state);
+		supv__buf_printf(b, "\ttype=%s\tstate=%s", x->is_proc ? "process" :
+		    !x->is_sup ? "worker" : x->is_pool ? "pool" : "supervisor",
+		    x->state);
 		if (x->is_child)
 			child_fields(b, x);
 		if (x->is_sup)

@@ -110,14 +110,14 @@ fmt_ms(char *buf, size_t n, long long ms)
 		snprintf(buf, n, "%lldd%02lldh", ms / 86400000, ms / 3600000 % 24);
 }
 
-#define HEADER_FMT "%-28s %-10s %-12s %8s  %-14s %8s  %-13s %7s"
+#define HEADER_FMT "%-28s %-10s %-12s %8s  %-14s %8s  %-13s %7s  %s"
 
 /* One row of the table. */
 static void
 row(const struct node *nd, char *line, size_t n)
 {
 	char name[512], id[256], state[96], restarts[32], last[96], up[32];
-	char hb[64], cpu[32], a[32], b[32], type[64], v[64];
+	char hb[64], cpu[32], a[32], b[32], type[64], v[64], info[256], st[160];
 	long long depth = num(nd, "depth", 0);
 
 	snprintf(name, sizeof(name), "%*s%s", (int)(depth > 20 ? 40 : 2 * depth),
@@ -153,8 +153,22 @@ row(const struct node *nd, char *line, size_t n)
 		snprintf(hb, sizeof(hb), "-");
 	}
 	fmt_ms(cpu, sizeof(cpu), num(nd, "cpu_ms", -1));
+	/* A process: its pid, its memory, what it last said (STATUS=). */
+	info[0] = '\0';
+	if (get(nd, "pid") != NULL)
+		snprintf(info, sizeof(info), "pid %lld, %lld kB", num(nd, "pid", 0),
+		    num(nd, "rss_kb", 0));
+	if (get(nd, "status") != NULL) {
+		char *d = out_decode(get(nd, "status")), *safe = out_safe(d);
+		size_t k = strlen(info);
+
+		snprintf(st, sizeof(st), "%s", safe);
+		snprintf(info + k, sizeof(info) - k, "%s\"%s\"", k != 0 ? ", " : "", st);
+		free(safe);
+		free(d);
+	}
 	snprintf(line, n, HEADER_FMT, name, field(nd, "type", type, sizeof(type)),
-	    state, restarts, last, up, hb, cpu);
+	    state, restarts, last, up, hb, cpu, info);
 }
 
 /* The table of the tree, one line at a time. */
@@ -165,7 +179,7 @@ render_tree(char *body, line_fn *out, void *ctx)
 	struct node nd;
 
 	snprintf(line, sizeof(line), HEADER_FMT, "NAME", "TYPE", "STATE",
-	    "RESTARTS", "LAST EXIT", "UPTIME", "HEARTBEAT", "CPU");
+	    "RESTARTS", "LAST EXIT", "UPTIME", "HEARTBEAT", "CPU", "");
 	out(ctx, line);
 	for (l = strtok_r(body, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
