@@ -367,8 +367,12 @@ endif
 demo: need-deps
 	@$(MAKE) --no-print-directory demo-run
 
-demo-run: all $(B)/examples/demo
+# The tree's failure, restart and hang detection; then a crash isolated in
+# a process child (examples/isolate.c).
+demo-run: all $(B)/examples/demo $(B)/examples/isolate
 	$(B)/examples/demo
+	@echo
+	$(B)/examples/isolate
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
