@@ -257,6 +257,40 @@ START_TEST(test_grandchild_killed_with_group)
 }
 END_TEST
 
+/*
+ * A leader that exits on its own leaves a member that ignores SIGTERM:
+ * the group gets SIGTERM at once and SIGKILL when the grace ends.
+ */
+START_TEST(test_group_left_behind_killed_at_grace)
+{
+	char file[64];
+	struct supv *root;
+	struct rec rec;
+	pid_t g;
+	uint64_t t0;
+
+	rec_init(&rec);
+	snprintf(file, sizeof(file), "/tmp/supv-procs.%d.lb", (int)getpid());
+	unlink(file);
+	root = root_of(&rec, SUPV_ONE_FOR_ONE, SUPV_INFINITY);
+	ck_assert_int_eq(add_proc(root, (struct supv_child_opts){ .id = "leaver",
+	    .shutdown_ms = 500, .restart = SUPV_TEMPORARY },
+	    (struct supv_process_opts){ 0 }, "leave", file, NULL, NULL), 0);
+	ck_assert_int_eq(supv_start(root), 0);
+	ck_assert(POLL_UNTIL((g = read_pid(file)) > 0, WAIT_MS));
+	ck_assert_uint_ge(rec_wait(&rec, SUPV_EV_EXIT, "leaver", 1), 1);
+	t0 = mono_ns();
+	ck_assert_int_eq(ev_get(&rec, SUPV_EV_EXIT, "leaver", 0).exit,
+	    SUPV_EXIT_NORMAL);
+	/* It ignores the SIGTERM; the SIGKILL comes with the grace's end. */
+	ck_assert_msg(POLL_UNTIL(!alive(g), WAIT_MS), "the group member lives on");
+	ck_assert_uint_ge((mono_ns() - t0) / 1000000, 300);
+	supv_free(root);
+	unlink(file);
+	rec_destroy(&rec);
+}
+END_TEST
+
 /* ---- sd_notify ---- */
 
 START_TEST(test_notify_ready_status_watchdog)
@@ -609,6 +643,7 @@ suite_procs(void)
 	tcase_add_test(tc, test_one_for_all_across_thread_and_process);
 	tcase_add_test(tc, test_term_ignored_then_kill_at_grace);
 	tcase_add_test(tc, test_grandchild_killed_with_group);
+	tcase_add_test(tc, test_group_left_behind_killed_at_grace);
 	tcase_add_test(tc, test_notify_ready_status_watchdog);
 	tcase_add_test(tc, test_notify_silence_is_hung);
 	tcase_add_test(tc, test_hung_detail_has_kernel_state);

@@ -8,6 +8,8 @@
  *   grandchild FILE  forks a grandchild that sleeps, writes its pid to
  *                    FILE, then sleeps
  *   pidfile FILE     writes its own pid to FILE, then sleeps
+ *   leave FILE       forks a grandchild that ignores SIGTERM and sleeps,
+ *                    writes its pid to FILE, and exits 0 at once
  *   check            exits 0 if it started clean: no descriptor past 2,
  *                    no signal blocked, none ignored; else 1
  *   nofile           exits with its RLIMIT_NOFILE soft limit (mod 256)
@@ -131,6 +133,17 @@ main(int argc, char **argv)
 		fprintf(f, "%d\n", (int)g);
 		fclose(f);
 		forever();
+	}
+	if (strcmp(argv[1], "leave") == 0 && argc == 3) {
+		if ((g = fork()) == 0) {
+			signal(SIGTERM, SIG_IGN);
+			forever();
+		}
+		if ((f = fopen(argv[2], "w")) == NULL)
+			return 66;
+		fprintf(f, "%d\n", (int)g);
+		fclose(f);
+		return 0;
 	}
 	if (strcmp(argv[1], "check") == 0)
 		return clean_start();

@@ -7,10 +7,13 @@
  * A process that ends is seen on its pidfd: its status is read without
  * reaping it, its run queued for its supervisor's loop as a thread's run
  * queues itself (run.c), and what is left of its process group gets its
- * stop signal at once.  The leader is reaped only when the group's grace
- * is over, after a SIGKILL to the group (at once if it was killed at its
- * grace's end already): until then its pid, the group's id, cannot be
- * given to another process, so the group's signals never reach one.
+ * stop signal (SIGKILL if its grace is over) while the leader, a zombie,
+ * still holds the group's id; then the leader is reaped.  A group with
+ * members left lingers: it is looked at every LINGER_POLL_MS, dropped as
+ * soon as it is empty, and killed when its grace ends.  A group's id is
+ * free for reuse only once the group is empty, and looking that often
+ * leaves no time for the id to come round again to another group before
+ * it is dropped, so the group's signals never reach another process.
  *
  * A notify socket speaks sd_notify: READY=1 is supv_ready(), WATCHDOG=1
  * supv_heartbeat(), STATUS= is kept, EXTEND_TIMEOUT_USEC= extends the
@@ -41,6 +44,8 @@
 #endif
 
 #define EVENTS 64
+#define LINGER_POLL_MS 100
+#define LINGER_KILLED_MS 10000   /* after SIGKILL, look this long at most */
 
 struct supv__procwatch {
 	int                 epfd;
@@ -49,16 +54,28 @@ struct supv__procwatch {
 	TAILQ_HEAD(, supv__procrun) lingering; /* ended, their group's grace on */
 };
 
-/* Reaps the leader (a zombie by now) and lets go of the run. */
+/* Reaps the leader, a zombie by now: its pid may go to another process. */
 static void
-reap(struct supv__procwatch *w, struct supv__procrun *pr)
+reap_leader(struct supv__procrun *pr)
 {
 	siginfo_t si;
 
-	TAILQ_REMOVE(&w->lingering, pr, lingerlink);
 	(void)waitid((idtype_t)P_PIDFD, (id_t)pr->pidfd, &si, WEXITED | __WALL);
 	close(pr->pidfd);
 	pr->pidfd = -1;
+}
+
+/* Whether pr's group has a member left (its leader reaped). */
+static bool
+group_left(const struct supv__procrun *pr)
+{
+	return kill(-pr->pid, 0) == 0;
+}
+
+/* Lets go of pr's run: its group is gone, or nothing more is done for it. */
+static void
+release(struct supv__procrun *pr)
+{
 	if (pr->notifyfd >= 0) {
 		close(pr->notifyfd);
 		pr->notifyfd = -1;
@@ -178,15 +195,17 @@ proc_ended(struct supv__procwatch *w, struct supv__procrun *pr)
 	uint64_t now, grace;
 	struct child *c;
 	siginfo_t si;
-	bool killed;
+	bool killed, stolen = false;
 
 	memset(&si, 0, sizeof(si));
 	if (waitid((idtype_t)P_PIDFD, (id_t)pr->pidfd, &si,
 	    WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) {
 		/*
 		 * Reaped by someone else (the application's waitpid(-1)): its
-		 * status is lost.  It ended: a failure with code -1.
+		 * status is lost, and its id too, so its group is left alone.
+		 * It ended: a failure with code -1.
 		 */
+		stolen = true;
 		si.si_code = CLD_EXITED;
 		si.si_status = -1;
 	} else if (si.si_pid == 0) {
@@ -212,37 +231,48 @@ proc_ended(struct supv__procwatch *w, struct supv__procrun *pr)
 	killed = pr->killed;
 	grace = pr->grace_ns;
 	supv__unlock_run_tree(r);
-	TAILQ_INSERT_TAIL(&w->lingering, pr, lingerlink);
-	if (killed || grace == 0) {
-		pr->linger_until = now;
-	} else {
-		/* What is left of the group: asked to stop at once. */
-		supv__proc_signal(pr, pr->stop_signal);
-		pr->linger_until = grace == NO_DEADLINE ? now : now + grace;
-		if (grace == NO_DEADLINE)
-			pr->killed = true;	/* no SIGKILL: reaped at once */
+	if (stolen) {
+		close(pr->pidfd);
+		pr->pidfd = -1;
+		release(pr);
+		return;
 	}
+	/* What is left of the group, while the leader still holds its id. */
+	supv__proc_signal(pr, killed || grace == 0 ? SIGKILL : pr->stop_signal);
+	reap_leader(pr);
+	if (!group_left(pr)) {
+		release(pr);
+		return;
+	}
+	pr->killed = killed || grace == 0;
+	pr->linger_until = pr->killed ? now + (uint64_t)LINGER_KILLED_MS * NS_PER_MS :
+	    grace == NO_DEADLINE ? NO_DEADLINE : now + grace;
+	TAILQ_INSERT_TAIL(&w->lingering, pr, lingerlink);
 }
 
-/* The groups whose grace is over: killed, their leaders reaped. */
+/*
+ * The lingering groups: dropped once empty; killed when their grace ends
+ * (then looked at a while more).  Returns when to look again.
+ */
 static uint64_t
 expire(struct supv__procwatch *w, uint64_t now)
 {
 	struct supv__procrun *pr, *next;
-	uint64_t first = NO_DEADLINE;
 
 	for (pr = TAILQ_FIRST(&w->lingering); pr != NULL; pr = next) {
 		next = TAILQ_NEXT(pr, lingerlink);
-		if (pr->linger_until > now) {
-			if (pr->linger_until < first)
-				first = pr->linger_until;
-			continue;
-		}
-		if (!pr->killed || pr->grace_ns != NO_DEADLINE)
+		if (group_left(pr) && now >= pr->linger_until && !pr->killed) {
 			supv__proc_signal(pr, SIGKILL);
-		reap(w, pr);
+			pr->killed = true;
+			pr->linger_until = now + (uint64_t)LINGER_KILLED_MS * NS_PER_MS;
+		}
+		if (!group_left(pr) || (pr->killed && now >= pr->linger_until)) {
+			TAILQ_REMOVE(&w->lingering, pr, lingerlink);
+			release(pr);
+		}
 	}
-	return first;
+	return TAILQ_EMPTY(&w->lingering) ? NO_DEADLINE :
+	    now + (uint64_t)LINGER_POLL_MS * NS_PER_MS;
 }
 
 /*
@@ -256,7 +286,8 @@ kill_all(struct supv__procwatch *w)
 
 	while ((pr = TAILQ_FIRST(&w->lingering)) != NULL) {
 		supv__proc_signal(pr, SIGKILL);
-		reap(w, pr);
+		TAILQ_REMOVE(&w->lingering, pr, lingerlink);
+		release(pr);
 	}
 }
 
