@@ -393,9 +393,11 @@ install: all $(B)/supervise.pc
 	install -m 644 $(B)/supervise.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
 	install -m 644 supervise.supp $(DESTDIR)$(DATADIR)/libsupervise/
-	for m in man/man1/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
-	for m in man/man3/*.3; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/; done
-	for m in man/man7/*.7; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done
+	for m in man/man1/*.1 man/man3/*.3 man/man7/*.7; do \
+		d=$(DESTDIR)$(MANDIR)/$$(basename $$(dirname $$m)); \
+		if [ -L $$m ]; then ln -sf $$(readlink $$m) $$d/$${m##*/}; \
+		else install -m 644 $$m $$d/; fi; \
+	done
 
 # The daemon example where examples/daemon.service expects it, and its units.
 SYSTEMDDIR ?= /etc/systemd/system

@@ -183,13 +183,16 @@ START_TEST(test_escalate_code)
 END_TEST
 
 /*
- * 0 may be an escalation code: a permanent worker that returns 0 gives
- * its supervisor up at once, infinite intensity or not, and is not
- * restarted.
+ * 0 may be an escalation code: a worker that returns 0 gives its
+ * supervisor up at once, infinite intensity or not, and is not restarted,
+ * whatever its restart type: a transient or temporary child's normal exit
+ * escalates too, since the codes decide before the type.
  */
 START_TEST(test_escalate_code_zero)
 {
 	static const int esc[] = { 0 };
+	static const enum supv_restart type[] = { SUPV_PERMANENT,
+	    SUPV_TRANSIENT, SUPV_TEMPORARY };
 	struct supv *root;
 	struct rec rec;
 	struct rec_ev ex;
@@ -198,8 +201,8 @@ START_TEST(test_escalate_code_zero)
 	rec_init(&rec);
 	root = root_of(&rec, SUPV_INFINITY);
 	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
-	    .id = "w", .escalate_codes = esc, .n_escalate_codes = 1 },
-	    w_fail, (void *)(intptr_t)0), 0);
+	    .id = "w", .restart = type[_i], .escalate_codes = esc,
+	    .n_escalate_codes = 1 }, w_fail, (void *)(intptr_t)0), 0);
 	ck_assert_int_eq(supv_start(root), 0);
 	ck_assert_int_eq(supv_wait(root, &why), 0);
 	ck_assert_int_eq(why, SUPV_EXIT_GAVE_UP);
@@ -469,7 +472,7 @@ suite_exitrules(void)
 	tcase_add_test(tc, test_no_restart_code_same_thread);
 	tcase_add_test(tc, test_no_restart_code_zero);
 	tcase_add_test(tc, test_escalate_code);
-	tcase_add_test(tc, test_escalate_code_zero);
+	tcase_add_loop_test(tc, test_escalate_code_zero, 0, 3);
 	tcase_add_test(tc, test_give_up_rule_intensity);
 	tcase_add_test(tc, test_codes_copied);
 	tcase_add_test(tc, test_codes_pool);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The man pages: mandoc -Tlint -W warning says nothing about any of them,
-# every .so stub names a real page that documents it, and every exported
+# every alias is a symbolic link, in its own directory, to a real page that
+# documents it (so that man -l works from the tree as well as installed), and every exported
 # symbol (the names in lib/abi/*.sym) has a page man/man3/<name>.3.  Run from the
 # top of the tree, as make check does.
 set -u
@@ -16,58 +17,49 @@ fi
 
 fail=0 pages=0 stubs=0
 
-# The page a file is, or that its .so line names; empty if it is neither.
+# The page a file is, or that its link names.
 page_of() {
-	first=$(sed -n 1p "$1")
-	case $first in
-	.so\ *)	echo "man/${first#.so }" ;;
-	*)	echo "$1" ;;
-	esac
+	if [ -L "$1" ]; then
+		echo "${1%/*}/$(readlink "$1")"
+	else
+		echo "$1"
+	fi
 }
 
 for f in man/man1/*.1 man/man3/*.3 man/man7/*.7; do
-	[ -f "$f" ] || continue
-	first=$(sed -n 1p "$f")
-	case $first in
-	.so\ *)
-		# A stub: exactly one line, naming a page that is not a stub.
-		# mandoc calls every .so "fragile" (it prefers links); the
-		# stubs are kept for man-db, and that one message is expected.
+	if [ -L "$f" ]; then
+		# An alias: a link to a page beside it that is not a link itself.
 		stubs=$((stubs + 1))
-		target=man/${first#.so }
-		if [ "$(wc -l < "$f")" -ne 1 ]; then
-			echo "$f: a stub must be one .so line"
-			fail=1
-		elif [ ! -f "$target" ]; then
-			echo "$f: .so names $target, which does not exist"
-			fail=1
-		elif [ "$(page_of "$target")" != "$target" ]; then
-			echo "$f: .so names $target, which is a stub itself"
-			fail=1
-		else
-			msg=$(cd man && mandoc -Tlint -W warning "${f#man/}" 2>&1 |
-			    grep -v ': WARNING: \.so is fragile')
-			if [ -n "$msg" ]; then
-				printf '%s\n' "$msg"
+		link=$(readlink "$f")
+		target=$(page_of "$f")
+		case $link in
+		*/*)	echo "$f: an alias must link to a page in its own directory"
+			fail=1 ;;
+		*)	if [ ! -f "$target" ] || [ -L "$target" ]; then
+				echo "$f: links to $link, which is not a page"
 				fail=1
-			fi
-		fi
-		;;
-	*)
-		pages=$((pages + 1))
-		msg=$(mandoc -Tlint -W warning "$f" 2>&1)
-		rc=$?
-		if [ -n "$msg" ] || [ "$rc" -ne 0 ]; then
-			[ -n "$msg" ] && printf '%s\n' "$msg"
-			echo "$f: mandoc -Tlint -W warning failed"
-			fail=1
-		fi
-		;;
-	esac
+			fi ;;
+		esac
+		continue
+	fi
+	[ -f "$f" ] || continue
+	pages=$((pages + 1))
+	if [ "$(sed -n 1p "$f" | cut -c1-3)" = ".so" ]; then
+		echo "$f: a .so stub; make it a symbolic link (man -l cannot follow .so)"
+		fail=1
+		continue
+	fi
+	msg=$(mandoc -Tlint -W warning "$f" 2>&1)
+	rc=$?
+	if [ -n "$msg" ] || [ "$rc" -ne 0 ]; then
+		[ -n "$msg" ] && printf '%s\n' "$msg"
+		echo "$f: mandoc -Tlint -W warning failed"
+		fail=1
+	fi
 done
 
 # Every exported symbol has a page of its own name, which documents it in
-# its NAME section (directly or through its stub).
+# its NAME section (directly or through its alias).
 nsyms=0
 while read -r s; do
 	[ -n "$s" ] || continue
@@ -91,4 +83,4 @@ if [ "$fail" -ne 0 ]; then
 	echo "man: FAILED"
 	exit 1
 fi
-echo "man: $pages pages and $stubs stubs, lint clean, every symbol documented ($nsyms)"
+echo "man: $pages pages and $stubs aliases, lint clean, every symbol documented ($nsyms)"

@@ -135,10 +135,10 @@ main(int argc, char **argv)
 		forever();
 	}
 	if (strcmp(argv[1], "leave") == 0 && argc == 3) {
-		if ((g = fork()) == 0) {
-			signal(SIGTERM, SIG_IGN);
+		/* Ignored before the fork: no SIGTERM can come between. */
+		signal(SIGTERM, SIG_IGN);
+		if ((g = fork()) == 0)
 			forever();
-		}
 		if ((f = fopen(argv[2], "w")) == NULL)
 			return 66;
 		fprintf(f, "%d\n", (int)g);

@@ -43,6 +43,18 @@ if ! grep -q "^libdir=\${prefix}/lib${ma:+/$ma}\$" "$libdir/pkgconfig/supervise.
 	fail "the installed supervise.pc does not name LIBDIR" "$libdir/pkgconfig/supervise.pc"
 fi
 
+# Every installed alias is a link that resolves to a page of its own
+# directory, as in the tree (man -l and man-db both follow it).
+for m in "$prefix"/share/man/man*/*; do
+	if [ -L "$m" ] && [ ! -f "$m" ]; then
+		fail "the installed alias $m -> $(readlink "$m") resolves to nothing"
+	fi
+done
+if command -v mandoc > /dev/null 2>&1 &&
+    ! mandoc -Tascii "$prefix/share/man/man3/supv_free.3" 2>/dev/null | grep -q supv_free; then
+	fail "the installed supv_free(3) does not show supv_new(3)"
+fi
+
 flags=$(PKG_CONFIG_PATH=$libdir/pkgconfig $pkg_config --static --cflags --libs supervise) ||
     fail "pkg-config --static --cflags --libs supervise"
 if ! $cc -static -o "$tmp/first" examples/first.c $flags > "$tmp/log" 2>&1; then
