@@ -266,6 +266,10 @@ else
 RUN_ENV := GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.perturb=165
 endif
 
+# Prometheus's promtool checks the metrics the tests make, when there is
+# one: in PATH, or PROMTOOL=/path (.ci/run unpacks Debian's).
+PROMTOOL ?= $(shell command -v promtool 2>/dev/null)
+
 # Soak and fuzz programs live in test/ too, outside the Check runner.
 SOAK := $(if $(wildcard test/soak.c),$(B)/test/soak)
 FUZZ_DIR := build-fuzz
@@ -322,6 +326,7 @@ check-run: all $(RUNNER) $(EXAMPLES) $(SOAK) $(B)/abicheck/abi_old $(B)/test/cha
 	$(B)/test/proc_child
 	@echo "== unit tests ($(if $(SAN),$(SAN),no sanitizer)$(if $(VALGRIND), under valgrind)) =="
 	$(RUN_ENV) SUPV_TEST_TOOL=$(TOOL) SUPV_TEST_PROC_CHILD=$(B)/test/proc_child $(if $(SAN),,SUPV_TEST_CHAOS_PROBE=$(B)/test/chaos_probe) \
+		SUPV_TEST_PROMTOOL="$(PROMTOOL)" \
 		CK_DEFAULT_TIMEOUT=60 $(RUN_PREFIX) $(RUNNER)
 	@echo "== exported symbols =="
 	sh test/symbols.sh $(B)/$(SONAME) $(B)/symbols.txt $(VERSION)
@@ -340,7 +345,7 @@ ifeq ($(SAN),)
 	sh test/valgrind.sh $(B)/examples
 endif
 	@echo "== supervisectl against a running tree =="
-	sh test/control.sh $(TOOL) $(B)/examples
+	SUPV_TEST_PROMTOOL="$(PROMTOOL)" sh test/control.sh $(TOOL) $(B)/examples
 ifeq ($(SAN)$(VALGRIND),)
 	@echo "== static link from the installed supervise.pc =="
 	sh test/static.sh "$(CC)" "$(MAKE)"

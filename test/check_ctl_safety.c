@@ -342,6 +342,31 @@ ck_exposition(const char *text)
 	}
 }
 
+/*
+ * The real client: Prometheus's own promtool, when make check was given
+ * one (PROMTOOL=...; .ci/run unpacks Debian's).  Its verdict on text.
+ */
+static void
+ck_promtool(const char *text)
+{
+	const char *tool = getenv("SUPV_TEST_PROMTOOL");
+	char cmd[4200];
+	FILE *p;
+	int st;
+
+	if (tool == NULL || *tool == '\0') {
+		fprintf(stderr, "ctl_safety: no promtool (PROMTOOL=...): the "
+		    "strict check of its own alone\n");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "'%s' check metrics", tool);
+	ck_assert_ptr_nonnull(p = popen(cmd, "w"));
+	fputs(text, p);
+	st = pclose(p);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "promtool check metrics: status %d on:\n%s", st, text);
+}
+
 START_TEST(test_outputs_are_plain_ascii)
 {
 	static const char *const ids[] = {
@@ -366,6 +391,7 @@ START_TEST(test_outputs_are_plain_ascii)
 	ck_assert_int_eq(supv_start(root), 0);
 	ck_assert_int_gt(supv_metrics_format(root, buf, sizeof(buf)), 0);
 	ck_exposition(buf);
+	ck_promtool(buf);
 	/* The child supervisor's child label is its own rows' supervisor label. */
 	ck_assert_msg(strstr(buf, "child=\"s%1B%2Fub\"") != NULL, "%s", buf);
 	ck_assert_msg(strstr(buf, "supervisor=\"app%1B]0;pwned%07/s%1B%2Fub\"") !=

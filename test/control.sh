@@ -80,6 +80,12 @@ has '^# TYPE supv_child_restarts_total counter' metrics
 has '^supv_child_exits_total{supervisor="app/db",child="conn",kind="failure"} [1-9]' metrics
 has '^supv_child_running{supervisor="app/db/reader",child="reader.0"} 1' metrics
 has '^supv_supervisor_hung_total{supervisor="app"} [1-9]' metrics
+# The real client, when make check has one (PROMTOOL=...).
+if [ -n "${SUPV_TEST_PROMTOOL:-}" ]; then
+	cp "$d/last" "$d/metrics"
+	status 0 "$SUPV_TEST_PROMTOOL" check metrics < "$d/metrics"
+	promtool_seen=1
+fi
 
 status 0 "$tool" -s "$s" restart app/web
 has 'restart: app/web' restart
@@ -193,4 +199,4 @@ checks=$((checks + 1))
 [ ! -e "$s" ] || fail "the socket is still there"
 status 2 "$tool" -s "$s" health
 rm -rf "$d"
-echo "control.sh: $checks checks passed"
+echo "control.sh: $checks checks passed${promtool_seen:+, promtool check metrics among them}"
