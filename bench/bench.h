@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -118,7 +119,7 @@ quantile_u64(uint64_t *v, size_t n, double p)
 	return (double)v[k];
 }
 
-/* The median of v[0..n); sorts v. */
+/* The median of v[0..n); sorts v (take a spread of pairs before). */
 static inline double
 median_d(double *v, size_t n)
 {
@@ -219,12 +220,25 @@ table_begin(const char *prog, const char *what)
 	printf("\n# %s: %s\n", prog, what);
 	printf("# %ld CPUs online, %s%s\n", sysconf(_SC_NPROCESSORS_ONLN), model,
 	    bench_quick() ? ", BENCH_QUICK (short runs: noisier)" : "");
-	printf("%-46s | %-15s | %-15s | %-7s | %-12s | %s\n", "name",
-	    "libsupervise", "baseline", "ratio", "goal", "met?");
-	printf("%.46s-|-%.15s-|-%.15s-|-%.7s-|-%.12s-|-%s\n",
+	printf("%-46s | %-15s | %-15s | %-7s | %-13s | %-12s | %s\n", "name",
+	    "libsupervise", "baseline", "ratio", "spread", "goal", "met?");
+	printf("%.46s-|-%.15s-|-%.15s-|-%.7s-|-%.13s-|-%.12s-|-%s\n",
 	    "----------------------------------------------------",
 	    "--------------------", "--------------------", "----------",
-	    "--------------------", "----");
+	    "--------------------", "--------------------", "----");
+	fflush(stdout);
+}
+
+/*
+ * One row.  spread is the range of the ratio over the reps (fmt_spread),
+ * "-" where there is one measurement or none to pair.
+ */
+static inline void
+row_s(const char *name, const char *lib, const char *base, const char *ratio,
+    const char *spread, const char *goal, const char *met)
+{
+	printf("%-46s | %-15s | %-15s | %-7s | %-13s | %-12s | %s\n", name, lib,
+	    base, ratio, spread, goal, met);
 	fflush(stdout);
 }
 
@@ -232,9 +246,82 @@ static inline void
 row(const char *name, const char *lib, const char *base, const char *ratio,
     const char *goal, const char *met)
 {
-	printf("%-46s | %-15s | %-15s | %-7s | %-12s | %s\n", name, lib, base,
-	    ratio, goal, met);
-	fflush(stdout);
+	row_s(name, lib, base, ratio, "-", goal, met);
+}
+
+/*
+ * The lowest and highest of the reps' own ratios lib[i] / base[i] (each
+ * rep's pair measured back to back): how far one rep can be from the
+ * median, which is what a reader needs to tell a change from noise.
+ */
+static inline void
+ratio_range(const double *lib, const double *base, size_t n, double *lo,
+    double *hi)
+{
+	*lo = INFINITY;
+	*hi = -INFINITY;
+	for (size_t i = 0; i < n; i++) {
+		double q = lib[i] / base[i];
+
+		if (isnan(q) || isinf(q))
+			continue;
+		if (q < *lo)
+			*lo = q;
+		if (q > *hi)
+			*hi = q;
+	}
+}
+
+static inline const char *
+fmt_spread(const double *lib, const double *base, size_t n)
+{
+	double lo, hi;
+
+	ratio_range(lib, base, n, &lo, &hi);
+	if (n < 2 || isinf(lo))
+		return "-";
+	return fmt("%.2f-%.2fx", lo, hi);
+}
+
+/* --- where the threads run --- */
+
+/*
+ * The calling thread, and so every thread and process it makes from now
+ * on (they inherit its mask), on CPU cpu alone; cpu < 0: on every CPU it
+ * was allowed at the first call.
+ */
+static inline void
+bench_pin(int cpu)
+{
+	static cpu_set_t all;
+	static bool saved;
+	cpu_set_t set;
+	int rc;
+
+	if (!saved) {
+		if ((rc = pthread_getaffinity_np(pthread_self(), sizeof(all),
+		    &all)) != 0) {
+			fprintf(stderr, "bench: pthread_getaffinity_np: %s\n",
+			    strerror(rc));
+			exit(1);
+		}
+		saved = true;
+	}
+	CPU_ZERO(&set);
+	if (cpu >= 0)
+		CPU_SET(cpu, &set);
+	if ((rc = pthread_setaffinity_np(pthread_self(), sizeof(set),
+	    cpu >= 0 ? &set : &all)) != 0) {
+		fprintf(stderr, "bench: pthread_setaffinity_np: %s\n", strerror(rc));
+		exit(1);
+	}
+}
+
+/* Row names for the two placements every unstable figure is shown in. */
+static inline const char *
+placed(const char *what, bool one_cpu)
+{
+	return fmt("%s, %s", what, one_cpu ? "1 CPU" : "free");
 }
 
 static inline void

@@ -153,17 +153,19 @@ trees(unsigned k, double *lib1, double *base1)
 	unsigned reps = quick ? 5 : 11, i;
 	uint64_t warm = 20 * NS_PER_MS, window = (quick ? 50 : 150) * NS_PER_MS;
 	double lib[16], base[16], same[16], l, b, st;
+	const char *sp;
 
 	for (i = 0; i < reps; i++) {
 		lib[i] = lib_trees_rep(k, false, warm, window);
 		base[i] = bare_loops_rep(k, warm, window);
 		same[i] = lib_trees_rep(k, true, warm, window);
 	}
+	sp = fmt_spread(lib, base, reps);
 	l = median_d(lib, reps);
 	b = median_d(base, reps);
 	st = median_d(same, reps);
-	row(fmt("%u tree%s restarting at once, total", k, k == 1 ? "" : "s"),
-	    fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), ">= 0.8x",
+	row_s(fmt("%u tree%s restarting at once, total", k, k == 1 ? "" : "s"),
+	    fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), sp, ">= 0.8x",
 	    yesno(l >= 0.8 * b));
 	row(fmt("%u same_thread tree%s, total", k, k == 1 ? "" : "s"),
 	    fmt_rate(st), "-", "-", "-", "n/a");
@@ -357,6 +359,7 @@ pools(bool one)
 	unsigned reps = quick ? 5 : 11, i;
 	unsigned long n = (quick ? 20000 : 100000) / (one ? 10 : 1);
 	double l1[16], l2[16], q[16], r1[16], r2[16], a, b, c, d, m;
+	const char *sp;
 
 	pools_rep(1, false, one, n / 10);   /* warm-up */
 	for (i = 0; i < reps; i++) {
@@ -368,12 +371,13 @@ pools(bool one)
 			r1[i] = pools_rep(1, true, false, n);
 		}
 	}
+	sp = fmt_spread(l2, l1, reps);
 	a = median_d(l2, reps);
 	b = median_d(l1, reps);
 	m = median_d(q, reps);
-	row(one ? "2 task pools, 1 task in flight each, total" :
+	row_s(one ? "2 task pools, 1 task in flight each, total" :
 	    "2 task pools, fire and forget, total", fmt_rate(a), fmt_rate(b),
-	    fmt("%.2fx", m), ">= 1.6x", yesno(m >= 1.6));
+	    fmt("%.2fx", m), sp, ">= 1.6x", yesno(m >= 1.6));
 	if (one)
 		return;
 	c = median_d(r2, reps);

@@ -29,6 +29,7 @@ static bool quick;
 #define NSCALE 10000        /* 1,000 with BENCH_QUICK */
 #define HB_MS  100
 #define BEAT_EVERY_MS 50
+#define HB_REPS 5
 
 /* --- the library's tree --- */
 
@@ -280,18 +281,61 @@ bench_idle(void)
 	    per_s(b.wrk_wakes, false), "-", "0 /s", yesno(l.wrk_wakes == 0));
 	idle_notes(&l);
 
-	/* With 100 ms heartbeats: one timer's worth for the whole tree. */
-	lib_idle(true, settle, window, &l);
-	raw_idle(true, settle, window, &b);
-	row("idle 1000 workers, hb 100 ms: supervisor wakes", per_s(l.sup_wakes, false),
-	    per_s(b.sup_wakes, false), fmt_ratio(l.sup_wakes, b.sup_wakes),
-	    "<= 1 timer", yesno(l.sup_wakes <= b.sup_wakes * 1.1 + 1));
-	row("idle 1000 workers, hb 100 ms: supervisor CPU", per_s(l.sup_cpu, true),
-	    per_s(b.sup_cpu, true), fmt_ratio(l.sup_cpu, b.sup_cpu), "-", "-");
-	row("idle 1000 workers, hb 100 ms: worker wake-ups", per_s(l.wrk_wakes, false),
-	    per_s(b.wrk_wakes, false), fmt_ratio(l.wrk_wakes, b.wrk_wakes), "-", "-");
-	row("idle 1000 workers, hb 100 ms: worker CPU", per_s(l.wrk_cpu, true),
-	    per_s(b.wrk_cpu, true), fmt_ratio(l.wrk_cpu, b.wrk_cpu), "-", "-");
+	/*
+	 * With 100 ms heartbeats: one timer's worth for the whole tree.  The
+	 * supervisor's CPU is a few ms/s on either side, so one window is at
+	 * the mercy of a neighbour: alternating reps, medians and the spread.
+	 */
+	{
+		double lw[HB_REPS], bw[HB_REPS], lc[HB_REPS], bc[HB_REPS];
+		double lk[HB_REPS], bk[HB_REPS], lu[HB_REPS], bu[HB_REPS];
+		const char *sw, *sc, *sk, *su;
+		unsigned long hung = 0;
+		int reps = quick ? 1 : HB_REPS, r;
+
+		for (r = 0; r < reps; r++) {
+			if (r % 2 == 0) {
+				lib_idle(true, settle, window, &l);
+				raw_idle(true, settle, window, &b);
+			} else {
+				raw_idle(true, settle, window, &b);
+				lib_idle(true, settle, window, &l);
+			}
+			lw[r] = l.sup_wakes, bw[r] = b.sup_wakes;
+			lc[r] = l.sup_cpu, bc[r] = b.sup_cpu;
+			lk[r] = l.wrk_wakes, bk[r] = b.wrk_wakes;
+			lu[r] = l.wrk_cpu, bu[r] = b.wrk_cpu;
+			hung += l.hung;
+		}
+		sw = fmt_spread(lw, bw, (size_t)reps);
+		sc = fmt_spread(lc, bc, (size_t)reps);
+		sk = fmt_spread(lk, bk, (size_t)reps);
+		su = fmt_spread(lu, bu, (size_t)reps);
+		l.sup_wakes = median_d(lw, (size_t)reps);
+		b.sup_wakes = median_d(bw, (size_t)reps);
+		l.sup_cpu = median_d(lc, (size_t)reps);
+		b.sup_cpu = median_d(bc, (size_t)reps);
+		l.wrk_wakes = median_d(lk, (size_t)reps);
+		b.wrk_wakes = median_d(bk, (size_t)reps);
+		l.wrk_cpu = median_d(lu, (size_t)reps);
+		b.wrk_cpu = median_d(bu, (size_t)reps);
+		l.hung = hung;
+		row_s("idle 1000 workers, hb 100 ms: supervisor wakes",
+		    per_s(l.sup_wakes, false), per_s(b.sup_wakes, false),
+		    fmt_ratio(l.sup_wakes, b.sup_wakes), sw, "<= 1 timer",
+		    yesno(l.sup_wakes <= b.sup_wakes * 1.1 + 1));
+		row_s("idle 1000 workers, hb 100 ms: supervisor CPU",
+		    per_s(l.sup_cpu, true), per_s(b.sup_cpu, true),
+		    fmt_ratio(l.sup_cpu, b.sup_cpu), sc, "<= 2x",
+		    yesno(l.sup_cpu <= 2 * b.sup_cpu));
+		row_s("idle 1000 workers, hb 100 ms: worker wake-ups",
+		    per_s(l.wrk_wakes, false), per_s(b.wrk_wakes, false),
+		    fmt_ratio(l.wrk_wakes, b.wrk_wakes), sk, "-", "-");
+		row_s("idle 1000 workers, hb 100 ms: worker CPU",
+		    per_s(l.wrk_cpu, true), per_s(b.wrk_cpu, true),
+		    fmt_ratio(l.wrk_cpu, b.wrk_cpu), su, "-", "-");
+		note("medians of %d alternating reps", reps);
+	}
 	idle_notes(&l);
 	note("baseline: raw threads on condition variables; with hb, one raw sampler "
 	    "thread on a %u ms timer", HB_MS / 4);
@@ -456,6 +500,7 @@ bench_scale(void)
 	int maxreps = quick ? 1 : 3, reps, r;
 	unsigned n = quick ? NSCALE / 10 : NSCALE;
 	double lown, glibc, goal = 2.0 * n / NSCALE;
+	const char *ss;
 	/* Stop starting reps after this: a slow VM takes many seconds per rep. */
 	uint64_t end = now_ns() + 10 * NS_PER_S;
 	char name[64];
@@ -475,6 +520,15 @@ bench_scale(void)
 		}
 	}
 	reps = r;
+	{
+		double a[SCALE_REPS_MAX], c[SCALE_REPS_MAX];
+
+		for (r = 0; r < reps; r++) {
+			a[r] = lr[r].start + lr[r].stop;
+			c[r] = br[r].start + br[r].stop;
+		}
+		ss = fmt_spread(a, c, (size_t)reps);
+	}
 #define MF(arr, f) med_field(arr, reps, offsetof(struct scale_res, f))
 	l = (struct scale_res){ MF(lr, add), MF(lr, start), MF(lr, stop),
 	    MF(lr, spec_b), MF(lr, run_b) };
@@ -491,9 +545,11 @@ bench_scale(void)
 	row(name, fmt_ns(l.stop * 1e9), fmt_ns(b.stop * 1e9),
 	    fmt_ratio(l.stop, b.stop), "-", "-");
 	snprintf(name, sizeof(name), "scale: start + stop %u workers", n);
-	row(name, fmt_ns((l.start + l.stop) * 1e9), fmt_ns((b.start + b.stop) * 1e9),
-	    fmt_ratio(l.start + l.stop, b.start + b.stop),
-	    fmt("<= %s", fmt_ns(goal * 1e9)), yesno(l.start + l.stop <= goal));
+	row_s(name, fmt_ns((l.start + l.stop) * 1e9), fmt_ns((b.start + b.stop) * 1e9),
+	    fmt_ratio(l.start + l.stop, b.start + b.stop), ss, "<= 1.2x",
+	    yesno(l.start + l.stop <= 1.2 * (b.start + b.stop)));
+	note("start + stop: 1.0's goal was %s, met: %s", fmt_ns(goal * 1e9),
+	    yesno(l.start + l.stop <= goal));
 	if (quick)
 		note("BENCH_QUICK: %u workers, the 2 s goal scaled to %s", n,
 		    fmt_ns(goal * 1e9));

@@ -20,7 +20,6 @@
  *   specs, after adding them and once they all are ready.
  */
 #include <fcntl.h>
-#include <sched.h>
 #include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
@@ -154,38 +153,15 @@ raw_restarts(uint64_t warm, uint64_t window)
 
 #define REPS_MAX 9
 
-/*
- * The calling thread, and so every thread and process it makes from now
- * on, on CPU 0 alone (one), or on every CPU it had at first (!one).
- */
-static void
-place(bool one)
-{
-	static cpu_set_t all;
-	static bool saved;
-	cpu_set_t set;
-	int rc;
-
-	if (!saved) {
-		if ((rc = pthread_getaffinity_np(pthread_self(), sizeof(all), &all)) != 0)
-			die("pthread_getaffinity_np", rc);
-		saved = true;
-	}
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	if ((rc = pthread_setaffinity_np(pthread_self(), sizeof(set),
-	    one ? &set : &all)) != 0)
-		die("pthread_setaffinity_np", rc);
-}
-
 static void
 bench_restarts(bool one)
 {
 	double l[REPS_MAX], b[REPS_MAX], lm, bm;
+	const char *spread;
 	uint64_t warm = 50 * NS_PER_MS, window = (quick ? 150 : 300) * NS_PER_MS;
 	int reps = quick ? 3 : 9, r;
 
-	place(one);
+	bench_pin(one ? 0 : -1);
 	for (r = 0; r < reps; r++) {
 		if (r % 2 == 0) {
 			l[r] = lib_restarts(warm, window);
@@ -195,12 +171,12 @@ bench_restarts(bool one)
 			l[r] = lib_restarts(warm, window);
 		}
 	}
-	place(false);
+	bench_pin(-1);
+	spread = fmt_spread(l, b, (size_t)reps);	/* before the sorts */
 	lm = median_d(l, (size_t)reps);
 	bm = median_d(b, (size_t)reps);
-	row(one ? "process restarts, all on one CPU" :
-	    "process restarts, placed by the scheduler", fmt_rate(lm),
-	    fmt_rate(bm), fmt_ratio(lm, bm), ">= 0.8x", yesno(lm >= 0.8 * bm));
+	row_s(placed("process restarts", one), fmt_rate(lm), fmt_rate(bm),
+	    fmt_ratio(lm, bm), spread, ">= 0.8x", yesno(lm >= 0.8 * bm));
 	if (!one)
 		note("a permanent child running " FALSE_PATH "; baseline: "
 		    "posix_spawn(" FALSE_PATH ") + waitpid in a loop; median of "

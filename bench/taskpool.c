@@ -24,7 +24,7 @@
 #include "ring.h"
 
 #define QUEUE 1024
-#define REPS  15
+#define REPS  11
 #define RETRY_REPS 5
 
 static bool quick;
@@ -288,49 +288,37 @@ run_pool_fresh(unsigned w, supv_task_fn *fn, unsigned long n,
 	return r;
 }
 
+/*
+ * Alternating reps of the pool (run_pool_fresh with run) and the raw ring
+ * (ring), each with w workers, all pinned to CPU 0 (one) or free: one
+ * row with the medians and the spread of the reps' ratios.
+ */
 static void
-throughput(unsigned w, unsigned long n)
+pairs(const char *what, unsigned w, unsigned long n, bool one,
+    double (*run)(struct tree *, unsigned long), double (*ring)(unsigned, unsigned long))
 {
 	double lib[REPS], base[REPS], l, b;
+	const char *spread;
 	unsigned i;
 
+	bench_pin(one ? 0 : -1);
 	/* Alternating which goes first, so that neither gets the warmer cache. */
 	for (i = 0; i < REPS; i++) {
 		if (i % 2 == 0) {
-			lib[i] = run_pool_fresh(w, empty_task, n, NULL);
-			base[i] = run_ring(w, n);
+			lib[i] = run_pool_fresh(w, empty_task, n, run);
+			base[i] = ring(w, n);
 		} else {
-			base[i] = run_ring(w, n);
-			lib[i] = run_pool_fresh(w, empty_task, n, NULL);
+			base[i] = ring(w, n);
+			lib[i] = run_pool_fresh(w, empty_task, n, run);
 		}
 	}
+	bench_pin(-1);
+	spread = fmt_spread(lib, base, REPS);
 	l = median_d(lib, REPS);
 	b = median_d(base, REPS);
-	row(fmt("empty tasks, %u worker%s, fire and forget", w, w > 1 ? "s" : ""),
-	    fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), ">= 0.8x",
-	    yesno(l >= 0.8 * b));
-}
-
-static void
-throughput_handles(unsigned w, unsigned long n)
-{
-	double lib[REPS], base[REPS], l, b;
-	unsigned i;
-
-	for (i = 0; i < REPS; i++) {
-		if (i % 2 == 0) {
-			lib[i] = run_pool_fresh(w, empty_task, n, run_pool_handles);
-			base[i] = run_ring_handles(w, n);
-		} else {
-			base[i] = run_ring_handles(w, n);
-			lib[i] = run_pool_fresh(w, empty_task, n, run_pool_handles);
-		}
-	}
-	l = median_d(lib, REPS);
-	b = median_d(base, REPS);
-	row(fmt("empty tasks, %u worker%s, wait each result", w, w > 1 ? "s" : ""),
-	    fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), ">= 0.8x",
-	    yesno(l >= 0.8 * b));
+	row_s(placed(fmt("empty tasks, %u worker%s, %s", w, w > 1 ? "s" : "",
+	    what), one), fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), spread,
+	    ">= 0.8x", yesno(l >= 0.8 * b));
 }
 
 static void
@@ -366,10 +354,18 @@ main(void)
 	quick = bench_quick();
 	n = quick ? 20000 : 100000;
 	table_begin("taskpool", "task pool throughput and the cost of a retry");
+	/* Both placements: the submitter, the loop and the workers on one
+	   CPU, or wherever the scheduler puts them. */
 	for (i = 0; i < 3; i++)
-		throughput(ws[i], n);
+		for (int one = 1; one >= 0; one--)
+			pairs("fire and forget", ws[i], n, one, NULL, run_ring);
 	for (i = 0; i < 3; i++)
-		throughput_handles(ws[i], n / 4);
+		for (int one = 1; one >= 0; one--)
+			pairs("wait each", ws[i], n / 4, one, run_pool_handles,
+			    run_ring_handles);
+	note("1 CPU: the submitting thread, and so the tree it starts, pinned to "
+	    "CPU 0; free: placed by the scheduler; median of %d alternating reps",
+	    REPS);
 	retry_cost(quick ? 300 : 1000);
 	return 0;
 }

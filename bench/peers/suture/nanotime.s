@@ -1,0 +1,2 @@
+// Empty: its presence lets main.go declare nanotime without a body
+// (go:linkname to runtime.nanotime).
