@@ -3,8 +3,9 @@
 %% drives rep by rep (the protocol is in lib_restart.c):
 %%
 %%   out: "ready OTP <release> erts-<version> <emu flavor>"
-%%   in:  "rep fresh WARM_MS WINDOW_MS"
-%%   out: "ok RUNS_PER_S P50_NS P99_NS SAMPLES"
+%%   in:  "rep fresh|noint WARM_MS WINDOW_MS"
+%%   out: "ok RUNS_PER_S P50_NS P99_NS SAMPLES WARM_RUNS_PER_S WARM_P50_NS
+%%        RESTART_LIST_LENGTH" (one line)
 %%   in:  "quit" (or end of input)
 %%
 %% A rep starts a fresh supervisor (this module's init/1): one_for_one,
@@ -17,6 +18,12 @@
 %% minus the time the previous run stored just before it exited; then it
 %% counts the run, stores now, and exits.  Shared state is an atomics
 %% array, the BEAM's equivalent of the C side's atomics.
+%%
+%% "noint" does the same with supv_noint instead of supervisor: a copy of
+%% OTP's own supervisor.erl that run.sh makes from Debian's erlang-src, with
+%% only its module name changed and add_restart/1 made to return {ok, State}
+%% at once, so that it keeps no list of restarts (and can never give up).
+%% It is not OTP as shipped; it shows what the restart list costs.
 %%
 %% run.sh sets the logger's primary level to none (-kernel logger_level
 %% none): otherwise every exit makes the supervisor log an error report
@@ -50,7 +57,15 @@ loop(A) ->
             case string:lexemes(string:trim(Line), " ") of
                 ["quit"] -> ok;
                 ["rep", "fresh", W, D] ->
-                    rep(A, list_to_integer(W), list_to_integer(D)),
+                    rep(A, supervisor, list_to_integer(W), list_to_integer(D)),
+                    loop(A);
+                ["rep", "noint", W, D] ->
+                    case code:ensure_loaded(supv_noint) of
+                        {module, _} ->
+                            rep(A, supv_noint, list_to_integer(W), list_to_integer(D));
+                        _ ->
+                            io:format("error no supv_noint~n")
+                    end,
                     loop(A);
                 _ ->
                     io:format("error bad command: ~s", [Line]),
@@ -58,22 +73,38 @@ loop(A) ->
             end
     end.
 
-rep(A, WarmMs, WindowMs) ->
-    [atomics:put(A, I, 0) || I <- [?FAIL, ?RUNS, ?REC, ?N]],
-    {ok, Sup} = supervisor:start_link(?MODULE, A),
+rep(A, SupModule, WarmMs, WindowMs) ->
+    [atomics:put(A, I, 0) || I <- [?FAIL, ?RUNS, ?N]],
+    atomics:put(A, ?REC, 1),
+    {ok, Sup} = SupModule:start_link(?MODULE, A),
+    Ts = erlang:monotonic_time(nanosecond),
     timer:sleep(WarmMs),
     R0 = atomics:get(A, ?RUNS),
     T0 = erlang:monotonic_time(nanosecond),
-    atomics:put(A, ?REC, 1),
+    Nw = atomics:get(A, ?N),
     timer:sleep(WindowMs),
     atomics:put(A, ?REC, 0),
     R1 = atomics:get(A, ?RUNS),
     T1 = erlang:monotonic_time(nanosecond),
+    L = restart_list_length(Sup),
     ok = gen_server:stop(Sup),
     N = min(atomics:get(A, ?N), ?CAP),
-    S = lists:sort([atomics:get(A, ?SAMP + I) || I <- lists:seq(0, N - 1)]),
-    io:format("ok ~.1f ~s ~s ~b~n",
-              [(R1 - R0) * 1.0e9 / (T1 - T0), q(S, N, 0.50), q(S, N, 0.99), N]).
+    Sw = lists:sort([atomics:get(A, ?SAMP + I) || I <- lists:seq(0, Nw - 1)]),
+    S = lists:sort([atomics:get(A, ?SAMP + I) || I <- lists:seq(Nw, N - 1)]),
+    io:format("ok ~.1f ~s ~s ~b ~.1f ~s ~s~n",
+              [(R1 - R0) * 1.0e9 / (T1 - T0), q(S, N - Nw, 0.50), q(S, N - Nw, 0.99),
+               N - Nw, R0 * 1.0e9 / (T0 - Ts), q(Sw, Nw, 0.50), L]).
+
+%% How many restarts the supervisor keeps for its intensity check: the
+%% restarts field of supervisor.erl's #state{} record (OTP 25's layout;
+%% "?" if the state is not what this expects).
+restart_list_length(Sup) ->
+    case sys:get_state(Sup) of
+        St when is_tuple(St), element(1, St) =:= state, tuple_size(St) >= 8,
+                is_list(element(8, St)) ->
+            integer_to_list(length(element(8, St)));
+        _ -> "?"
+    end.
 
 %% The p-quantile (nearest rank) of the sorted list S of length N.
 q(_, 0, _) -> "nan";
