@@ -85,7 +85,7 @@ DEB_PACKAGES := pkg-config libbsd-dev libmd-dev check mandoc g++ libjansson-dev 
 DEPS ?= yes
 
 .PHONY: all check check-run deps need-deps install install-examples uninstall clean examples \
-	bench demo demo-run soak fuzz
+	bench bench-peers bench-peers-run deps-peers demo demo-run soak fuzz
 
 all: $(STATIC) $(B)/$(SONAME) $(B)/libsupervise.so $(TOOL)
 
@@ -381,6 +381,35 @@ demo-run: all $(B)/examples/demo $(B)/examples/isolate
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
+
+# make bench-peers: the restart rows of bench/restart.c beside OTP's
+# supervisor and Go's suture v4, in one run (bench/peers/README.md).  Their
+# Debian packages are only for this target, so they are not in
+# DEB_PACKAGES; make deps-peers installs them (never with DEPS=no).
+PEER_PACKAGES := erlang-nox erlang-src golang-go golang-github-thejerf-suture-dev
+
+deps-peers:
+	@set -e; missing=""; for p in $(PEER_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps-peers: all installed"; exit 0; fi; \
+	if [ "$(DEPS)" = no ]; then \
+	  echo "deps-peers: missing$$missing; DEPS=no: not installing them" >&2; exit 1; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	echo "deps-peers: installing$$missing"; \
+	$$SUDO apt-get update; \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing
+
+# The build's own dependencies first (need-deps, as for demo), then the
+# peers'; the run is a sub-make, so that flags found after an install are
+# read again.
+bench-peers: NEED = build
+bench-peers: need-deps
+	@$(MAKE) --no-print-directory deps-peers
+	@$(MAKE) --no-print-directory bench-peers-run
+
+bench-peers-run: $(STATIC)
+	CC="$(CC)" PEERS_CFLAGS="$(SANFLAGS)" bash bench/peers/run.sh $(STATIC) $(B)/bench/peers
 
 # The directories install makes if they are missing; uninstall removes them,
 # and their parents below PREFIX, when it leaves them empty.  (It cannot tell
