@@ -91,6 +91,63 @@ START_TEST(test_stopping_and_sleep)
 }
 END_TEST
 
+/*
+ * Threads of the worker's own that sleep in supv_sleep() on its run too
+ * (any thread that has the run may): a stop wakes every one of them.
+ */
+#define N_SLEEPERS 4
+static atomic_int sleepers_in, sleepers_woke;
+
+static void *
+sleeper(void *arg)
+{
+	atomic_fetch_add(&sleepers_in, 1);
+	if (supv_sleep(arg, 60000) == ECANCELED)
+		atomic_fetch_add(&sleepers_woke, 1);
+	return NULL;
+}
+
+static int
+w_sleepers(struct supv_worker *self, void *arg)
+{
+	pthread_t t[N_SLEEPERS];
+	int i, n = 0;
+
+	(void)arg;
+	for (i = 0; i < N_SLEEPERS; i++)
+		if (pthread_create(&t[n], NULL, sleeper, self) == 0)
+			n++;
+	(void)supv_sleep(self, 60000);
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	return 0;
+}
+
+START_TEST(test_sleepers_all_wake)
+{
+	struct supv *root;
+
+	atomic_store(&sleepers_in, 0);
+	atomic_store(&sleepers_woke, 0);
+	ck_assert_int_eq(supv_new(&root, NULL), 0);
+	/* A grace far longer than any wake-up: the worker joins its sleepers. */
+	ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){ .id = "m",
+	    .shutdown_ms = 30000 }, w_sleepers, NULL), 0);
+	ck_assert_int_eq(supv_start(root), 0);
+	ck_assert(POLL_UNTIL(atomic_load(&sleepers_in) == N_SLEEPERS, WAIT_MS));
+	sleep_ms(20);	/* most of them asleep by now, if not all */
+	ck_assert_int_eq(supv_terminate_child(root, "m"), 0);
+	/*
+	 * The worker returned, so it joined every sleeper: each was woken by
+	 * the stop (ECANCELED), none left asleep for its 60 s (which would
+	 * have outlasted the grace and left the count short).
+	 */
+	ck_assert_int_eq(atomic_load(&sleepers_woke), N_SLEEPERS);
+	ck_assert_int_eq(supv_stop(root), 0);
+	supv_free(root);
+}
+END_TEST
+
 static struct {
 	atomic_int fd, same, cloexec, nonblock, before, ready, after, revents, still;
 	atomic_int late_fd, late_readable;
@@ -657,6 +714,7 @@ suite_stopping(void)
 
 	tcase_set_timeout(tc, TCASE_TIMEOUT);
 	tcase_add_test(tc, test_stopping_and_sleep);
+	tcase_add_test(tc, test_sleepers_all_wake);
 	tcase_add_test(tc, test_stop_fd);
 	tcase_add_test(tc, test_abandon);
 	tcase_add_test(tc, test_grace_bounds);

@@ -1205,11 +1205,11 @@ futex_waits(pid_t tid, const void *addr, size_t len)
 	return in;
 }
 
-/* Whether the worker is idle: waiting on its run's condition variable. */
+/* Whether the worker is idle: sleeping on its run's wake word. */
 static bool
 idle_waiting(const struct parkee *pk)
 {
-	return futex_waits(pk->tid, &pk->self->cv, sizeof(pk->self->cv));
+	return futex_waits(pk->tid, &pk->self->wake, sizeof(pk->self->wake));
 }
 
 static void

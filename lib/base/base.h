@@ -94,6 +94,24 @@ pid_t    supv__pid(void);
 /* An eventfd used as a flag: readable once set, until cleared. */
 void     supv__flagfd_set(int fd);
 void     supv__flagfd_clear(int fd);
+/*
+ * Futex words: a lock of one word (0 free, 1 held, 2 held and waited
+ * for), and waits on a word that another thread changes and wakes.  A
+ * run's own lock and its wake-ups are these, 8 bytes where a mutex and a
+ * condition variable took 88.
+ */
+void     supv__flock(atomic_uint *l);
+void     supv__funlock(atomic_uint *l);
+/*
+ * Sleeps while *w == v, until a wake or deadline (CLOCK_MONOTONIC ns,
+ * NO_DEADLINE: none): false once deadline has passed.  Spurious returns
+ * happen: the caller looks again.  With cancellable, the sleep is a
+ * cancellation point, as glibc makes its own blocking calls one: the
+ * caller may hold no lock across it.
+ */
+bool     supv__futex_wait_until(atomic_uint *w, unsigned v, uint64_t deadline,
+    bool cancellable);
+void     supv__futex_wake(atomic_uint *w, int n);
 
 /* ---- sized.c: growth-safe structs ---- */
 

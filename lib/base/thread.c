@@ -4,12 +4,31 @@
  * fork(), and eventfds used as flags.
  */
 #include <errno.h>
+#include <linux/futex.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/base.h"
+
+/*
+ * Valgrind's race detectors (helgrind, DRD) model pthread locks, not a
+ * lock made of atomics: its hand-over is told to them, when their header
+ * is there at build time (no cost outside valgrind: a few instructions).
+ */
+#if defined(__has_include)
+#if __has_include(<valgrind/helgrind.h>)
+#include <valgrind/helgrind.h>
+#define HAVE_HELGRIND_H 1
+#endif
+#endif
+#ifndef HAVE_HELGRIND_H
+#define ANNOTATE_HAPPENS_BEFORE(obj) ((void)(obj))
+#define ANNOTATE_HAPPENS_AFTER(obj)  ((void)(obj))
+#endif
 
 _Thread_local bool supv__tls_masked;
 
@@ -131,3 +150,74 @@ supv__flagfd_clear(int fd)
 		(void)!read(fd, &v, sizeof(v));
 }
 
+
+/* ---- Futex words ---- */
+
+static long
+futex_op(atomic_uint *w, int op, unsigned val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, w, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* Drepper's "mutex2" (Futexes Are Tricky): no system call uncontended. */
+void
+supv__flock(atomic_uint *l)
+{
+	unsigned c = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(l, &c, 1,
+	    memory_order_acquire, memory_order_relaxed)) {
+		if (c != 2)
+			c = atomic_exchange_explicit(l, 2, memory_order_acquire);
+		while (c != 0) {
+			(void)futex_op(l, FUTEX_WAIT_BITSET_PRIVATE, 2, NULL);
+			c = atomic_exchange_explicit(l, 2, memory_order_acquire);
+		}
+	}
+	ANNOTATE_HAPPENS_AFTER(l);
+}
+
+void
+supv__funlock(atomic_uint *l)
+{
+	ANNOTATE_HAPPENS_BEFORE(l);
+	if (atomic_exchange_explicit(l, 0, memory_order_release) == 2)
+		(void)futex_op(l, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+bool
+supv__futex_wait_until(atomic_uint *w, unsigned v, uint64_t deadline,
+    bool cancellable)
+{
+	struct timespec ts, *tp = NULL;
+	int old = 0, e;
+	long rc;
+
+	if (deadline != NO_DEADLINE) {
+		if (supv__now_ns() >= deadline)
+			return false;
+		ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+		ts.tv_nsec = (long)(deadline % 1000000000ULL);
+		tp = &ts;
+	}
+	/*
+	 * A raw system call is no cancellation point; glibc makes its own
+	 * blocking calls one by allowing asynchronous cancellation around
+	 * the call alone, and so does this (no lock is held, nothing is
+	 * half done).
+	 */
+	if (cancellable)
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+	/* CLOCK_MONOTONIC, absolute: FUTEX_WAIT_BITSET's own clock. */
+	rc = futex_op(w, FUTEX_WAIT_BITSET_PRIVATE, v, tp);
+	e = errno;
+	if (cancellable)
+		pthread_setcanceltype(old, NULL);
+	return !(rc != 0 && e == ETIMEDOUT);
+}
+
+void
+supv__futex_wake(atomic_uint *w, int n)
+{
+	(void)futex_op(w, FUTEX_WAKE_PRIVATE, n, NULL);
+}

@@ -10,12 +10,12 @@
 #include "core/core.h"
 
 int
-supv__arg_init(union supv__arg *a, bool *boxed, void *arg, void (*free_fn)(void *))
+supv__arg_init(union supv__arg *a, void *arg, void (*free_fn)(void *))
 {
 	struct argbox *b;
 
-	*boxed = free_fn != NULL;
-	if (!*boxed) {
+	/* Boxed (the caller's flag) exactly when free_fn is set. */
+	if (free_fn == NULL) {
 		a->raw = arg;
 		return 0;
 	}

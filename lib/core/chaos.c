@@ -93,7 +93,7 @@ resolve(struct supv *top, const char *path, int *rc)
 		*rc = e == ENOENT ? ENOENT : EINVAL;
 		return NULL;
 	}
-	if (c->sup != NULL || c->fn == NULL) {
+	if (c->sup != NULL || c->is_proc || c->fn == NULL) {
 		*rc = EINVAL;	/* not a worker */
 		return NULL;
 	}

@@ -248,7 +248,7 @@ supv__child_stop(struct supv *s, struct child *c, enum supv_exit_kind why,
     uint64_t *ran, enum supv_rule *rule)
 {
 	struct supv_worker *r = c->run;
-	uint64_t grace = c->shutdown_ns, deadline;
+	uint64_t grace = supv__shutdown_ns(c), deadline;
 	enum supv_exit_kind kind;
 	bool cancelled = false, timed_out = false;
 
@@ -333,7 +333,7 @@ supv__child_start_worker(struct supv *s, struct child *c)
 	uint64_t deadline, ran;
 	int rc, exec_err;
 
-	if (c->proc != NULL) {
+	if (c->is_proc) {
 		if ((rc = supv__proc_spawn(s, c, &exec_err)) != 0) {
 			/* A program that cannot be executed: a start that failed. */
 			(void)supv__child_ended(s, c, SUPV_EXIT_START_FAILED, exec_err);

@@ -5,6 +5,8 @@
 #ifndef SUPV_CORE_H
 #define SUPV_CORE_H
 
+#include <string.h>
+
 #include "core/tree.h"
 
 /* dom.c: lock domains, who the caller is, a loop's sleep */
@@ -42,7 +44,7 @@ struct supv *supv__caller_worker_sup(struct supv *target);
 
 /* arg.c: a spec's argument, shared with its runs */
 /* An argument, boxed only with an arg_free: 0 or ENOMEM. */
-int   supv__arg_init(union supv__arg *a, bool *boxed, void *arg,
+int   supv__arg_init(union supv__arg *a, void *arg,
     void (*free_fn)(void *));
 void  supv__arg_ref(union supv__arg a, bool boxed);
 void  supv__arg_unref(union supv__arg a, bool boxed);
@@ -71,6 +73,38 @@ void  supv__sup_hold(struct supv *s);
 void  supv__sup_release(struct supv *s);
 void  supv__spec_delete(struct supv *s, struct child *c);
 void  supv__spec_delete_all(struct supv *root);
+
+/* A child's grace in ns: NO_DEADLINE to wait for ever. */
+static inline uint64_t
+supv__shutdown_ns(const struct child *c)
+{
+	return c->shutdown_ms == SUPV_INFINITY ? NO_DEADLINE :
+	    (uint64_t)c->shutdown_ms * NS_PER_MS;
+}
+
+/* How long a run must last to reset the streak (ns); 0: past backoff_max_ms. */
+static inline uint64_t
+supv__backoff_reset_ns(const struct child *c)
+{
+	return c->backoff_reset_ms == SUPV_INFINITY ? UINT64_MAX :
+	    (uint64_t)c->backoff_reset_ms * NS_PER_MS;
+}
+
+/* A child's runs that ended with kind k, so far. */
+static inline uint64_t
+supv__child_exits(const struct child *c, unsigned k)
+{
+	return (uint64_t)c->exits_hi[k] << 32 | c->exits_lo[k];
+}
+
+/* Its exit-code lists: n_norestart codes, then n_escalate more, after its id. */
+static inline const int *
+supv__spec_codes(const struct child *c)
+{
+	uintptr_t p = (uintptr_t)(c->id + strlen(c->id) + 1);
+
+	return (const int *)((p + _Alignof(int) - 1) & ~(uintptr_t)(_Alignof(int) - 1));
+}
 
 /* run.c: runs of a worker */
 struct supv_worker *supv__run_new(struct child *c);

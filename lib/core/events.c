@@ -78,8 +78,8 @@ supv__note_exit(struct supv *s, struct child *c, enum supv_exit_kind exit,
     int code)
 {
 	(void)s;
-	if ((unsigned)exit < SUPV__EXIT_KINDS)
-		c->exits[exit]++;
+	if ((unsigned)exit < SUPV__EXIT_KINDS && ++c->exits_lo[exit] == 0)
+		c->exits_hi[exit]++;	/* 48 bits: see struct child */
 	c->last_exit = (unsigned char)exit;
 	c->last_code = code;
 }

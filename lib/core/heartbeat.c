@@ -57,6 +57,24 @@ thread_cpu_ns(const struct supv_worker *r)
 }
 
 /*
+ * The group of c's period in s, c's owner, if c is counted in one: found
+ * by its period, among the few periods of s's children (a pointer in
+ * every spec cost 8 bytes a child).  Tree's lock held.
+ */
+static struct hb_group *
+hb_group(const struct supv *s, const struct child *c)
+{
+	struct hb_group *g;
+
+	if (!c->hb_linked)
+		return NULL;
+	TAILQ_FOREACH(g, &s->hbgroups, link)
+		if (g->heartbeat_ms == c->heartbeat_ms)
+			return g;
+	return NULL;	/* not reached: a linked spec's group lives */
+}
+
+/*
  * A linked spec with a heartbeat joins the group of its period, made if
  * it is the first: 0 or ENOMEM.  Called with the tree's lock held.
  */
@@ -80,19 +98,19 @@ supv__hb_link(struct supv *s, struct child *c)
 		TAILQ_INSERT_TAIL(&s->hbgroups, g, link);
 	}
 	g->nspecs++;
-	c->hbg = g;
+	c->hb_linked = true;
 	return 0;
 }
 
 void
 supv__hb_unlink(struct supv *s, struct child *c)
 {
-	struct hb_group *g = c->hbg;
+	struct hb_group *g = hb_group(s, c);
 
 	supv__hb_unwatch(s, c);
 	if (g == NULL)
 		return;
-	c->hbg = NULL;
+	c->hb_linked = false;
 	if (--g->nspecs == 0) {
 		TAILQ_REMOVE(&s->hbgroups, g, link);
 		free(g);
@@ -109,17 +127,19 @@ supv__hb_unlink(struct supv *s, struct child *c)
 uint64_t
 supv__hb_last(const struct child *c)
 {
-	return c->hb_round != 0 && c->hbg != NULL ? c->hbg->end : c->hb_last;
+	const struct hb_group *g;
+
+	return c->hb_round != 0 && (g = hb_group(c->owner, c)) != NULL ? g->end :
+	    c->hb_last;
 }
 
 /* Starts monitoring c from now.  Called on s's loop with the tree's lock held. */
 void
 supv__hb_watch(struct supv *s, struct child *c, uint64_t now)
 {
-	struct hb_group *g = c->hbg;
+	struct hb_group *g;
 
-	(void)s;
-	if (g == NULL || c->run == NULL || c->monitored)
+	if (c->run == NULL || c->monitored || (g = hb_group(s, c)) == NULL)
 		return;
 	c->hb_seen = atomic_load_explicit(&c->run->beat, memory_order_relaxed);
 	c->hb_last = now;
@@ -140,9 +160,11 @@ supv__hb_unwatch(struct supv *s, struct child *c)
 		TAILQ_REMOVE(&s->hbfound, c, hblink);
 		c->hb_found = false;
 	} else {
-		TAILQ_REMOVE(&c->hbg->kids, c, hblink);
-		if (TAILQ_EMPTY(&c->hbg->kids))
-			c->hbg->at = NO_DEADLINE;
+		struct hb_group *g = hb_group(s, c);
+
+		TAILQ_REMOVE(&g->kids, c, hblink);
+		if (TAILQ_EMPTY(&g->kids))
+			g->at = NO_DEADLINE;
 	}
 	c->monitored = false;
 }

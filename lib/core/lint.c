@@ -114,7 +114,7 @@ check_child(struct out *o, const struct supv *s, const struct child *c,
 	const struct window *w = &s->win;
 	uint64_t t;
 
-	if (c->sup == NULL && c->heartbeat_ms != 0 && c->shutdown_ns == NO_DEADLINE)
+	if (c->sup == NULL && c->heartbeat_ms != 0 && c->shutdown_ms == SUPV_INFINITY)
 		finding(o, path, "heartbeat_ms %u with an infinite shutdown_ms: a run "
 		    "found hung that ignores its stop is never replaced",
 		    c->heartbeat_ms);
@@ -128,13 +128,13 @@ check_child(struct out *o, const struct supv *s, const struct child *c,
 	    w->period_ms == UINT64_MAX || c->restart == SUPV_TEMPORARY)
 		return;
 	if (c->sup == NULL && c->heartbeat_ms != 0 &&
-	    c->shutdown_ns != NO_DEADLINE &&
-	    c->shutdown_ns / NS_PER_MS > w->period_ms)
+	    c->shutdown_ms != SUPV_INFINITY &&
+	    c->shutdown_ms > w->period_ms)
 		finding(o, path, "shutdown_ms %llu is longer than the period_ms "
 		    "%llu of %s: a hung run that ignores its stop takes longer "
 		    "than the period to replace, so its hangs alone can never "
-		    "exceed its intensity", (unsigned long long)(c->shutdown_ns /
-		    NS_PER_MS), (unsigned long long)w->period_ms, s->name);
+		    "exceed its intensity", (unsigned long long)c->shutdown_ms,
+		    (unsigned long long)w->period_ms, s->name);
 	t = fastest_restarts(c, w->intensity, w->period_ms);
 	if (t == NEVER || t < w->period_ms)
 		return;

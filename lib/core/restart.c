@@ -108,7 +108,7 @@ backoff_delay(const struct child *c, uint64_t ran_ns, unsigned *streak)
 	*streak = k;
 	if (c->backoff_ms == 0)
 		return 0;
-	if (c->backoff_reset_ns != 0 ? ran_ns >= c->backoff_reset_ns :
+	if (c->backoff_reset_ms != 0 ? ran_ns >= supv__backoff_reset_ns(c) :
 	    ran_ns > (uint64_t)c->backoff_max_ms * NS_PER_MS)
 		k = 0;
 	if (k < 64)
@@ -181,9 +181,14 @@ enum supv_rule
 supv__exit_rule(const struct child *c, enum supv_exit_kind kind, int code)
 {
 	if (kind == SUPV_EXIT_NORMAL || kind == SUPV_EXIT_FAILURE) {
-		if (has_code(c->codes, c->n_norestart, c->n_escalate, code))
+		const int *codes;
+
+		if (c->n_norestart + c->n_escalate == 0)
+			return SUPV_RULE_RESTART_TYPE;
+		codes = supv__spec_codes(c);
+		if (has_code(codes, c->n_norestart, c->n_escalate, code))
 			return SUPV_RULE_ESCALATE_CODE;
-		if (has_code(c->codes, 0, c->n_norestart, code))
+		if (has_code(codes, 0, c->n_norestart, code))
 			return SUPV_RULE_NO_RESTART_CODE;
 	}
 	return SUPV_RULE_RESTART_TYPE;

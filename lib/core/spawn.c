@@ -250,7 +250,7 @@ supv__proc_spawn(struct supv *s, struct child *c, int *exec_err)
 
 	*exec_err = 0;
 	pr->stop_signal = c->proc->stop_signal;
-	pr->grace_ns = c->shutdown_ns;
+	pr->grace_ns = supv__shutdown_ns(c);
 	if (supv__fault_hit())
 		return EAGAIN;
 	if (!supv__proc_statuses_kept()) {

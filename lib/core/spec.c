@@ -50,33 +50,32 @@ codes_check(const struct supv_child_opts *o, bool is_sup)
 	return 0;
 }
 
-/* Copies n codes from a and m from b into c->codes. */
-static int
-codes_copy(struct child *c, const int *a, unsigned n, const int *b, unsigned m)
-{
-	if (n + m == 0)
-		return 0;
-	if ((c->codes = supv__xcalloc(n + m, sizeof(*c->codes))) == NULL)
-		return ENOMEM;
-	if (n != 0)
-		memcpy(c->codes, a, n * sizeof(*a));
-	if (m != 0)
-		memcpy(c->codes + n, b, m * sizeof(*b));
-	c->n_norestart = n;
-	c->n_escalate = m;
-	return 0;
-}
-
-
-/* A spec with room for its id (checked already: at most SUPV_ID_MAX). */
+/*
+ * A spec with room for its id (checked already: at most SUPV_ID_MAX) and,
+ * after it, its exit-code lists: n codes from a, then m from b.
+ */
 static struct child *
-spec_alloc(const char *id)
+spec_alloc(const char *id, const int *a, unsigned n, const int *b, unsigned m)
 {
-	size_t n = strnlen(id, SUPV_ID_MAX);
-	struct child *c = supv__xcalloc(1, offsetof(struct child, id) + n + 1);
+	size_t len = strnlen(id, SUPV_ID_MAX);
+	size_t at = offsetof(struct child, id) + len + 1;
+	struct child *c;
+	int *codes;
 
-	if (c != NULL)
-		memcpy(c->id, id, n);
+	if (n + m != 0)
+		at = (at + _Alignof(int) - 1) & ~(_Alignof(int) - 1);
+	if ((c = supv__xcalloc(1, at + (n + m) * sizeof(int))) == NULL)
+		return NULL;
+	memcpy(c->id, id, len);
+	if (n + m == 0)
+		return c;
+	codes = (int *)supv__spec_codes(c);
+	if (n != 0)
+		memcpy(codes, a, n * sizeof(*a));
+	if (m != 0)
+		memcpy(codes + n, b, m * sizeof(*b));
+	c->n_norestart = (uint16_t)n;
+	c->n_escalate = (uint16_t)m;
 	return c;
 }
 
@@ -108,30 +107,22 @@ supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_
 		return EINVAL;
 	if ((rc = codes_check(o, is_sup)) != 0 || o->backoff_reset_ms == SUPV_ZERO)
 		return rc != 0 ? rc : EINVAL;
-	if ((c = spec_alloc(o->id)) == NULL)
+	if ((c = spec_alloc(o->id, o->no_restart_codes, o->n_no_restart_codes,
+	    o->escalate_codes, o->n_escalate_codes)) == NULL)
 		return ENOMEM;
-	if (codes_copy(c, o->no_restart_codes, o->n_no_restart_codes,
-	    o->escalate_codes, o->n_escalate_codes) != 0) {
-		free(c);
-		return ENOMEM;
-	}
 	c->restart = o->restart;
 	if (o->shutdown_ms == 0)
-		c->shutdown_ns = is_sup ? NO_DEADLINE :
-		    (uint64_t)DEFAULT_SHUTDOWN_MS * NS_PER_MS;
+		c->shutdown_ms = is_sup ? SUPV_INFINITY : DEFAULT_SHUTDOWN_MS;
 	else if (o->shutdown_ms == SUPV_ZERO)
-		c->shutdown_ns = 0;
-	else if (o->shutdown_ms == SUPV_INFINITY)
-		c->shutdown_ns = NO_DEADLINE;
+		c->shutdown_ms = 0;
 	else
-		c->shutdown_ns = (uint64_t)o->shutdown_ms * NS_PER_MS;
+		c->shutdown_ms = o->shutdown_ms;	/* SUPV_INFINITY too */
 	c->on_timeout = o->on_timeout;
 	c->heartbeat_ms = o->heartbeat_ms == SUPV_INFINITY ? 0 : o->heartbeat_ms;
 	c->ready_ms = o->ready_ms;
 	c->backoff_ms = o->backoff_ms == SUPV_ZERO ? 0 : o->backoff_ms;
 	c->backoff_max_ms = bmax;
-	c->backoff_reset_ns = o->backoff_reset_ms == SUPV_INFINITY ? UINT64_MAX :
-	    (uint64_t)o->backoff_reset_ms * NS_PER_MS;
+	c->backoff_reset_ms = o->backoff_reset_ms;	/* SUPV_ZERO was refused */
 	c->backoff_reset_on_ready = o->backoff_reset_on_ready;
 	c->hang_trace = o->hang_trace && !is_sup;
 	c->significant = o->significant;
@@ -149,29 +140,26 @@ supv__spec_new(const struct supv *sup, const struct supv_child_opts *o, bool is_
 struct child *
 supv__spec_clone(const struct child *tmpl, const char *id, unsigned index)
 {
+	const int *codes = supv__spec_codes(tmpl);
 	struct child *c;
 
-	if ((c = spec_alloc(id)) == NULL)
+	if ((c = spec_alloc(id, codes, tmpl->n_norestart, codes + tmpl->n_norestart,
+	    tmpl->n_escalate)) == NULL)
 		return NULL;
-	if (codes_copy(c, tmpl->codes, tmpl->n_norestart, tmpl->n_escalate != 0 ?
-	    tmpl->codes + tmpl->n_norestart : NULL, tmpl->n_escalate) != 0) {
-		free(c);
-		return NULL;
-	}
 	c->restart = tmpl->restart;
-	c->shutdown_ns = tmpl->shutdown_ns;
+	c->shutdown_ms = tmpl->shutdown_ms;
 	c->on_timeout = tmpl->on_timeout;
 	c->heartbeat_ms = tmpl->heartbeat_ms;
 	c->ready_ms = tmpl->ready_ms;
 	c->backoff_ms = tmpl->backoff_ms;
 	c->backoff_max_ms = tmpl->backoff_max_ms;
-	c->backoff_reset_ns = tmpl->backoff_reset_ns;
+	c->backoff_reset_ms = tmpl->backoff_reset_ms;
 	c->backoff_reset_on_ready = tmpl->backoff_reset_on_ready;
 	c->hang_trace = tmpl->hang_trace;
 	c->significant = tmpl->significant;
 	c->stack_size = tmpl->stack_size;
 	c->same_thread = tmpl->same_thread;
-	c->fn = tmpl->fn;
+	c->fn = tmpl->fn;	/* a pool's template is a worker's */
 	c->arg = tmpl->arg;
 	c->arg_boxed = tmpl->arg_boxed;
 	supv__arg_ref(c->arg, c->arg_boxed);
@@ -369,8 +357,8 @@ supv__spec_destroy(struct child *c)
 		supv__sup_destroy(c->sup);
 	supv__run_unref(c->run);
 	supv__arg_unref(c->arg, c->arg_boxed);
-	supv__procspec_free(c->proc);
-	free(c->codes);
+	if (c->is_proc)
+		supv__procspec_free(c->proc);
 	free(c->chaos);
 	free(c);
 }

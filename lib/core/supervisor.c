@@ -117,7 +117,8 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 	    (rc = supv__spec_new(sup, opts, false, &c)) != 0)
 		return rc;
 	c->fn = fn;
-	if (supv__arg_init(&c->arg, &c->arg_boxed, arg, opts->arg_free) != 0) {
+	c->arg_boxed = opts->arg_free != NULL;	/* a bit-field: no address */
+	if (supv__arg_init(&c->arg, arg, opts->arg_free) != 0) {
 		free(c);
 		return ENOMEM;
 	}
@@ -164,9 +165,11 @@ supv_add_process_sized(struct supv *sup, const struct supv_child_opts *user,
 	    (rc = supv__spec_new(sup, &o, false, &c)) != 0)
 		return rc;
 	if ((rc = supv__procspec_new(&po, &c->proc)) != 0) {
+		c->proc = NULL;
 		supv__spec_discard(c);
 		return rc;
 	}
+	c->is_proc = true;
 	d = supv__tree_enter(sup);
 	rc = supv__add_spec(sup, c);
 	supv__tree_leave(d);

@@ -67,6 +67,8 @@
 #define SUPV_INTENSITY_LIMIT 65535
 /* The exit kinds there are (enum supv_exit_kind). */
 #define SUPV__EXIT_KINDS (SUPV_EXIT_KILLED + 1)
+/* struct child keeps a kind in 3 bits (last_exit), a run too (sup_kind). */
+_Static_assert(SUPV__EXIT_KINDS <= 8, "exit kinds no longer fit 3 bits");
 
 /*
  * A lock domain: the lock of one tree.  Reference counted: the supervisor
@@ -203,35 +205,51 @@ struct supv_worker {
 	                                     hang reports (if has_cpuclock) */
 	int                 stop_fd;      /* rmu: -1 until supv_stop_fd() */
 	int                 code;         /* mu: its return value */
-	enum supv_exit_kind sup_kind;     /* mu: how a child supervisor's run ended */
-	/*
-	 * Why it was asked to stop: SHUTDOWN, HUNG or START_FAILED.  mu, and
-	 * for a worker's run rmu too (supv__run_signal_stop takes both; a
-	 * task pool's worker reads it under rmu alone); a child supervisor's
-	 * run has no rmu reader, and supv__ask_stop writes it under mu.
-	 */
-	enum supv_exit_kind stop_kind;
 
-	/* The run's own lock ("rmu"), a leaf: what the worker waits for. */
-	pthread_mutex_t     mu;
-	pthread_cond_t      cv;           /* rmu: supv_sleep() and park waits */
+	/*
+	 * The run's own lock ("rmu"), a leaf: what the worker waits for.
+	 * A futex lock and a futex word (base/thread.c), 8 bytes in all.
+	 */
+	atomic_uint         mu;           /* supv__flock() */
+	/*
+	 * rmu to change: what supv_sleep() and park waits sleep on (any
+	 * thread that has the run may sleep in supv_sleep).  Bit 0: someone
+	 * sleeps on it, or is about to; the rest counts wake-ups.
+	 */
+	atomic_uint         wake;
 
 	struct child       *child;        /* mu: owner spec; NULL once abandoned */
 	struct request     *waiting;      /* mu: a call it posted and waits for */
 	uint64_t            ended_ns;     /* mu: when the thread finished the body */
 	uint64_t            stop_at;      /* mu: when the supervisor asked it to stop */
 	TAILQ_ENTRY(supv_worker) exitq;   /* mu: in the owner's exit queue */
-	bool                same_thread;  /* const: restarts may reuse this thread */
-	bool                hang_trace;   /* const: its thread takes the trace signal */
+	/*
+	 * The small fields last: bit-fields share a byte only with fields
+	 * of the same guard, as a bit-field's store rewrites its neighbours;
+	 * a plain byte between two groups keeps them apart.  The const
+	 * ones are read by the worker without a lock.
+	 */
+	unsigned char       same_thread : 1;  /* const: restarts may reuse this thread */
+	unsigned char       hang_trace : 1;   /* const: its thread takes the trace signal */
+	unsigned char       arg_boxed : 1;    /* const */
 	unsigned char       chaos;        /* enum supv__chaos_act: set with epoch */
-	bool                has_cpuclock; /* const */
-	bool                arg_boxed;    /* const */
-	bool                ready;        /* mu: supv_ready() was called */
-	bool                exited;       /* mu: the thread has finished the body
+	unsigned char       ready : 1;    /* mu: supv_ready() was called */
+	unsigned char       exited : 1;   /* mu: the thread has finished the body
 	                                     (at ended_ns) ... */
-	bool                cancelled;    /* mu: ... by pthread_exit or cancellation */
-	bool                stop_asked;   /* mu: the supervisor asked it to stop
+	unsigned char       cancelled : 1; /* mu: ... by pthread_exit or cancellation */
+	unsigned char       stop_asked : 1; /* mu: the supervisor asked it to stop
 	                                     (at stop_at) */
+	unsigned char       has_cpuclock : 1; /* mu: set once its thread exists */
+	unsigned char       sup_kind : 3; /* mu: how a child supervisor's run ended
+	                                     (enum supv_exit_kind) */
+	/*
+	 * Why it was asked to stop: SHUTDOWN, HUNG or START_FAILED (enum
+	 * supv_exit_kind).  mu, and for a worker's run rmu too
+	 * (supv__run_signal_stop takes both; a task pool's worker reads it
+	 * under rmu alone); a child supervisor's run has no rmu reader, and
+	 * supv__ask_stop writes it under mu.
+	 */
+	unsigned char       stop_kind;
 	char                id[];         /* its child's id, allocated to fit */
 };
 
@@ -248,69 +266,106 @@ struct child {
 	/*
 	 * What a heartbeat round reads and writes, first: one cache line
 	 * per child in the round's loop (heartbeat.c).
+	 *
+	 * A child is monitored only while a run of it is alive, and pending
+	 * only while none is (supv__child_ended, the one place a run's end
+	 * makes a child idle, unwatches it first); a child found hung is no
+	 * longer monitored (supv__hb_check_due), and is hung until its run
+	 * has ended (supv__hung_done, also in supv__child_ended).  The three
+	 * states share their bytes.
 	 */
-	TAILQ_ENTRY(child)   hblink;     /* in hbg->kids, or owner->hbfound,
-	                                    while monitored */
+	union {
+		struct {                   /* while monitored */
+			TAILQ_ENTRY(child) hblink; /* in its group's kids, or owner->hbfound */
+			unsigned long hb_seen;     /* beat count at the last check */
+			uint64_t hb_last;          /* its last beat came by then (ns) ... */
+			uint64_t hb_round;         /* ... or by the end of this round of
+			                              its group, if not 0 (the last) */
+			uint64_t hb_cpu_at;        /* when hb_cpu was read; 0: not yet */
+		};
+		struct {                   /* while CH_PENDING */
+			RB_ENTRY(child) pendnode;  /* in owner->pend */
+			uint64_t restart_at;       /* when (ns) */
+		};
+		TAILQ_ENTRY(child) hunglink;  /* while hung_asked: in owner->hungq */
+	};
 	struct supv_worker  *run;          /* current or last run; NULL if none */
-	unsigned long        hb_seen;      /* beat count at the last check */
-	uint64_t             hb_last;      /* its last beat came by then (ns) ... */
-	uint64_t             hb_round;     /* ... or by the end of this round of
-	                                      its group, if not 0 (the last) */
-	uint64_t             hb_cpu_at;    /* when hb_cpu was read; 0: not yet */
-	struct hb_group     *hbg;          /* its period's group in owner, while
-	                                      linked, when heartbeat_ms != 0 */
 	TAILQ_ENTRY(child)   order;      /* in owner->children, start order */
 	RB_ENTRY(child)      byid;       /* in owner->byid */
-	RB_ENTRY(child)      pendnode;   /* in owner->pend while CH_PENDING */
-	TAILQ_ENTRY(child)   hunglink;   /* in owner->hungq while hung_asked */
 	uint64_t             seq;        /* its place in start order */
 	struct supv         *owner;
 	/*
 	 * Its options: 8-byte fields, then 4-byte, then 1-byte ones, so that
 	 * the struct has no holes (bench/idle counts its bytes).
 	 */
-	uint64_t             shutdown_ns;  /* NO_DEADLINE: wait for ever */
-	uint64_t             backoff_reset_ns; /* a run this long resets streak */
-	/* The exit-code lists: codes[0, n_norestart), then n_escalate more. */
-	int                 *codes;
 	size_t               stack_size;
-	supv_work_fn        *fn;
+	/*
+	 * A worker's function, or a process child's options (is_proc): no
+	 * child has both (a process child has no function, and no chaos
+	 * rule, which is for workers alone).
+	 */
+	union {
+		supv_work_fn          *fn;
+		struct supv__procspec *proc;
+	};
 	union supv__arg      arg;          /* boxed when arg_boxed */
 	struct supv         *sup;          /* a child supervisor, or NULL */
-	struct supv__procspec *proc;       /* a process child's options, or NULL */
-	enum supv_restart    restart;
-	enum supv_on_timeout on_timeout;
+	/*
+	 * Times in ms, as given (supv__shutdown_ns and supv__backoff_reset_ns
+	 * in ns): SUPV_INFINITY is none, 0 a real zero for shutdown_ms, and
+	 * "longer than backoff_max_ms" for backoff_reset_ms.
+	 */
+	unsigned             shutdown_ms;
+	unsigned             backoff_reset_ms; /* a run this long resets streak */
 	unsigned             heartbeat_ms;
 	unsigned             ready_ms;
 	unsigned             backoff_ms, backoff_max_ms;
-	unsigned             n_norestart, n_escalate;
+	/*
+	 * The exit-code lists, after the id in the spec's allocation
+	 * (supv__spec_codes): n_norestart codes, then n_escalate more.
+	 */
+	uint16_t             n_norestart, n_escalate; /* SUPV_CODES_MAX each */
 	unsigned             index;        /* a pool worker's index */
 
 	/* Its state. */
-	enum child_state     state;
 	unsigned             restarts;     /* restarts since the spec was added */
-	unsigned             streak;       /* consecutive failures, for backoff */
-	uint64_t             epochs;       /* runs prepared so far (supv_epoch) */
-	struct supv__chaos  *chaos;        /* a fault to inject (supv_chaos), or NULL */
-	uint64_t             restart_at;   /* CH_PENDING: when (ns) */
-	uint64_t             hb_cpu;       /* thread CPU time at the last check */
-	/* Its history, for the control socket and metrics: never reset. */
-	uint64_t             exits[SUPV__EXIT_KINDS]; /* runs ended, by kind */
 	int                  last_code;    /* the last run's exit code (last_exit:
 	                                      its kind), once exits[] counts one */
-	unsigned char        last_exit;    /* see last_code */
-	/* Options again, the 1-byte ones, last with the state's. */
-	bool                 hang_trace;
-	bool                 backoff_reset_on_ready;
-	bool                 significant;
-	bool                 same_thread;
-	bool                 arg_boxed;
-	bool                 monitored;    /* in hbg->kids or owner->hbfound */
-	bool                 hb_found;     /* ... the latter: found hung */
-	bool                 hb_spinning;  /* ... and spinning then */
-	bool                 hung_asked;   /* found hung, asked to stop: in
+	uint64_t             epochs;       /* runs prepared so far (supv_epoch) */
+	struct supv__chaos  *chaos;        /* a fault to inject (supv_chaos), or NULL */
+	uint64_t             hb_cpu;       /* thread CPU time at the last check */
+	/*
+	 * Its history, for the control socket and metrics: never reset.
+	 * Runs ended, by kind: 48-bit counters (supv__child_exits), which
+	 * last 8 years at a million exits a second.
+	 */
+	uint32_t             exits_lo[SUPV__EXIT_KINDS];
+	uint16_t             exits_hi[SUPV__EXIT_KINDS];
+	/*
+	 * Options again, the small ones, last with the state's: bit-fields,
+	 * which is safe as every one of them has the same guard (the tree's
+	 * lock), and none is read without it.
+	 */
+	unsigned             last_exit : 3;  /* see last_code */
+	unsigned             restart : 2;    /* enum supv_restart */
+	unsigned             on_timeout : 2; /* enum supv_on_timeout */
+	unsigned             state : 2;      /* enum child_state */
+	unsigned             streak : 7;     /* consecutive failures, for
+	                                        backoff (at most 64) */
+	bool                 hang_trace : 1;
+	bool                 backoff_reset_on_ready : 1;
+	bool                 significant : 1;
+	bool                 same_thread : 1;
+	bool                 arg_boxed : 1;
+	bool                 monitored : 1;  /* in its group's kids or owner->hbfound */
+	bool                 hb_found : 1;   /* ... the latter: found hung */
+	bool                 hb_spinning : 1; /* ... and spinning then */
+	bool                 hung_asked : 1; /* found hung, asked to stop: in
 	                                      owner->hungq, counted in its
 	                                      root's hung_now */
+	bool                 is_proc : 1;    /* a process child: proc, not fn */
+	bool                 hb_linked : 1;  /* counted in its period's group in
+	                                        owner (supv__hb_group) */
 	char                 id[];         /* allocated to fit (spec_alloc, spec.c) */
 };
 

@@ -118,16 +118,17 @@ take_child(struct supv__snap_node *x, const struct child *c, uint64_t now)
 	x->state = child_state_name(c);
 	x->restart = c->restart;
 	x->restarts = c->restarts;
-	memcpy(x->exits, c->exits, sizeof(x->exits));
-	for (unsigned k = 0; k < SUPV__EXIT_KINDS; k++)
-		x->exits_sum += c->exits[k];
+	for (unsigned k = 0; k < SUPV__EXIT_KINDS; k++) {
+		x->exits[k] = supv__child_exits(c, k);
+		x->exits_sum += x->exits[k];
+	}
 	x->last_exit = c->last_exit;
 	x->last_code = c->last_code;
 	x->running = c->state == CH_RUNNING || c->state == CH_STOPPING;
 	x->hung = c->hung_asked;
 	x->backoff = c->state == CH_PENDING;
 	x->uptime_ms = x->backoff_ms = x->hb_age_ms = -1;
-	if (c->proc != NULL) {
+	if (c->is_proc) {
 		x->is_proc = true;
 		if (r != NULL && r->proc != NULL) {
 			strlcpy(x->status, r->proc->status_text, sizeof(x->status));
@@ -350,7 +351,7 @@ first_gave_up(const struct supv *s, const struct supv **owner)
 		if (c->sup == NULL)
 			continue;
 		if ((c->state == CH_IDLE || c->state == CH_PENDING) &&
-		    c->exits[SUPV_EXIT_GAVE_UP] > 0 &&
+		    supv__child_exits(c, SUPV_EXIT_GAVE_UP) > 0 &&
 		    c->last_exit == SUPV_EXIT_GAVE_UP) {
 			*owner = s;
 			return c;

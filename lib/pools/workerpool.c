@@ -138,7 +138,8 @@ supv_add_pool_sized(struct supv *sup, const struct supv_child_opts *uopts,
 	if ((rc = supv__spec_new(pool, opts, false, &tmpl)) != 0)
 		goto fail;
 	tmpl->fn = fn;
-	if (supv__arg_init(&tmpl->arg, &tmpl->arg_boxed, arg, opts->arg_free) != 0) {
+	tmpl->arg_boxed = opts->arg_free != NULL;	/* a bit-field: no address */
+	if (supv__arg_init(&tmpl->arg, arg, opts->arg_free) != 0) {
 		free(tmpl);
 		rc = ENOMEM;
 		goto fail;
