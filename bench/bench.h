@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -486,6 +487,50 @@ tasks_delta(const struct task_snap *a, const struct task_snap *b,
 		into->ivcsw += b->t[j].st.ivcsw - a->t[i].st.ivcsw;
 	}
 	return churn + (unsigned)(a->n - found);
+}
+
+/*
+ * What the threads did over a window of window_ns from now: those named
+ * name (NULL: none) into *match, the others but the caller into *rest,
+ * per second.  Returns the threads that began or ended meanwhile (left
+ * out); *nthreads: how many there were at the end.
+ */
+struct task_rates {
+	double   cpu_ns, vcsw;         /* per second */
+};
+
+static inline unsigned
+tasks_window(const char *name, uint64_t window_ns, struct task_rates *match,
+    unsigned *nmatch, struct task_rates *rest, size_t *nthreads)
+{
+	struct task_snap a = { 0 }, b = { 0 };
+	struct task_stat m, r;
+	uint64_t t0, t1;
+	unsigned churn;
+	double sec;
+
+	tasks_snap(&a);
+	t0 = now_ns();
+	sleep_ns(window_ns);
+	tasks_snap(&b);
+	t1 = now_ns();
+	sec = (double)(t1 - t0) / 1e9;
+	churn = tasks_delta(&a, &b, name, &m, nmatch, &r);
+	*match = (struct task_rates){ (double)m.cpu_ns / sec, (double)m.vcsw / sec };
+	*rest = (struct task_rates){ (double)r.cpu_ns / sec, (double)r.vcsw / sec };
+	*nthreads = b.n;
+	tasks_snap_free(&a);
+	tasks_snap_free(&b);
+	return churn;
+}
+
+/* The heap in use, by mallinfo2() (set M_ARENA_MAX 1 to see every thread's). */
+static inline size_t
+heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
 }
 
 #endif /* BENCH_H */

@@ -18,7 +18,6 @@
  *   mmap'd and not counted; glibc's own per-thread allocation (the TLS
  *   vector) is measured with raw threads and shown apart.
  */
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include "bench.h"
@@ -64,24 +63,14 @@ struct idle_res {
 static void
 measure(const char *name, uint64_t window_ns, struct idle_res *out)
 {
-	struct task_snap a = { 0 }, b = { 0 };
-	struct task_stat m, r;
-	uint64_t t0, t1;
-	double sec;
+	struct task_rates m, r;
+	size_t n;
 
-	tasks_snap(&a);
-	t0 = now_ns();
-	sleep_ns(window_ns);
-	tasks_snap(&b);
-	t1 = now_ns();
-	sec = (double)(t1 - t0) / 1e9;
-	out->churn = tasks_delta(&a, &b, name, &m, &out->nsup, &r);
-	out->sup_wakes = (double)m.vcsw / sec;
-	out->sup_cpu = (double)m.cpu_ns / sec;
-	out->wrk_wakes = (double)r.vcsw / sec;
-	out->wrk_cpu = (double)r.cpu_ns / sec;
-	tasks_snap_free(&a);
-	tasks_snap_free(&b);
+	out->churn = tasks_window(name, window_ns, &m, &out->nsup, &r, &n);
+	out->sup_wakes = m.vcsw;
+	out->sup_cpu = m.cpu_ns;
+	out->wrk_wakes = r.vcsw;
+	out->wrk_cpu = r.cpu_ns;
 }
 
 static void
@@ -359,14 +348,6 @@ bench_idle(void)
 }
 
 /* --- scale --- */
-
-static size_t
-heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
 
 struct scale_res {
 	double add, start, stop;       /* seconds */

@@ -20,7 +20,6 @@
  *   specs, after adding them and once they all are ready.
  */
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
@@ -192,35 +191,17 @@ struct idle_res {
 	unsigned long hung;
 };
 
-static size_t
-heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-
 static void
 measure(uint64_t window, struct idle_res *out)
 {
-	struct task_snap a = { 0 }, b = { 0 };
-	struct task_stat m, r;
+	struct task_rates m, r;
 	unsigned nm;
-	uint64_t t0, t1;
-	double sec;
+	size_t n;
 
-	tasks_snap(&a);
-	t0 = now_ns();
-	sleep_ns(window);
-	tasks_snap(&b);
-	t1 = now_ns();
-	sec = (double)(t1 - t0) / 1e9;
-	out->churn = tasks_delta(&a, &b, NULL, &m, &nm, &r);
-	out->threads = (unsigned)b.n;
-	out->cpu = (double)r.cpu_ns / sec;
-	out->wakes = (double)r.vcsw / sec;
-	tasks_snap_free(&a);
-	tasks_snap_free(&b);
+	out->churn = tasks_window(NULL, window, &m, &nm, &r, &n);
+	out->threads = (unsigned)n;
+	out->cpu = r.cpu_ns;
+	out->wakes = r.vcsw;
 }
 
 static void

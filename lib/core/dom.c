@@ -5,9 +5,7 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <linux/futex.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -309,22 +307,18 @@ supv__caller_worker_sup(struct supv *target)
  * marked contended, so every wake-up of a loop would cost a second system
  * call (a futex wake at the next unlock) for nobody.  The word counts
  * wake-ups; the loop reads it, with the tree's lock held, before it lets
- * go of the lock, and sleeps only while it is unchanged.
+ * go of the lock, and sleeps only while it is unchanged (base/thread.c's
+ * futex words, as a run's sleep).
+ *
+ * Wakes s's loop if it sleeps.  Called with the tree's lock held.
  */
-static long
-futex_op(atomic_uint *word, int op, unsigned val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, word, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
-}
-
-/* Wakes s's loop if it sleeps.  Called with the tree's lock held. */
 void
 supv__sup_wake(struct supv *s)
 {
 	if (!s->sleeping)
 		return;		/* it looks at everything before it sleeps */
 	atomic_fetch_add_explicit(&s->wake, 1, memory_order_relaxed);
-	(void)futex_op(&s->wake, FUTEX_WAKE_PRIVATE, 1, NULL);
+	supv__futex_wake(&s->wake, 1);
 }
 
 bool
@@ -332,25 +326,16 @@ supv__sup_sleep_until(struct supv *s, uint64_t deadline)
 {
 	pthread_mutex_t *mu = supv__mu_of(s);
 	unsigned v = atomic_load_explicit(&s->wake, memory_order_relaxed);
-	struct timespec ts, *tp = NULL;
-	bool timed_out;
-	long rc;
+	bool in_time;
 
-	if (deadline != NO_DEADLINE) {
-		if (supv__now_ns() >= deadline)
-			return false;
-		ts.tv_sec = (time_t)(deadline / 1000000000ULL);
-		ts.tv_nsec = (long)(deadline % 1000000000ULL);
-		tp = &ts;
-	}
+	if (deadline != NO_DEADLINE && supv__now_ns() >= deadline)
+		return false;
 	s->sleeping = true;
 	pthread_mutex_unlock(mu);
-	/* CLOCK_MONOTONIC, absolute: FUTEX_WAIT_BITSET's own clock. */
-	rc = futex_op(&s->wake, FUTEX_WAIT_BITSET_PRIVATE, v, tp);
-	timed_out = rc != 0 && errno == ETIMEDOUT;
+	in_time = supv__futex_wait_until(&s->wake, v, deadline, false);
 	pthread_mutex_lock(mu);
 	s->sleeping = false;
-	return !timed_out;
+	return in_time;
 }
 
 /*

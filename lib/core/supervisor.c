@@ -98,6 +98,19 @@ fail:
 	return rc;
 }
 
+/* Adds the new spec c to sup; a failure discards it. */
+static int
+add_new_spec(struct supv *sup, struct child *c)
+{
+	struct dom *d = supv__tree_enter(sup);
+	int rc = supv__add_spec(sup, c);
+
+	supv__tree_leave(d);
+	if (rc != 0)
+		supv__spec_discard(c);
+	return rc;
+}
+
 SUPV_EXPORT int
 supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
     supv_work_fn *fn, void *arg, size_t size)
@@ -105,7 +118,6 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 	struct supv_child_opts o;
 	const struct supv_child_opts *opts = &o;
 	struct child *c;
-	struct dom *d;
 	int rc;
 
 	if (sup == NULL || user == NULL || fn == NULL)
@@ -122,12 +134,7 @@ supv_add_worker_sized(struct supv *sup, const struct supv_child_opts *user,
 		free(c);
 		return ENOMEM;
 	}
-	d = supv__tree_enter(sup);
-	rc = supv__add_spec(sup, c);
-	supv__tree_leave(d);
-	if (rc != 0)
-		supv__spec_discard(c);
-	return rc;
+	return add_new_spec(sup, c);
 }
 
 /*
@@ -143,7 +150,6 @@ supv_add_process_sized(struct supv *sup, const struct supv_child_opts *user,
 	struct supv_child_opts o;
 	struct supv_process_opts po;
 	struct child *c;
-	struct dom *d;
 	int rc;
 
 	if (sup == NULL || user == NULL || upopts == NULL)
@@ -170,12 +176,7 @@ supv_add_process_sized(struct supv *sup, const struct supv_child_opts *user,
 		return rc;
 	}
 	c->is_proc = true;
-	d = supv__tree_enter(sup);
-	rc = supv__add_spec(sup, c);
-	supv__tree_leave(d);
-	if (rc != 0)
-		supv__spec_discard(c);
-	return rc;
+	return add_new_spec(sup, c);
 }
 
 SUPV_EXPORT int
