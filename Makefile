@@ -266,6 +266,12 @@ else
 RUN_ENV := GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.perturb=165
 endif
 
+# ASan: what other libraries keep for the process's life is not a leak of
+# ours (test/lsan.supp names each); the programs make check runs read it.
+ifeq ($(SAN),address)
+export LSAN_OPTIONS := suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0
+endif
+
 # Prometheus's promtool checks the metrics the tests make, when there is
 # one: in PATH, or PROMTOOL=/path (.ci/run unpacks Debian's).
 PROMTOOL ?= $(shell command -v promtool 2>/dev/null)
