@@ -198,6 +198,75 @@ w_beat_gap(struct supv_worker *self, void *arg)
 	return 0;
 }
 
+/*
+ * Many children in one heartbeat group, a third of them hanging at once
+ * and some deleted meanwhile: a round finds several hung in one pass
+ * (the group's slots move as it goes), and reports each hung child once
+ * and no other.
+ */
+#define NGROUP 36
+static atomic_int group_runs[NGROUP];
+
+static int
+w_group(struct supv_worker *self, void *arg)
+{
+	int i = (int)(intptr_t)arg;
+
+	if (i % 3 == 1 && atomic_fetch_add(&group_runs[i], 1) == 0) {
+		supv_ready(self);
+		return w_sleeper(self, NULL);	/* hangs: never beats */
+	}
+	return w_exempt(self, NULL);
+}
+
+START_TEST(test_many_hang_in_one_round)
+{
+	struct supv *root;
+	struct rec rec;
+	char id[16];
+	int i;
+
+	rec_init(&rec);
+	for (i = 0; i < NGROUP; i++)
+		atomic_store(&group_runs[i], 0);
+	ck_assert_int_eq(supv_new(&root, &(struct supv_opts){ .name = "root",
+	    .intensity = SUPV_INFINITY, .on_event = rec_cb, .event_arg = &rec }), 0);
+	for (i = 0; i < NGROUP; i++) {
+		snprintf(id, sizeof(id), "g%d", i);
+		ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){
+		    .id = id, .heartbeat_ms = 50, .ready_ms = WAIT_MS },
+		    w_group, (void *)(intptr_t)i), 0);
+	}
+	ck_assert_int_eq(supv_start(root), 0);
+	/* Monitored ones leave the group before the hangs are found. */
+	for (i = 0; i < NGROUP; i += 6) {
+		snprintf(id, sizeof(id), "g%d", i);
+		ck_assert_int_eq(supv_terminate_child(root, id), 0);
+		ck_assert_int_eq(supv_delete_child(root, id), 0);
+	}
+	/* And the ones that moved into their places leave and come back. */
+	for (i = 0; i < NGROUP; i++) {
+		if (i % 3 == 1 || i % 6 == 0)
+			continue;
+		snprintf(id, sizeof(id), "g%d", i);
+		ck_assert_int_eq(supv_terminate_child(root, id), 0);
+		ck_assert_int_eq(supv_restart_child(root, id), 0);
+	}
+	for (i = 1; i < NGROUP; i += 3) {
+		snprintf(id, sizeof(id), "g%d", i);
+		ck_assert_uint_eq(rec_wait(&rec, SUPV_EV_START, id, 2), 2);
+	}
+	ck_assert_int_eq(supv_stop(root), 0);
+	for (i = 0; i < NGROUP; i++) {
+		snprintf(id, sizeof(id), "g%d", i);
+		ck_assert_msg(rec_count(&rec, SUPV_EV_HUNG, id) == (i % 3 == 1 ? 1u : 0u),
+		    "%s: %u HUNG events", id, rec_count(&rec, SUPV_EV_HUNG, id));
+	}
+	supv_free(root);
+	rec_destroy(&rec);
+}
+END_TEST
+
 #define NHEALTHY 100
 
 START_TEST(test_healthy_never_flagged)
@@ -716,6 +785,7 @@ suite_heartbeat(void)
 	tcase_add_test(tc, test_hung_detected_restarted);
 	tcase_add_test(tc, test_hung_counts_from_ready);
 	tcase_add_test(tc, test_healthy_never_flagged);
+	tcase_add_test(tc, test_many_hang_in_one_round);
 	tcase_add_test(tc, test_hung_ignores_stop_abandon);
 	tcase_add_test(tc, test_hung_ignores_stop_cancel);
 	tcase_add_test(tc, test_hung_one_for_all);

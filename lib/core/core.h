@@ -161,7 +161,8 @@ int      supv__backoff_check(unsigned base_ms, unsigned max_opt, unsigned *max_m
 /* heartbeat.c */
 int      supv__hb_link(struct supv *s, struct child *c);
 void     supv__hb_unlink(struct supv *s, struct child *c);
-uint64_t supv__hb_last(const struct child *c);
+uint64_t supv__hb_last(const struct child *c, uint32_t *seen);
+void     supv__hb_destroy(struct supv *s);
 void     supv__hb_watch(struct supv *s, struct child *c, uint64_t now);
 void     supv__hb_unwatch(struct supv *s, struct child *c);
 uint64_t supv__hb_next(struct supv *s);

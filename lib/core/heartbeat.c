@@ -7,9 +7,13 @@
  * of their heartbeat_ms.  Children of one supervisor with the same period
  * form a group (struct hb_group) with one timer, on a grid, and each round
  * samples the whole group as a flat batch: one clock reading before the
- * loads and one after, and no ordered structure touched per child.  So a
- * thousand monitored workers cost the supervisor one timer and about one
- * cache line each per round, and a tree with none never wakes.
+ * loads and one after.  The group keeps its monitored children in an
+ * array of slots (run, last beat, the count seen), so that a round walks
+ * memory in order and fetches the runs' beats ahead rather than chasing
+ * a list from child to child: a thousand monitored workers cost the
+ * supervisor one timer and, per round, one cache line each (the beat the
+ * worker wrote) and half of one for its slot.  A tree with none never
+ * wakes.
  *
  * A round that finds a child's counter moved records the round, and the
  * clock reading taken after all the round's loads stands for its last beat
@@ -24,6 +28,7 @@
  * gives the measured trade-off.  The thread's CPU clock, read once a
  * child has gone quiet, tells a spinning hang from a blocked one.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -75,8 +80,38 @@ hb_group(const struct supv *s, const struct child *c)
 }
 
 /*
+ * Room in g's slots for every linked spec, so that watching never
+ * allocates: 0 or ENOMEM, g unchanged then.  Shrinks when a quarter is
+ * used (a failure to shrink keeps the larger array).
+ */
+static int
+hb_reserve(struct hb_group *g)
+{
+	struct hb_slot *p;
+	unsigned cap;
+
+	if (g->nspecs <= g->cap && g->nspecs >= g->cap / 4)
+		return 0;
+	cap = g->nspecs <= g->cap ? g->cap / 2 : (g->cap < 8 ? 8 : g->cap * 2);
+	if (cap < g->nslots)
+		return 0;	/* not reached: a watched spec is linked */
+	if (cap == 0) {
+		free(g->slots);
+		g->slots = NULL;
+		g->cap = 0;
+		return 0;
+	}
+	if ((p = reallocarray(g->slots, cap, sizeof(*p))) == NULL)
+		return g->nspecs <= g->cap ? 0 : ENOMEM;
+	g->slots = p;
+	g->cap = cap;
+	return 0;
+}
+
+/*
  * A linked spec with a heartbeat joins the group of its period, made if
- * it is the first: 0 or ENOMEM.  Called with the tree's lock held.
+ * it is the first: 0 or ENOMEM, nothing changed then.  Called with the
+ * tree's lock held.
  */
 int
 supv__hb_link(struct supv *s, struct child *c)
@@ -91,13 +126,19 @@ supv__hb_link(struct supv *s, struct child *c)
 	if (g == NULL) {
 		if ((g = supv__xcalloc(1, sizeof(*g))) == NULL)
 			return ENOMEM;
-		TAILQ_INIT(&g->kids);
 		g->heartbeat_ms = c->heartbeat_ms;
 		g->step = hb_step(c->heartbeat_ms);
 		g->at = NO_DEADLINE;
 		TAILQ_INSERT_TAIL(&s->hbgroups, g, link);
 	}
 	g->nspecs++;
+	if (hb_reserve(g) != 0) {
+		if (--g->nspecs == 0) {
+			TAILQ_REMOVE(&s->hbgroups, g, link);
+			free(g);
+		}
+		return ENOMEM;
+	}
 	c->hb_linked = true;
 	return 0;
 }
@@ -113,24 +154,54 @@ supv__hb_unlink(struct supv *s, struct child *c)
 	c->hb_linked = false;
 	if (--g->nspecs == 0) {
 		TAILQ_REMOVE(&s->hbgroups, g, link);
+		free(g->slots);
+		free(g);
+	} else {
+		(void)hb_reserve(g);
+	}
+}
+
+/* Frees s's groups.  Tree's lock held, or s no longer shared. */
+void
+supv__hb_destroy(struct supv *s)
+{
+	struct hb_group *g;
+
+	while ((g = TAILQ_FIRST(&s->hbgroups)) != NULL) {
+		TAILQ_REMOVE(&s->hbgroups, g, link);
+		free(g->slots);
 		free(g);
 	}
 }
 
+/* Takes slot i out of g: the last slot moves into its place. */
+static void
+slot_remove(struct hb_group *g, unsigned i)
+{
+	if (i != --g->nslots) {
+		g->slots[i] = g->slots[g->nslots];
+		g->slots[i].child->hb_slot = i;
+	}
+	if (g->nslots == 0)
+		g->at = NO_DEADLINE;
+}
+
 /*
- * When c's last beat is known to have come by (ns).  A round that sees a
- * beat records only its own number: every round samples every child of
- * the group, so the next one either sees another beat or finds it quiet
- * and fixes the time (sample_round), and between rounds the number is
- * always the last round's.  Tree's lock held, between rounds.
+ * When c's last beat is known to have come by (ns), and the beat count
+ * the last round saw (low bits).  A round that sees a beat only marks the
+ * slot fresh: every round samples every child of the group, so the next
+ * one either sees another beat or finds it quiet and fixes the time
+ * (sample_round), and between rounds a fresh slot's beat came by the end
+ * of the last round.  Tree's lock held, between rounds, c monitored.
  */
 uint64_t
-supv__hb_last(const struct child *c)
+supv__hb_last(const struct child *c, uint32_t *seen)
 {
-	const struct hb_group *g;
+	const struct hb_group *g = hb_group(c->owner, c);
+	const struct hb_slot *sl = &g->slots[c->hb_slot];
 
-	return c->hb_round != 0 && (g = hb_group(c->owner, c)) != NULL ? g->end :
-	    c->hb_last;
+	*seen = sl->seen;
+	return sl->fresh ? g->end : sl->last;
 }
 
 /* Starts monitoring c from now.  Called on s's loop with the tree's lock held. */
@@ -138,16 +209,22 @@ void
 supv__hb_watch(struct supv *s, struct child *c, uint64_t now)
 {
 	struct hb_group *g;
+	struct hb_slot *sl;
 
 	if (c->run == NULL || c->monitored || (g = hb_group(s, c)) == NULL)
 		return;
-	c->hb_seen = atomic_load_explicit(&c->run->beat, memory_order_relaxed);
-	c->hb_last = now;
-	c->hb_round = 0;
+	/* Not reached past cap: a linked spec has its room (hb_reserve). */
+	assert(g->nslots < g->cap);
+	sl = &g->slots[g->nslots];
+	sl->run = c->run;
+	sl->child = c;
+	sl->seen = (uint32_t)atomic_load_explicit(&c->run->beat, memory_order_relaxed);
+	sl->fresh = 0;
+	sl->last = now;
+	c->hb_slot = g->nslots++;
 	c->hb_cpu_at = 0;
-	if (TAILQ_EMPTY(&g->kids))
+	if (g->nslots == 1)
 		g->at = grid_after(g, now);
-	TAILQ_INSERT_TAIL(&g->kids, c, hblink);
 	c->monitored = true;
 }
 
@@ -162,9 +239,8 @@ supv__hb_unwatch(struct supv *s, struct child *c)
 	} else {
 		struct hb_group *g = hb_group(s, c);
 
-		TAILQ_REMOVE(&g->kids, c, hblink);
-		if (TAILQ_EMPTY(&g->kids))
-			g->at = NO_DEADLINE;
+		assert(c->hb_slot < g->nslots && g->slots[c->hb_slot].child == c);
+		slot_remove(g, c->hb_slot);
 	}
 	c->monitored = false;
 }
@@ -184,70 +260,94 @@ supv__hb_next(struct supv *s)
 }
 
 /*
+ * A slot quiet since its last beat, at or past its deadline: true if it
+ * is hung (then moved to s->hbfound), false if its exit is pending or
+ * supv_extend() holds it (*due lowered to the extension's end).
+ */
+static bool
+quiet_too_long(struct supv *s, struct hb_slot *sl, uint64_t now, uint64_t *due)
+{
+	struct supv_worker *r = sl->run;
+	struct child *c = sl->child;
+	uint64_t until;
+
+	if (r->exited)
+		return false;	/* its exit is handled instead */
+	until = atomic_load_explicit(&r->ext_until, memory_order_acquire);
+	if (until > now && (uint32_t)atomic_load_explicit(&r->ext_beat,
+	    memory_order_relaxed) == sl->seen) {
+		if (until < *due)
+			*due = until;
+		return false;	/* supv_extend(): not yet */
+	}
+	/* Spinning: it used over half a CPU while quiet. */
+	c->hb_spinning = c->hb_cpu_at > sl->last && now > c->hb_cpu_at &&
+	    (thread_cpu_ns(r) - c->hb_cpu) * 2 > now - c->hb_cpu_at;
+	TAILQ_INSERT_TAIL(&s->hbfound, c, hblink);
+	c->hb_found = true;
+	return true;
+}
+
+/* How far ahead a round fetches the beat of a run. */
+#define HB_AHEAD 8
+
+/*
  * One round of g: every child sampled, those found hung moved to
  * s->hbfound.  now was read before the first load.
  */
 static void
 sample_round(struct supv *s, struct hb_group *g, uint64_t now)
 {
-	uint64_t hb = (uint64_t)g->heartbeat_ms * NS_PER_MS, round = g->rounds + 1;
-	uint64_t due = grid_after(g, now);
-	struct child *c, *next;
+	uint64_t hb = (uint64_t)g->heartbeat_ms * NS_PER_MS;
+	uint64_t due = grid_after(g, now), end = g->end;
+	unsigned i, k;
 
-	for (c = TAILQ_FIRST(&g->kids); c != NULL; c = next) {
-		struct supv_worker *r = c->run;
-		unsigned long v = atomic_load_explicit(&r->beat, memory_order_relaxed);
-		uint64_t until, last;
+	for (k = 0; k < HB_AHEAD && k < g->nslots; k++)
+		__builtin_prefetch(&g->slots[k].run->beat);
+	for (i = 0; i < g->nslots;) {
+		struct hb_slot *sl = &g->slots[i];
+		uint32_t v = (uint32_t)atomic_load_explicit(&sl->run->beat,
+		    memory_order_relaxed);
 
-		next = TAILQ_NEXT(c, hblink);
-		if (next != NULL)
-			__builtin_prefetch(next->run);
-		if (v != c->hb_seen) {
+		if (i + HB_AHEAD < g->nslots)
+			__builtin_prefetch(&g->slots[i + HB_AHEAD].run->beat);
+		if (v != sl->seen) {
 			/* Its time is this round's end, read after every load. */
-			c->hb_seen = v;
-			c->hb_round = round;
-			c->hb_cpu_at = 0;
+			sl->seen = v;
+			sl->fresh = 1;
+			i++;
 			continue;
 		}
-		if (c->hb_round != 0) {
+		if (sl->fresh) {
 			/* Quiet since the last round, which saw its beat. */
-			c->hb_last = g->end;
-			c->hb_round = 0;
+			sl->last = end;
+			sl->fresh = 0;
 		}
-		if (now - (last = c->hb_last) < hb) {
+		if (now - sl->last < hb) {
+			struct child *c = sl->child;
+
 			/*
 			 * Quiet so far.  Within a step of its deadline it
 			 * takes the CPU reading that tells spinning from
 			 * blocked (a system call: not for workers that beat
 			 * in time), and the deadline itself is a round.
 			 */
-			if (c->hb_cpu_at == 0 && now + g->step >= last + hb) {
-				c->hb_cpu = thread_cpu_ns(r);
+			if (now + g->step >= sl->last + hb && c->hb_cpu_at <= sl->last) {
+				c->hb_cpu = thread_cpu_ns(sl->run);
 				c->hb_cpu_at = now;
 			}
-			if (last + hb < due)
-				due = last + hb;
+			if (sl->last + hb < due)
+				due = sl->last + hb;
+			i++;
 			continue;
 		}
-		if (r->exited)
-			continue;	/* its exit is handled instead */
-		until = atomic_load_explicit(&r->ext_until, memory_order_acquire);
-		if (until > now &&
-		    atomic_load_explicit(&r->ext_beat, memory_order_relaxed) == v) {
-			if (until < due)
-				due = until;
-			continue;	/* supv_extend(): not yet */
-		}
-		/* Spinning: it used over half a CPU while quiet. */
-		c->hb_spinning = c->hb_cpu_at != 0 && now > c->hb_cpu_at &&
-		    (thread_cpu_ns(r) - c->hb_cpu) * 2 > now - c->hb_cpu_at;
-		TAILQ_REMOVE(&g->kids, c, hblink);
-		TAILQ_INSERT_TAIL(&s->hbfound, c, hblink);
-		c->hb_found = true;
+		if (quiet_too_long(s, sl, now, &due))
+			slot_remove(g, i);	/* slot i is the next one now */
+		else
+			i++;
 	}
 	g->end = supv__now_ns();
-	g->rounds = round;
-	g->at = TAILQ_EMPTY(&g->kids) ? NO_DEADLINE : due;
+	g->at = g->nslots == 0 ? NO_DEADLINE : due;
 }
 
 /*

@@ -373,17 +373,12 @@ supv__sup_destroy(struct supv *s)
 {
 	struct child *c;
 
-	struct hb_group *g;
-
 	while ((c = TAILQ_FIRST(&s->children)) != NULL) {
 		TAILQ_REMOVE(&s->children, c, order);
 		supv__spec_destroy(c);
 	}
 	RB_INIT(&s->byid);
-	while ((g = TAILQ_FIRST(&s->hbgroups)) != NULL) {
-		TAILQ_REMOVE(&s->hbgroups, g, link);
-		free(g);
-	}
+	supv__hb_destroy(s);
 	supv__sup_release(s);
 }
 

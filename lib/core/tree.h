@@ -264,25 +264,21 @@ enum child_state {
 /* A child spec.  Every field is guarded by its tree's lock. */
 struct child {
 	/*
-	 * What a heartbeat round reads and writes, first: one cache line
-	 * per child in the round's loop (heartbeat.c).
-	 *
 	 * A child is monitored only while a run of it is alive, and pending
 	 * only while none is (supv__child_ended, the one place a run's end
 	 * makes a child idle, unwatches it first); a child found hung is no
 	 * longer monitored (supv__hb_check_due), and is hung until its run
-	 * has ended (supv__hung_done, also in supv__child_ended).  The three
-	 * states share their bytes.
+	 * has ended (supv__hung_done, also in supv__child_ended).  The
+	 * states share their bytes.  What a heartbeat round reads each time
+	 * is in its group's slots, not here (heartbeat.c).
 	 */
 	union {
 		struct {                   /* while monitored */
-			TAILQ_ENTRY(child) hblink; /* in its group's kids, or owner->hbfound */
-			unsigned long hb_seen;     /* beat count at the last check */
-			uint64_t hb_last;          /* its last beat came by then (ns) ... */
-			uint64_t hb_round;         /* ... or by the end of this round of
-			                              its group, if not 0 (the last) */
-			uint64_t hb_cpu_at;        /* when hb_cpu was read; 0: not yet */
+			uint64_t hb_cpu_at;        /* when hb_cpu was read: stale if
+			                              not after its last beat */
+			unsigned hb_slot;          /* its place in its group's slots */
 		};
+		TAILQ_ENTRY(child) hblink; /* while hb_found: in owner->hbfound */
 		struct {                   /* while CH_PENDING */
 			RB_ENTRY(child) pendnode;  /* in owner->pend */
 			uint64_t restart_at;       /* when (ns) */
@@ -357,7 +353,7 @@ struct child {
 	bool                 significant : 1;
 	bool                 same_thread : 1;
 	bool                 arg_boxed : 1;
-	bool                 monitored : 1;  /* in its group's kids or owner->hbfound */
+	bool                 monitored : 1;  /* in its group's slots or owner->hbfound */
 	bool                 hb_found : 1;   /* ... the latter: found hung */
 	bool                 hb_spinning : 1; /* ... and spinning then */
 	bool                 hung_asked : 1; /* found hung, asked to stop: in
@@ -373,20 +369,38 @@ RB_HEAD(child_ids, child);
 RB_HEAD(child_pend, child);
 
 /*
+ * A monitored child as a heartbeat round sees it: a flat array of these
+ * per group, so that a round reads its children in address order (one
+ * line for two of them, which the CPU fetches ahead) and, at random, one
+ * line per child: the run's beat.
+ */
+struct hb_slot {
+	struct supv_worker *run;          /* the child's live run */
+	struct child       *child;
+	uint64_t            last;         /* its last beat came by then (ns), or
+	                                     by the end of the last round if
+	                                     fresh */
+	uint32_t            seen;         /* low bits of beat at the last round */
+	uint32_t            fresh;        /* the last round saw it beat */
+};
+
+/*
  * The monitored children of one supervisor that share a heartbeat_ms: one
  * timer and one sampling round for all of them (heartbeat.c).  Made when
- * the first spec with that period is linked, freed with the last.
+ * the first spec with that period is linked, freed with the last.  Every
+ * field is guarded by the tree's lock.
  */
 struct hb_group {
-	TAILQ_ENTRY(hb_group) link;         /* mu: in owner->hbgroups */
-	TAILQ_HEAD(, child)   kids;         /* mu: monitored, in watch order */
+	TAILQ_ENTRY(hb_group) link;         /* in owner->hbgroups */
+	struct hb_slot       *slots;        /* nslots monitored children, room
+	                                       for every linked spec (cap) */
+	unsigned              nslots, cap;
 	unsigned              heartbeat_ms;
-	unsigned              nspecs;       /* mu: linked specs with this period */
+	unsigned              nspecs;       /* linked specs with this period */
 	uint64_t              step;         /* ns between rounds */
-	uint64_t              at;           /* mu: next round; NO_DEADLINE: none */
-	uint64_t              rounds;       /* mu: rounds done ... */
-	uint64_t              end;          /* mu: ... the last one's loads were
-	                                       all done by then (ns) */
+	uint64_t              at;           /* next round; NO_DEADLINE: none */
+	uint64_t              end;          /* the last round's loads were all
+	                                       done by then (ns) */
 };
 
 /* A supervisor's state. */

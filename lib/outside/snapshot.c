@@ -147,10 +147,11 @@ take_child(struct supv__snap_node *x, const struct child *c, uint64_t now)
 	x->heartbeat_ms = c->heartbeat_ms;
 	if (c->monitored && r != NULL) {
 		/* To within a sampling step: a beat since the last sample is "0". */
-		unsigned long v = atomic_load_explicit(&r->beat, memory_order_relaxed);
+		uint32_t v = (uint32_t)atomic_load_explicit(&r->beat,
+		    memory_order_relaxed), seen;
+		uint64_t last = supv__hb_last(c, &seen);
 
-		x->hb_age_ms = v == c->hb_seen ?
-		    (int64_t)ms_since(now, supv__hb_last(c)) : 0;
+		x->hb_age_ms = v == seen ? (int64_t)ms_since(now, last) : 0;
 	}
 }
 
