@@ -164,6 +164,254 @@ submit(struct supv_taskpool *p, supv_task_fn *fn, intptr_t arg)
 	return t;
 }
 
+/* --- plain tasks (fire and forget, the pool's options): no record --- */
+
+/* The order tasks ran in: each appends its number. */
+#define NLOG 600
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static int run_log[NLOG];
+static unsigned nlog;
+
+static int
+t_log(struct supv_worker *self, void *arg)
+{
+	(void)self;
+	pthread_mutex_lock(&log_mu);
+	if (nlog < NLOG)
+		run_log[nlog++] = (int)(intptr_t)arg;
+	pthread_mutex_unlock(&log_mu);
+	return 0;
+}
+
+static unsigned
+log_len(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&log_mu);
+	n = nlog;
+	pthread_mutex_unlock(&log_mu);
+	return n;
+}
+
+/* Reads p's stats into *st; returns how many tasks are pending. */
+static unsigned
+stats(struct supv_taskpool *p, struct supv_taskpool_stats *st)
+{
+	ck_assert_int_eq(supv_taskpool_stats(p, st), 0);
+	return st->pending;
+}
+
+/*
+ * Plain tasks and tasks with records (a handle, an on_done, options of
+ * their own) make one queue: they run in the order they were submitted,
+ * across a ring that wrapped and grew while they waited.
+ */
+START_TEST(test_plain_order)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .queue_len = SUPV_INFINITY });
+	struct supv_taskpool_stats st;
+	struct supv_task *g, *h[NLOG];
+	atomic_int done = 0;
+	unsigned i, nh = 0, nd = 0;
+	int k = 0;
+
+	nlog = 0;
+	/* Some plain tasks first, so that the ring's head has moved on. */
+	for (i = 0; i < 40; i++)
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_log,
+		    (void *)(intptr_t)k++, NULL, NULL), 0);
+	ck_assert(POLL_UNTIL(log_len() == 40, WAIT_MS));
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	g = submit(f->pool, t_gate, 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == 1, WAIT_MS));
+	for (i = 0; i < 500; i++) {
+		struct supv_task **out = NULL;
+		struct supv_task_opts o = { 0 };
+
+		if (i % 7 == 3)
+			out = &h[nh++];		/* a handle */
+		else if (i % 7 == 5)
+			o.on_done = count_done, o.done_arg = &done, nd++;
+		else if (i % 11 == 6)
+			o.attempts = 2;		/* its own option */
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_log,
+		    (void *)(intptr_t)k++, &o, out), 0);
+	}
+	stats(f->pool, &st);
+	ck_assert_uint_eq(st.queued, 500);
+	atomic_store(&gate, 1);
+	ck_assert(POLL_UNTIL(log_len() == 540, WAIT_MS));
+	for (i = 0; i < 540; i++)
+		ck_assert_msg(run_log[i] == (int)i, "task %d ran %uth", run_log[i], i);
+	for (i = 0; i < nh; i++) {
+		ck_assert_int_eq(wait_ok(h[i]).status, SUPV_TASK_DONE);
+		supv_task_release(h[i]);
+	}
+	supv_task_release(g);
+	ck_assert(POLL_UNTIL(atomic_load(&done) == (int)nd, WAIT_MS));
+	ck_assert(POLL_UNTIL(stats(f->pool, &st) == 0, WAIT_MS));
+	ck_assert_uint_eq(st.submitted, 541);
+	ck_assert_uint_eq(st.succeeded, 541);
+	fx_end(f);
+}
+END_TEST
+
+/* Counts the successes of plain tasks that fail their first attempt. */
+static atomic_int plain_ok;
+
+static int
+t_plain_flaky(struct supv_worker *self, void *arg)
+{
+	unsigned how = (unsigned)(intptr_t)arg;
+
+	if (supv_task_attempt(self) == 1) {
+		switch (how % 3) {
+		case 0:
+			return 7;			/* fails */
+		case 1:
+			pthread_exit(NULL);		/* crashes */
+		default:
+			while (supv_sleep(self, 1000) == 0)
+				;			/* hangs */
+			return 0;
+		}
+	}
+	atomic_fetch_add(&plain_ok, 1);
+	return 0;
+}
+
+/*
+ * A plain task whose attempt fails, crashes or hangs is retried as any
+ * task is (its worker's spare record becomes its own), and the tasks
+ * queued behind it run meanwhile; one that always fails fails.
+ */
+START_TEST(test_plain_retries)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2,
+	    .attempts = 3, .heartbeat_ms = 100 });
+	struct supv_taskpool_stats st;
+	unsigned i;
+
+	atomic_store(&plain_ok, 0);
+	atomic_store(&ran, 0);
+	for (i = 0; i < 9; i++) {
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_plain_flaky,
+		    (void *)(intptr_t)i, NULL, NULL), 0);
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL,
+		    NULL, NULL), 0);
+	}
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_code,
+	    (void *)(intptr_t)5, NULL, NULL), 0);
+	ck_assert(POLL_UNTIL(stats(f->pool, &st) == 0, WAIT_MS));
+	ck_assert_int_eq(atomic_load(&plain_ok), 9);
+	ck_assert_int_eq(atomic_load(&ran), 9);
+	ck_assert_uint_eq(st.submitted, 19);
+	ck_assert_uint_eq(st.succeeded, 18);
+	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(st.retries, 9 + 2);
+	fx_end(f);
+}
+END_TEST
+
+/* A plain task past the pool's deadline is retried; its first attempt runs on. */
+START_TEST(test_plain_deadline)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .deadline_ms = 50, .attempts = 2 });
+	struct supv_taskpool_stats st;
+
+	atomic_store(&ran, 0);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_slow_until,
+	    (void *)(intptr_t)2, NULL, NULL), 0);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, NULL, NULL), 0);
+	ck_assert(POLL_UNTIL(stats(f->pool, &st) == 0, WAIT_MS));
+	ck_assert_uint_eq(st.succeeded, 2);
+	ck_assert_uint_eq(st.retries, 1);
+	ck_assert_int_eq(atomic_load(&ran), 1);
+	fx_end(f);
+}
+END_TEST
+
+/* Plain tasks still queued when the pool stops are cancelled and counted. */
+START_TEST(test_plain_cancelled)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1 });
+	struct supv_taskpool_stats st;
+	struct supv_task *g;
+	unsigned i;
+
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	atomic_store(&ran, 0);
+	g = submit(f->pool, t_gate, 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == 1, WAIT_MS));
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, NULL,
+		    NULL), 0);
+	ck_assert_int_eq(supv_taskpool_stop(f->pool, SUPV_TASKPOOL_CANCEL, 0), 0);
+	ck_assert_int_eq(wait_ok(g).status, SUPV_TASK_DONE);
+	supv_task_release(g);
+	stats(f->pool, &st);
+	ck_assert_int_eq(atomic_load(&ran), 0);
+	ck_assert_uint_eq(st.submitted, 11);
+	ck_assert_uint_eq(st.cancelled, 10);
+	ck_assert_uint_eq(st.pending, 0);
+	fx_end(f);
+}
+END_TEST
+
+extern atomic_long supv_fault_countdown;
+
+/*
+ * Allocation and thread creation failing at the n-th point, for n = 1,
+ * 2, ... while plain and record tasks are submitted: a submit that fails
+ * says ENOMEM and queues nothing, every task accepted runs once (a
+ * worker with no memory for its spare record leaves the task queued and
+ * tries again), and the counts add up.
+ */
+START_TEST(test_plain_faults)
+{
+	long n;
+
+	for (n = 1; n < 200; n++) {
+		struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2 });
+		struct supv_taskpool_stats st;
+		struct supv_task *h[8];
+		unsigned i, accepted = 0, nh = 0;
+		bool fired;
+		int rc;
+
+		atomic_store(&ran, 0);
+		atomic_store(&supv_fault_countdown, n);
+		for (i = 0; i < 24; i++) {
+			struct supv_task **out = i % 3 == 2 ? &h[nh] : NULL;
+
+			rc = supv_taskpool_submit(f->pool, t_ok, NULL, NULL, out);
+			ck_assert_msg(rc == 0 || rc == ENOMEM, "n=%ld: %d", n, rc);
+			if (rc == 0) {
+				accepted++;
+				nh += out != NULL;
+			}
+		}
+		ck_assert_msg(POLL_UNTIL(stats(f->pool, &st) == 0,
+		    WAIT_MS), "n=%ld: %u pending", n, st.pending);
+		fired = atomic_exchange(&supv_fault_countdown, 0) == 0;
+		ck_assert_int_eq(atomic_load(&ran), (int)accepted);
+		ck_assert_uint_eq(st.submitted, accepted);
+		ck_assert_uint_eq(st.succeeded, accepted);
+		for (i = 0; i < nh; i++)
+			supv_task_release(h[i]);
+		fx_end(f);
+		if (!fired)
+			break;
+	}
+	ck_assert_int_lt(n, 200);
+}
+END_TEST
+
 /* --- tests --- */
 
 START_TEST(test_basic)
@@ -1393,6 +1641,15 @@ suite_taskpool(void)
 	tcase_add_test(tc, test_release_early);
 	tcase_add_test(tc, test_chain_and_waiters);
 	tcase_add_test(tc, test_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("plain");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_plain_order);
+	tcase_add_test(tc, test_plain_retries);
+	tcase_add_test(tc, test_plain_deadline);
+	tcase_add_test(tc, test_plain_cancelled);
+	tcase_add_test(tc, test_plain_faults);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");

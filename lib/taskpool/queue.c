@@ -3,6 +3,16 @@
  * timer thread and its public calls stand: the pool's state and its last
  * reference, tasks (their states, results, retries, the reuse cache), the
  * queue, and handing work to an idle worker or news to the timer thread.
+ *
+ * The queue is two: a plain task (fire and forget, the pool's attempts
+ * and deadline, no on_done) has no record until it needs one, and waits
+ * in a ring of (function, argument) pairs, the queue a user would write
+ * by hand; the others wait as records in a list, each noting how many
+ * plain tasks came before it, so that the two make one queue in order.  The worker that takes it runs it in its slot's
+ * spare record, which it wrote last itself, so that handing a task over
+ * moves one entry between CPUs rather than a record; if the attempt
+ * fails, the spare becomes the task's record for its retry, and the slot
+ * takes another for its next plain task.
  * Nothing here calls up into the other task pool files.
  */
 #include <errno.h>
@@ -25,6 +35,10 @@ supv__tp_unref(struct supv_taskpool *p)
 		TAILQ_REMOVE(&p->free, t, link);
 		supv__tp_task_free(t);
 	}
+	for (unsigned i = 0; i < p->nworkers; i++)
+		if (p->slots[i].spare != NULL)
+			supv__tp_task_free(p->slots[i].spare);
+	free(p->q);
 	pthread_cond_destroy(&p->space_cv);
 	pthread_cond_destroy(&p->drain_cv);
 	pthread_cond_destroy(&p->replace_cv);
@@ -154,13 +168,69 @@ supv__tp_task_free(struct supv_task *t)
 }
 
 /*
+ * A record for a task: from the cache, else a new one (rare: not worth a
+ * relock), or NULL (ENOMEM).
+ */
+struct supv_task *
+supv__tp_task_get(struct supv_taskpool *p)
+{
+	struct supv_task *t;
+
+	if ((t = TAILQ_FIRST(&p->free)) != NULL) {
+		TAILQ_REMOVE(&p->free, t, link);
+		p->nfree--;
+	} else if ((t = supv__xcalloc(1, sizeof(*t))) != NULL) {
+		t->has_cv = false;
+	}
+	return t;
+}
+
+/*
+ * Makes t a new task of p's running fn(arg), queued, with the pool's
+ * attempts and deadline, no on_done, and one reference: the pool's.
+ */
+void
+supv__tp_task_reset(struct supv_taskpool *p, struct supv_task *t,
+    supv_task_fn *fn, void *arg)
+{
+	t->pool = p;
+	t->home = NULL;
+	t->on_done = NULL;
+	t->done_arg = NULL;
+	t->max_attempts = p->attempts;
+	t->deadline_ns = p->deadline_ns;
+	atomic_init(&t->refs, 1);
+	t->nwaiters = 0;
+	supv__tp_task_rerun(t, fn, arg);
+}
+
+/*
+ * What a task's record holds of its run, made new for fn(arg): all a
+ * slot's spare needs between two plain tasks, as a plain task changes
+ * nothing else (supv__tp_task_reset made it a spare).
+ */
+void
+supv__tp_task_rerun(struct supv_task *t, supv_task_fn *fn, void *arg)
+{
+	t->fn = fn;
+	t->arg = arg;
+	t->state = T_QUEUED;
+	t->attempts = 0;
+	t->slot = NULL;
+	t->res = (struct supv_task_result){ .status = SUPV_TASK_PENDING };
+	atomic_store_explicit(&t->finished, false, memory_order_relaxed);
+}
+
+/*
  * Drops the pool's reference with pool->mu held.  The last one keeps the
  * task in the pool's cache for a later submit, or frees it with the
- * batch.
+ * batch; a slot's spare stays with its slot.
  */
 void
 supv__tp_task_unref_locked(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
 {
+	if (t->home != NULL)
+		return;
 	/*
 	 * A count of 1 is ours alone: the handle, if any, is gone, and no
 	 * reference is taken after submit.  That spares an atomic RMW.
@@ -176,22 +246,29 @@ supv__tp_task_unref_locked(struct supv_taskpool *p, struct supv_task *t, struct 
 	}
 }
 
+/* A task, with a record or not, is done with status: the pool's counts. */
+void
+supv__tp_task_count_done(struct supv_taskpool *p, enum supv_task_status status)
+{
+	if (status == SUPV_TASK_DONE)
+		p->n_succeeded++;
+	else if (status == SUPV_TASK_CANCELLED)
+		p->n_cancelled++;
+	else
+		p->n_failed++;
+	if (--p->nlive == 0 && p->drain_waiters > 0)
+		pthread_cond_broadcast(&p->drain_cv);
+}
+
 /* The end of a finished task: waiters return, the pool lets it go. */
 static void
 tp_task_done(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
 {
 	supv__tp_task_set_state(t, T_DONE);
 	atomic_store_explicit(&t->finished, true, memory_order_release);
-	if (t->res.status == SUPV_TASK_DONE)
-		p->n_succeeded++;
-	else if (t->res.status == SUPV_TASK_CANCELLED)
-		p->n_cancelled++;
-	else
-		p->n_failed++;
 	if (t->nwaiters > 0)
 		pthread_cond_broadcast(&t->cv);
-	if (--p->nlive == 0 && p->drain_waiters > 0)
-		pthread_cond_broadcast(&p->drain_cv);
+	supv__tp_task_count_done(p, t->res.status);
 	supv__tp_task_unref_locked(p, t, b);
 }
 
@@ -243,12 +320,133 @@ supv__tp_batch_flush(struct supv_taskpool *p, struct batch *b)
 	TAILQ_INIT(&b->dead);
 }
 
-void
-supv__tp_queue_push(struct supv_taskpool *p, struct supv_task *t)
+/* The ring's smallest size, and what it keeps after a burst. */
+#define TP_QUEUE_MIN  64
+#define TP_QUEUE_KEEP 1024
+
+/* The ring's entry i places from its head. */
+static struct tp_entry *
+q_at(struct supv_taskpool *p, unsigned i)
 {
-	TAILQ_INSERT_TAIL(&p->queue, t, link);
+	return &p->q[(p->qhead + i) & (p->qcap - 1)];
+}
+
+/* Moves the ring into one of cap entries: 0 or ENOMEM. */
+static int
+q_resize(struct supv_taskpool *p, unsigned cap)
+{
+	struct tp_entry *q;
+	unsigned i;
+
+	if (supv__fault_hit() || (q = reallocarray(NULL, cap, sizeof(*q))) == NULL)
+		return ENOMEM;
+	for (i = 0; i < p->nplain; i++)
+		q[i] = *q_at(p, i);
+	free(p->q);
+	p->q = q;
+	p->qhead = 0;
+	p->qcap = cap;
+	return 0;
+}
+
+/* Room in the ring for one more plain task: 0, or ENOMEM with nothing changed. */
+int
+supv__tp_queue_room(struct supv_taskpool *p)
+{
+	if (p->nplain < p->qcap)
+		return 0;
+	if (p->qcap > UINT_MAX / 2)
+		return ENOMEM;
+	return q_resize(p, p->qcap == 0 ? TP_QUEUE_MIN : p->qcap * 2);
+}
+
+/*
+ * Gives back what a burst made the ring grow to, once it is empty: down
+ * to what a full queue of up to TP_QUEUE_KEEP tasks needs, so that a
+ * pool that fills its queue again and again does not resize it again
+ * and again.
+ */
+void
+supv__tp_queue_trim(struct supv_taskpool *p)
+{
+	unsigned keep = TP_QUEUE_MIN, cap = p->qcap;
+
+	if (p->nplain != 0 || cap <= TP_QUEUE_MIN)
+		return;
+	while (keep < (p->cap < TP_QUEUE_KEEP ? p->cap : TP_QUEUE_KEEP))
+		keep *= 2;
+	while (cap > keep && p->nlive < cap / 4)
+		cap /= 2;
+	if (cap != p->qcap)
+		(void)q_resize(p, cap);	/* if it fails, the larger ring serves */
+}
+
+/*
+ * Queues a task, a record (t) or a plain one (t NULL: there is room,
+ * supv__tp_queue_room), and hands it to an idle worker.
+ */
+void
+supv__tp_queue_push(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
+    struct supv_task *t)
+{
+	struct tp_entry *e;
+
+	if (t != NULL) {
+		/* After the plain tasks queued so far: see supv__tp_queue_pop. */
+		t->pos = p->qtaken + p->nplain;
+		TAILQ_INSERT_TAIL(&p->queue, t, link);
+	} else {
+		if (p->nplain >= p->qcap)
+			abort();	/* not reached: supv__tp_queue_room */
+		e = q_at(p, p->nplain++);
+		e->fn = fn;
+		e->arg = arg;
+	}
 	p->nqueued++;
 	supv__tp_wake_one(p);
+}
+
+/*
+ * Whether the oldest queued task is a plain one.  A record queued when
+ * qtaken + nplain was pos comes after the plain tasks numbered below
+ * pos, and before the others.
+ */
+bool
+supv__tp_queue_plain_first(const struct supv_taskpool *p)
+{
+	const struct supv_task *t = TAILQ_FIRST(&p->queue);
+
+	return p->nplain > 0 && (t == NULL || t->pos > p->qtaken);
+}
+
+/*
+ * Takes the oldest queued task: its record, or NULL and the plain task
+ * in *e.  The queue is not empty.
+ */
+struct supv_task *
+supv__tp_queue_pop(struct supv_taskpool *p, struct tp_entry *e)
+{
+	struct supv_task *t;
+
+	p->nqueued--;
+	if (supv__tp_queue_plain_first(p)) {
+		*e = *q_at(p, 0);
+		p->qhead = (p->qhead + 1) & (p->qcap - 1);
+		p->nplain--;
+		p->qtaken++;
+		return NULL;
+	}
+	t = TAILQ_FIRST(&p->queue);
+	TAILQ_REMOVE(&p->queue, t, link);
+	return t;
+}
+
+/* Takes t (a record, T_QUEUED) out of the queue. */
+void
+supv__tp_queue_remove(struct supv_taskpool *p, struct supv_task *t)
+{
+	TAILQ_REMOVE(&p->queue, t, link);
+	p->nqueued--;
 }
 
 /*
@@ -272,10 +470,15 @@ supv__tp_task_failed(struct supv_taskpool *p, struct supv_task *t,
 		supv__tp_task_finish(p, t, status, code, b);
 		return;
 	}
+	if (t->home != NULL) {
+		/* A plain task's spare is its record from now on. */
+		t->home->spare = NULL;
+		t->home = NULL;
+	}
 	if ((delay = supv__backoff_step(p->backoff_ms, p->backoff_max_ms,
 	    t->attempts)) == 0) {
 		supv__tp_task_set_state(t, T_QUEUED);
-		supv__tp_queue_push(p, t);
+		supv__tp_queue_push(p, t->fn, t->arg, t);
 		return;
 	}
 	supv__tp_task_set_state(t, T_DELAYED);
@@ -306,7 +509,7 @@ supv__tp_tasks_promote_due(struct supv_taskpool *p, uint64_t now)
 		TAILQ_REMOVE(&p->delayed, t, link);
 		p->ndelayed--;
 		supv__tp_task_set_state(t, T_QUEUED);
-		supv__tp_queue_push(p, t);
+		supv__tp_queue_push(p, t->fn, t->arg, t);
 	}
 }
 
@@ -315,11 +518,13 @@ void
 supv__tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b)
 {
 	struct supv_task *t;
+	struct tp_entry e;
 
-	while ((t = TAILQ_FIRST(&p->queue)) != NULL) {
-		TAILQ_REMOVE(&p->queue, t, link);
-		p->nqueued--;
-		supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+	while (p->nqueued > 0) {
+		if ((t = supv__tp_queue_pop(p, &e)) != NULL)
+			supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
+		else
+			supv__tp_task_count_done(p, SUPV_TASK_CANCELLED);
 	}
 	while ((t = TAILQ_FIRST(&p->delayed)) != NULL) {
 		TAILQ_REMOVE(&p->delayed, t, link);

@@ -70,9 +70,9 @@ supv_taskpool_submit_sized(struct supv_taskpool *p, supv_task_fn *fn,
 {
 	struct supv_task_opts oo;
 	const struct supv_task_opts *o = &oo;
-	struct supv_task *t;
+	struct supv_task *t = NULL;
 	uint64_t deadline = NO_DEADLINE;
-	bool nowait = false, held = false;
+	bool nowait = false, held = false, plain;
 	int rc;
 
 	if (p == NULL || fn == NULL)
@@ -86,47 +86,39 @@ supv_taskpool_submit_sized(struct supv_taskpool *p, supv_task_fn *fn,
 	else if (o->wait_ms != 0 && o->wait_ms != SUPV_INFINITY)
 		deadline = supv__now_ns() + (uint64_t)o->wait_ms * NS_PER_MS;
 
+	/* A plain task needs no record (queue.c). */
+	plain = out == NULL && o->on_done == NULL && o->attempts == 0 &&
+	    o->deadline_ms == 0;
 	pthread_mutex_lock(&p->mu);
-	if ((rc = admit(p, nowait, deadline, &held)) != 0) {
+	if ((rc = admit(p, nowait, deadline, &held)) == 0) {
+		if (plain)
+			rc = supv__tp_queue_room(p);
+		else if ((t = supv__tp_task_get(p)) == NULL)
+			rc = ENOMEM;
+	}
+	if (rc != 0) {
 		pthread_mutex_unlock(&p->mu);
 		if (held)
 			supv__tp_unref(p);
 		return rc;
 	}
-	/* A task from the cache, else a new one (rare: not worth a relock). */
-	if ((t = TAILQ_FIRST(&p->free)) != NULL) {
-		TAILQ_REMOVE(&p->free, t, link);
-		p->nfree--;
-	} else if ((t = supv__xcalloc(1, sizeof(*t))) == NULL) {
-		pthread_mutex_unlock(&p->mu);
-		if (held)
-			supv__tp_unref(p);
-		return ENOMEM;
-	} else {
-		t->has_cv = false;
+	if (t != NULL) {
+		supv__tp_task_reset(p, t, fn, arg);
+		t->on_done = o->on_done;
+		t->done_arg = o->done_arg;
+		if (o->attempts != 0)
+			t->max_attempts = o->attempts == SUPV_INFINITY ? UINT_MAX :
+			    o->attempts;
+		if (o->deadline_ms != 0)
+			t->deadline_ns = o->deadline_ms == SUPV_INFINITY ? 0 :
+			    (uint64_t)o->deadline_ms * NS_PER_MS;
+		if (out != NULL) {
+			atomic_init(&t->refs, 2);
+			atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+		}
 	}
-	t->pool = p;
-	t->fn = fn;
-	t->arg = arg;
-	t->on_done = o->on_done;
-	t->done_arg = o->done_arg;
-	t->max_attempts = o->attempts == 0 ? p->attempts :
-	    o->attempts == SUPV_INFINITY ? UINT_MAX : o->attempts;
-	t->deadline_ns = o->deadline_ms == 0 ? p->deadline_ns :
-	    o->deadline_ms == SUPV_INFINITY ? 0 :
-	    (uint64_t)o->deadline_ms * NS_PER_MS;
-	atomic_init(&t->refs, out != NULL ? 2 : 1);
-	t->state = T_QUEUED;
-	t->attempts = 0;
-	t->slot = NULL;
-	t->res = (struct supv_task_result){ .status = SUPV_TASK_PENDING };
-	t->nwaiters = 0;
-	atomic_init(&t->finished, false);
-	if (out != NULL)
-		atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
 	p->nlive++;
-	p->n_submitted++;
-	supv__tp_queue_push(p, t);
+	supv__tp_queue_push(p, fn, arg, t);
 	/* Room left: pass the turn to the next submitter waiting. */
 	if (p->space_waiters > 0 && !pool_full(p))
 		pthread_cond_signal(&p->space_cv);
@@ -222,8 +214,7 @@ supv_task_cancel(struct supv_task *t)
 	case T_QUEUED:
 		if (pool_full(p) && p->space_waiters > 0)
 			pthread_cond_signal(&p->space_cv);
-		TAILQ_REMOVE(&p->queue, t, link);
-		p->nqueued--;
+		supv__tp_queue_remove(p, t);
 		break;
 	case T_DELAYED:
 		if (pool_full(p) && p->space_waiters > 0)

@@ -44,6 +44,12 @@ enum task_state {
 struct supv_task {
 	TAILQ_ENTRY(supv_task) link;     /* mu: in the queue, delayed, a batch or the cache */
 	struct supv_taskpool  *pool;
+	/*
+	 * mu: the slot whose spare this is, while it runs a plain task
+	 * (tp_slot_next): the slot keeps it when the task is done, and lets
+	 * it go if the task is to be retried (supv__tp_task_failed).
+	 */
+	struct tp_slot        *home;
 	supv_task_fn          *fn;
 	void                  *arg;
 	supv_task_done_fn     *on_done;
@@ -55,7 +61,11 @@ struct supv_task {
 
 	enum task_state        state;     /* mu */
 	unsigned               attempts;  /* mu: attempts started */
-	uint64_t               due;       /* mu: T_DELAYED: when it is retried (ns) */
+	union {
+		uint64_t       due;       /* mu: T_DELAYED: when it is retried (ns) */
+		uint64_t       pos;       /* mu: T_QUEUED: plain tasks queued
+		                             before it (supv__tp_queue_pop) */
+	};
 	struct tp_slot        *slot;      /* mu: T_RUNNING: where */
 	struct supv_task_result res;      /* mu: final from T_FINISHING on */
 	/* T_DONE: res is final and may be read without mu. */
@@ -95,6 +105,8 @@ struct tp_slot {
 	bool                  idle;       /* mu: in pool->idle, waiting for a task */
 	LIST_ENTRY(tp_slot)   idle_link;  /* mu */
 	unsigned long         gen;        /* mu: runs that have taken the slot */
+	struct supv_task     *spare;      /* mu: the record its plain tasks run
+	                                     in, kept from one to the next */
 	/* What the replacer is to do, for the run numbered replace_gen. */
 	enum tp_replace       replace;        /* mu */
 	unsigned long         replace_gen;    /* mu */
@@ -112,46 +124,72 @@ enum pool_state {
 };
 
 struct supv_taskpool {
-	pthread_mutex_t     mu;
 	/*
-	 * Held by each worker spec (dropped by its arg_free), each task
-	 * handle, and each caller waiting in submit or stop.
+	 * What a task's hand-over touches, the lock first: in two cache
+	 * lines with it (the pool is allocated on a line's boundary), so
+	 * that a submitter and a worker on two CPUs pass two lines back and
+	 * forth per task rather than several, and no line that either only
+	 * reads.
 	 */
-	atomic_uint         refs;
+	pthread_mutex_t     mu;
+	enum pool_state     state;        /* mu */
+	unsigned            nqueued;      /* mu */
+	/*
+	 * mu: the queue, nqueued tasks in all (queue.c): plain ones in a
+	 * ring of qcap (a power of two) entries, nplain of them from qhead,
+	 * qtaken taken so far; the others in a list, oldest first.
+	 */
+	struct tp_entry    *q;
+	unsigned            qhead, qcap;
+	unsigned            nplain;
+	unsigned            nlive;        /* mu: accepted and not T_DONE */
+	uint64_t            qtaken;
+	struct task_list    queue;        /* mu: T_QUEUED records, oldest first */
+	unsigned            nrunning;     /* mu */
+	unsigned            ndelayed;     /* mu */
+	unsigned            space_waiters;  /* mu */
+	LIST_HEAD(, tp_slot) idle;        /* mu: idle workers, the latest first */
+	/* mu; submitted is this, n_failed, n_cancelled and nlive. */
+	uint64_t            n_succeeded;
 
 	/* Set by supv_taskpool_add(), constant after. */
+	_Alignas(64) unsigned cap;          /* UINT_MAX: no bound */
+	unsigned            attempts;     /* UINT_MAX: no limit */
+	uint64_t            deadline_ns;  /* 0: none */
 	char                id[SUPV_ID_MAX + 1];
 	struct supv        *parent;
 	struct supv        *sup;          /* the pool's own supervisor */
 	unsigned            nworkers;
-	unsigned            cap;          /* UINT_MAX: no bound */
-	unsigned            attempts;     /* UINT_MAX: no limit */
 	unsigned            backoff_ms, backoff_max_ms;
-	uint64_t            deadline_ns;  /* 0: none */
 	supv_event_fn      *on_event;
 	void               *event_arg;
 	struct tp_slot     *slots;        /* nworkers workers, then the timer thread */
 
-	enum pool_state     state;        /* mu */
-	struct task_list    queue;        /* mu: T_QUEUED, oldest first */
+	/*
+	 * Held by each worker spec (dropped by its arg_free), each task
+	 * handle, and each caller waiting in submit or stop.  On a line of
+	 * its own: a submitter takes and drops it, without mu for a
+	 * handle's release, while a worker locks and unlocks mu.
+	 */
+	_Alignas(64) atomic_uint refs;
+
 	struct task_list    delayed;      /* mu: T_DELAYED, by due time */
-	unsigned            nqueued;      /* mu */
-	unsigned            ndelayed;     /* mu */
-	unsigned            nrunning;     /* mu */
-	unsigned            nlive;        /* mu: accepted and not T_DONE */
 	unsigned            nserving;     /* mu: worker runs alive */
-	LIST_HEAD(, tp_slot) idle;        /* mu: idle workers, the latest first */
 	pthread_cond_t      space_cv;     /* mu: submitters waiting for room */
-	unsigned            space_waiters;  /* mu */
 	pthread_cond_t      drain_cv;     /* mu: supv_taskpool_stop() draining */
 	unsigned            drain_waiters;  /* mu */
 	pthread_cond_t      replace_cv;   /* mu: the replacer waits here */
 	struct supv_worker *ctl_run;      /* mu: the timer thread's run, or NULL */
 	uint64_t            ctl_at;       /* mu: when it wakes next (ns) */
-	uint64_t            n_submitted, n_succeeded, n_failed, n_cancelled,
-	                    n_retries;    /* mu */
+	uint64_t            n_failed, n_cancelled, n_retries; /* mu */
 	struct task_list    free;         /* mu: unused tasks, for submit */
 	unsigned            nfree;        /* mu */
+};
+
+/* A queued plain task: 16 bytes, as in a ring a user would write. */
+struct tp_entry {
+	supv_task_fn *fn;
+	void         *arg;
 };
 
 /* Tasks finished under pool->mu whose callbacks and frees come after. */
@@ -188,7 +226,18 @@ void supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
 void supv__tp_task_free(struct supv_task *t);                         /* without mu */
 void supv__tp_task_unref_locked(struct supv_taskpool *p, struct supv_task *t,
     struct batch *b);
-void supv__tp_queue_push(struct supv_taskpool *p, struct supv_task *t);
+int  supv__tp_queue_room(struct supv_taskpool *p);
+void supv__tp_queue_push(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
+    struct supv_task *t);
+bool supv__tp_queue_plain_first(const struct supv_taskpool *p);
+struct supv_task *supv__tp_queue_pop(struct supv_taskpool *p, struct tp_entry *e);
+void supv__tp_queue_remove(struct supv_taskpool *p, struct supv_task *t);
+void supv__tp_queue_trim(struct supv_taskpool *p);
+struct supv_task *supv__tp_task_get(struct supv_taskpool *p);
+void supv__tp_task_reset(struct supv_taskpool *p, struct supv_task *t,
+    supv_task_fn *fn, void *arg);
+void supv__tp_task_rerun(struct supv_task *t, supv_task_fn *fn, void *arg);
+void supv__tp_task_count_done(struct supv_taskpool *p, enum supv_task_status status);
 void supv__tp_batch_init(struct batch *b);
 bool supv__tp_batch_empty(const struct batch *b);
 void supv__tp_batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */

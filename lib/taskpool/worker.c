@@ -23,11 +23,15 @@ static _Thread_local unsigned tls_task_attempt;
  * meanwhile.
  */
 static void
-tp_slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self)
+tp_slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *self,
+    uint64_t deadline)
 {
 	struct supv_task *first = TAILQ_FIRST(&p->delayed);
-	uint64_t deadline = first != NULL ? first->due : NO_DEADLINE;
 	int old;
+
+	if (first != NULL && first->due < deadline)
+		deadline = first->due;
+	supv__tp_queue_trim(p);
 
 	sl->idle = true;
 	LIST_INSERT_HEAD(&p->idle, sl, idle_link);
@@ -41,6 +45,35 @@ tp_slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
 		LIST_REMOVE(sl, idle_link);
 		sl->idle = false;
 	}
+}
+
+/* How long a worker waits for memory for its spare record (ns). */
+#define TP_NOMEM_WAIT_NS (10 * NS_PER_MS)
+
+/*
+ * Takes the oldest queued task, a plain one into sl's spare record:
+ * NULL if there is none, or (rare) no memory for a spare, when the task
+ * stays queued.
+ */
+static struct supv_task *
+tp_take(struct supv_taskpool *p, struct tp_slot *sl)
+{
+	struct supv_task *t;
+	struct tp_entry e;
+
+	if (p->nqueued == 0)
+		return NULL;
+	if (sl->spare == NULL && supv__tp_queue_plain_first(p)) {
+		if ((t = supv__tp_task_get(p)) == NULL)
+			return NULL;
+		supv__tp_task_reset(p, t, NULL, NULL);
+		t->home = sl;
+		sl->spare = t;
+	}
+	if ((t = supv__tp_queue_pop(p, &e)) != NULL)
+		return t;
+	supv__tp_task_rerun(sl->spare, e.fn, e.arg);
+	return sl->spare;
 }
 
 /*
@@ -69,7 +102,7 @@ tp_slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
 		}
 		if (p->ndelayed > 0)
 			supv__tp_tasks_promote_due(p, supv__now_ns());
-		if ((t = TAILQ_FIRST(&p->queue)) != NULL)
+		if ((t = tp_take(p, sl)) != NULL)
 			break;
 		if (!supv__tp_batch_empty(b)) {
 			pthread_mutex_unlock(&p->mu);
@@ -77,13 +110,14 @@ tp_slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
-		tp_slot_idle(p, sl, self);
+		/* A task left queued for want of memory: try again soon. */
+		tp_slot_idle(p, sl, self, p->nqueued == 0 ? NO_DEADLINE :
+		    supv__now_ns() + TP_NOMEM_WAIT_NS);
 	}
 	/* Submitters wait while it is full: wake one as it stops being so. */
-	if (p->space_waiters > 0 && pool_full(p))
+	if (p->space_waiters > 0 && p->cap != UINT_MAX &&
+	    p->nqueued + p->ndelayed + 1 >= p->cap)
 		pthread_cond_signal(&p->space_cv);
-	TAILQ_REMOVE(&p->queue, t, link);
-	p->nqueued--;
 	supv__tp_task_set_state(t, T_RUNNING);
 	if (t->attempts++ > 0)
 		p->n_retries++;
