@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@ extern void (*_Atomic supv_fault_pause)(int point);
 #define FP_START_UNLOCKED 1
 
 /* The race seam: pauses once at one point, when armed. */
-static atomic_int pause_point = -1, paused;
+static atomic_int pause_point = -1, paused, paused_tid;
 static atomic_uint pause_ms;
 
 static void
@@ -34,9 +35,20 @@ pause_hook(int point)
 	int want = point;
 
 	if (atomic_compare_exchange_strong(&pause_point, &want, -1)) {
+		atomic_store(&paused_tid, (int)syscall(SYS_gettid));
 		sleep_ms(atomic_load(&pause_ms));
 		atomic_store(&paused, 1);
 	}
+}
+
+/* Whether the thread that paused has ended. */
+static bool
+paused_thread_gone(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", atomic_load(&paused_tid));
+	return access(path, F_OK) != 0;
 }
 
 static void
@@ -331,9 +343,11 @@ END_TEST
 /*
  * 18.1: nothing touches a temporary child supervisor once it may be
  * freed.  A worker of it ends, and its thread pauses after queueing its
- * exit while the supervisor (woken by its own heartbeat sampling) handles
- * it, gives up, and is deleted and freed by its parent; the thread then
- * resumes (ASan catches any touch of the freed supervisor).
+ * exit, before it wakes the supervisor's loop, while the supervisor
+ * (woken by its own heartbeat sampling) handles it, gives up, and is
+ * deleted by its parent; the thread then resumes and wakes it, which it
+ * may do only because it held the supervisor's memory (ASan catches any
+ * touch of a freed supervisor).
  */
 static struct trip fail_trip = { .code = 3 };
 
@@ -358,8 +372,12 @@ START_TEST(test_temporary_sub_freed_safely)
 	atomic_store(&fail_trip.armed, 1);	/* "f" fails: sub gives up */
 	ck_assert(POLL_UNTIL(supv_count_children(root, &k) == 0 && k.specs == 0,
 	    WAIT_MS));
-	/* The paused thread of "f" resumes after sub was freed. */
+	/*
+	 * The paused thread of "f" resumes after sub was deleted, wakes its
+	 * loop and ends: waited for, so that ASan sees what it touches.
+	 */
 	ck_assert(POLL_UNTIL(atomic_load(&paused), WAIT_MS));
+	ck_assert(POLL_UNTIL(paused_thread_gone(), WAIT_MS));
 	atomic_store(&supv_fault_pause, NULL);
 	ck_assert_int_eq(supv_stop(root), 0);
 	supv_free(root);

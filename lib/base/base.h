@@ -54,7 +54,8 @@ void    *supv__xcalloc(size_t n, size_t size);
  * there with the point.
  */
 enum fault_point {
-	FP_RUN_FINISHED,     /* a run ended and woke its owner, lock dropped */
+	FP_RUN_FINISHED,     /* a run ended and queued its exit, lock
+	                        dropped, a sleeping owner not yet woken */
 	FP_START_UNLOCKED,   /* supv_start() dropped the lock to join a loop */
 	FP_TRACE_HANDLER,    /* a hang trace's handler took its capture */
 	FP_REPLY_UNLOCKED,   /* a tree was copied for a reply, lock dropped */

@@ -35,6 +35,8 @@ void     supv__unlock_run_tree(const struct supv_worker *r);
  */
 bool     supv__sup_sleep_until(struct supv *s, uint64_t deadline);
 void     supv__sup_wake(struct supv *s);
+bool     supv__sup_wake_later(struct supv *s);
+void     supv__sup_wake_after(struct supv *s);
 /* EPERM in a child process after fork(): the tree's threads are not there. */
 int      supv__check_owner(const struct supv *s);
 struct supv *supv__root_of(struct supv *s);

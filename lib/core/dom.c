@@ -1,7 +1,8 @@
 /*
  * dom.c - lock domains, one per tree (see core/tree.h): making them,
  * joining two trees and parting them again, taking a tree's lock and a
- * run's, who the calling thread is in a tree, and a loop's sleep.
+ * run's, who the calling thread is in a tree, a supervisor's memory held
+ * across a wait, and a loop's sleep and wake-ups.
  */
 #include <assert.h>
 #include <errno.h>
@@ -300,6 +301,34 @@ supv__caller_worker_sup(struct supv *target)
 	return r->child->owner;
 }
 
+/* Holds s's memory across a wait.  Called with the tree's lock held. */
+void
+supv__sup_hold(struct supv *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+/* Lets go of s; the last reference frees it.  Called without the tree's lock. */
+void
+supv__sup_release(struct supv *s)
+{
+	unsigned was = atomic_fetch_sub(&s->refs, 1);
+
+	assert(was > 0);
+	if (was != 1)
+		return;
+	if (s->wpool != NULL)
+		s->wpool_free(s->wpool);
+	supv__window_free(&s->win);
+	if (s->wait_fd >= 0)
+		close(s->wait_fd);
+	pthread_cond_destroy(&s->done_cv);
+	pthread_cond_destroy(&s->emit_cv);
+	/* Runs of the tree that outlive it hold the domain on their own. */
+	supv__dom_unref(s->own_dom);
+	free(s);
+}
+
 /* ---- A loop's sleep: a futex word instead of a condition variable ---- */
 
 /*
@@ -310,15 +339,49 @@ supv__caller_worker_sup(struct supv *target)
  * go of the lock, and sleeps only while it is unchanged (base/thread.c's
  * futex words, as a run's sleep).
  *
- * Wakes s's loop if it sleeps.  Called with the tree's lock held.
+ * Whether s's loop sleeps, and then the word changes.  Called with the
+ * tree's lock held, as are the two below.
  */
+static bool
+mark_woken(struct supv *s)
+{
+	if (!s->sleeping)
+		return false;	/* it looks at everything before it sleeps */
+	atomic_fetch_add_explicit(&s->wake, 1, memory_order_relaxed);
+	return true;
+}
+
+/* Wakes s's loop if it sleeps. */
 void
 supv__sup_wake(struct supv *s)
 {
-	if (!s->sleeping)
-		return;		/* it looks at everything before it sleeps */
-	atomic_fetch_add_explicit(&s->wake, 1, memory_order_relaxed);
+	if (mark_woken(s))
+		supv__futex_wake(&s->wake, 1);
+}
+
+/*
+ * The same, with the system call left for after the unlock, so that the
+ * loop does not wake only to wait for the lock the caller holds (on one
+ * CPU it would preempt the caller, and then block).  The word changes
+ * now, so a loop about to sleep does not; if the loop sleeps, s is held
+ * until supv__sup_wake_after(), and true is returned.  Called with the
+ * tree's lock held.
+ */
+bool
+supv__sup_wake_later(struct supv *s)
+{
+	if (!mark_woken(s))
+		return false;
+	supv__sup_hold(s);
+	return true;
+}
+
+/* The wake-up supv__sup_wake_later() left.  Called without the tree's lock. */
+void
+supv__sup_wake_after(struct supv *s)
+{
 	supv__futex_wake(&s->wake, 1);
+	supv__sup_release(s);
 }
 
 bool

@@ -141,14 +141,16 @@ supv__run_prepare(struct child *c)
 /*
  * Ends the run: queues it for its supervisor unless it was abandoned.
  * A queued run's reference is dropped under the lock, so that the loop
- * can reuse the struct at once.  The owner is woken before the unlock:
- * once the run is queued, the owner's loop may handle it (it wakes on its
- * own to sample heartbeats), terminate, and be freed by its parent, so
- * after the unlock this thread touches neither the run nor its owner.
+ * can reuse the struct at once.  Once the run is queued, the owner's loop
+ * may handle it (it wakes on its own to sample heartbeats), terminate,
+ * and be freed by its parent, so after the unlock this thread touches
+ * neither the run nor its owner, but for the wake-up of a sleeping
+ * owner, which holds the owner's memory until it is done.
  */
 static void
 run_finish(struct supv_worker *r, int code, bool cancelled)
 {
+	struct supv *woken = NULL;
 	struct child *c;
 	bool queued;
 
@@ -160,10 +162,13 @@ run_finish(struct supv_worker *r, int code, bool cancelled)
 	if ((queued = (c = r->child) != NULL)) {
 		TAILQ_INSERT_TAIL(&c->owner->exitq, r, exitq);
 		atomic_fetch_sub(&r->refs, 1);	/* the child's stays */
-		supv__sup_wake(c->owner);
+		if (supv__sup_wake_later(c->owner))
+			woken = c->owner;
 	}
 	supv__unlock_run_tree(r);
 	fault_pause(FP_RUN_FINISHED);
+	if (woken != NULL)
+		supv__sup_wake_after(woken);
 	if (!queued)
 		supv__run_unref(r);	/* abandoned: may be the last, and run arg_free */
 }

@@ -5,12 +5,10 @@
  * and nothing waits: every function is called with its tree's lock held unless
  * its comment says otherwise.
  */
-#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/path.h"
 #include "core/core.h"
@@ -380,34 +378,6 @@ supv__sup_destroy(struct supv *s)
 	RB_INIT(&s->byid);
 	supv__hb_destroy(s);
 	supv__sup_release(s);
-}
-
-/* Holds s's memory across a wait.  Called with the tree's lock held. */
-void
-supv__sup_hold(struct supv *s)
-{
-	atomic_fetch_add(&s->refs, 1);
-}
-
-/* Lets go of s; the last reference frees it.  Called without the tree's lock. */
-void
-supv__sup_release(struct supv *s)
-{
-	unsigned was = atomic_fetch_sub(&s->refs, 1);
-
-	assert(was > 0);
-	if (was != 1)
-		return;
-	if (s->wpool != NULL)
-		s->wpool_free(s->wpool);
-	supv__window_free(&s->win);
-	if (s->wait_fd >= 0)
-		close(s->wait_fd);
-	pthread_cond_destroy(&s->done_cv);
-	pthread_cond_destroy(&s->emit_cv);
-	/* Runs of the tree that outlive it hold the domain on their own. */
-	supv__dom_unref(s->own_dom);
-	free(s);
 }
 
 static void

@@ -459,7 +459,6 @@ struct supv {
 	 */
 	_Atomic(struct dom *) dom;
 
-	atomic_uint          refs;        /* see above */
 	bool                 deleted;     /* mu: its spec was deleted for good */
 
 	/* The tree and the children.  Guarded by the tree's lock. */
@@ -489,6 +488,12 @@ struct supv {
 	atomic_uint          wake;        /* the loop sleeps on this word ... */
 	bool                 sleeping;    /* mu: ... while this is set
 	                                     (supv__sup_sleep_until) */
+	/*
+	 * See above.  Beside wake and exitq, which a worker that ends has
+	 * just written: the hold it takes to wake the loop after the unlock
+	 * (supv__sup_wake_later) costs no other line.
+	 */
+	atomic_uint          refs;
 	bool                 stop_req;    /* mu: terminate as SHUTDOWN */
 	bool                 force;       /* mu: graces in this subtree ran out */
 	TAILQ_HEAD(, supv_worker) exitq;  /* mu: runs that ended, to handle */
