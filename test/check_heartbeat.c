@@ -206,6 +206,29 @@ w_beat_gap(struct supv_worker *self, void *arg)
  */
 #define NGROUP 36
 static atomic_int group_runs[NGROUP];
+static struct supv *group_root;
+
+static atomic_int group_hung;
+
+/*
+ * Records, and at each HUNG takes a snapshot of the tree: the loop emits
+ * it with the lock dropped while the other children found in the same
+ * round wait their turn, and a snapshot must read them too.  The first
+ * HUNG holds the loop until every other hang is due, so that the next
+ * round finds them all at once.
+ */
+static void
+group_cb(const struct supv_event *ev, void *arg)
+{
+	static char buf[1 << 16];
+
+	rec_cb(ev, arg);
+	if (ev->kind != SUPV_EV_HUNG)
+		return;
+	if (atomic_fetch_add(&group_hung, 1) == 0)
+		sleep_ms(200);
+	ck_assert_int_ge(supv_metrics_format(group_root, buf, sizeof(buf)), 0);
+}
 
 static int
 w_group(struct supv_worker *self, void *arg)
@@ -230,7 +253,9 @@ START_TEST(test_many_hang_in_one_round)
 	for (i = 0; i < NGROUP; i++)
 		atomic_store(&group_runs[i], 0);
 	ck_assert_int_eq(supv_new(&root, &(struct supv_opts){ .name = "root",
-	    .intensity = SUPV_INFINITY, .on_event = rec_cb, .event_arg = &rec }), 0);
+	    .intensity = SUPV_INFINITY, .on_event = group_cb, .event_arg = &rec }), 0);
+	group_root = root;
+	atomic_store(&group_hung, 0);
 	for (i = 0; i < NGROUP; i++) {
 		snprintf(id, sizeof(id), "g%d", i);
 		ck_assert_int_eq(supv_add_worker(root, &(struct supv_child_opts){

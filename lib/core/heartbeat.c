@@ -192,14 +192,23 @@ slot_remove(struct hb_group *g, unsigned i)
  * slot fresh: every round samples every child of the group, so the next
  * one either sees another beat or finds it quiet and fixes the time
  * (sample_round), and between rounds a fresh slot's beat came by the end
- * of the last round.  Tree's lock held, between rounds, c monitored.
+ * of the last round.  Tree's lock held, between rounds, c monitored
+ * (in a slot, or found hung and not yet handed to the loop).
  */
 uint64_t
 supv__hb_last(const struct child *c, uint32_t *seen)
 {
-	const struct hb_group *g = hb_group(c->owner, c);
-	const struct hb_slot *sl = &g->slots[c->hb_slot];
+	const struct hb_group *g;
+	const struct hb_slot *sl;
 
+	if (c->hb_found) {
+		/* Found hung, not yet handed to the loop: out of the slots. */
+		*seen = c->hb_fseen;
+		return c->hb_flast;
+	}
+	g = hb_group(c->owner, c);
+	assert(c->hb_slot < g->nslots && g->slots[c->hb_slot].child == c);
+	sl = &g->slots[c->hb_slot];
 	*seen = sl->seen;
 	return sl->fresh ? g->end : sl->last;
 }
@@ -283,7 +292,10 @@ quiet_too_long(struct supv *s, struct hb_slot *sl, uint64_t now, uint64_t *due)
 	/* Spinning: it used over half a CPU while quiet. */
 	c->hb_spinning = c->hb_cpu_at > sl->last && now > c->hb_cpu_at &&
 	    (thread_cpu_ns(r) - c->hb_cpu) * 2 > now - c->hb_cpu_at;
+	/* From here on the found state's fields, over the monitored ones. */
 	TAILQ_INSERT_TAIL(&s->hbfound, c, hblink);
+	c->hb_flast = sl->last;
+	c->hb_fseen = sl->seen;
 	c->hb_found = true;
 	return true;
 }

@@ -278,7 +278,11 @@ struct child {
 			                              not after its last beat */
 			unsigned hb_slot;          /* its place in its group's slots */
 		};
-		TAILQ_ENTRY(child) hblink; /* while hb_found: in owner->hbfound */
+		struct {                   /* while hb_found */
+			TAILQ_ENTRY(child) hblink; /* in owner->hbfound */
+			uint64_t hb_flast;         /* its last beat came by then */
+			uint32_t hb_fseen;         /* low bits of the count seen */
+		};
 		struct {                   /* while CH_PENDING */
 			RB_ENTRY(child) pendnode;  /* in owner->pend */
 			uint64_t restart_at;       /* when (ns) */
