@@ -188,7 +188,7 @@ $(B)/examples/%: examples/%.cpp include/supervise.h $(STATIC)
 	$(CXX) -pthread $(OPT) $(CXXWARN) $(SANFLAGS) -Iinclude $(CPPFLAGS) $(CXXFLAGS) \
 		$(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS)
 
-$(B)/bench/%: bench/%.c bench/bench.h bench/ring.h $(STATIC)
+$(B)/bench/%: bench/%.c bench/bench.h bench/ring.h bench/lat.h $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(BSD_LIBS) -lm
 

@@ -61,7 +61,7 @@ fi
 # The C driver is built as the Makefile builds bench/*.c (CC and
 # PEERS_CFLAGS from the environment: make passes its CC and SANFLAGS).
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -pthread -O2 -g -Wall -Wextra ${PEERS_CFLAGS:-} \
-	-I"$top/include" $(pkg-config --cflags libbsd-overlay) -o "$out/lib_restart" \
+	-I"$top/include" -I"$top/bench" $(pkg-config --cflags libbsd-overlay) -o "$out/lib_restart" \
 	"$here/lib_restart.c" "$lib" $(pkg-config --libs libbsd-overlay) -lm
 erlc -o "$out" "$here/otp_restart.erl"
 # supv_noint: OTP's own supervisor.erl (Debian's erlang-src), renamed, with
