@@ -590,31 +590,54 @@ START_TEST(test_no_zombie_and_own_children_untouched)
 }
 END_TEST
 
-START_TEST(test_no_orphan_when_killed)
+/*
+ * The supervising process of test_no_orphan_when_killed: this runner run
+ * again (a process that forked from a threaded one could not start
+ * threads under TSan) with SUPV_TEST_ORPHAN=FILE:FD.  It starts a tree
+ * whose process child writes its pid to FILE, says so on FD, and waits
+ * to be killed.
+ */
+static void
+orphan_supervisor(const char *role)
 {
 	char file[64];
+	struct supv *root;
+	int fd;
+
+	if (sscanf(role, "%63[^:]:%d", file, &fd) != 2)
+		_exit(2);
+	root = root_of(NULL, SUPV_ONE_FOR_ONE, SUPV_INFINITY);
+	if (add_proc(root, (struct supv_child_opts){ .id = "orphan" },
+	    (struct supv_process_opts){ 0 }, "pidfile", file, NULL, NULL) != 0 ||
+	    supv_start(root) != 0)
+		_exit(1);
+	(void)!write(fd, "x", 1);
+	for (;;)
+		pause();
+}
+
+START_TEST(test_no_orphan_when_killed)
+{
+	const char *role = getenv("SUPV_TEST_ORPHAN");
+	char file[64], env[96];
 	int p[2], st;
 	pid_t sup, child = 0;
 
-#if defined(__SANITIZE_THREAD__)
-	/* A process that forks after TSan's threads started cannot run one. */
-	fprintf(stderr, "procs: the orphan test skipped under ThreadSanitizer\n");
-	return;
-#endif
+	if (role != NULL)
+		orphan_supervisor(role);	/* does not return */
 	snprintf(file, sizeof(file), "/tmp/supv-procs.%d.o", (int)getpid());
 	ck_assert_int_eq(pipe(p), 0);
+	snprintf(env, sizeof(env), "%s:%d", file, p[1]);
 	if ((sup = fork()) == 0) {
-		struct supv *root = root_of(NULL, SUPV_ONE_FOR_ONE, SUPV_INFINITY);
-
-		if (add_proc(root, (struct supv_child_opts){ .id = "orphan" },
-		    (struct supv_process_opts){ 0 }, "pidfile", file, NULL, NULL) != 0 ||
-		    supv_start(root) != 0)
-			_exit(1);
-		(void)!write(p[1], "x", 1);
-		for (;;)
-			pause();
+		setenv("SUPV_TEST_ORPHAN", env, 1);
+		setenv("CK_RUN_SUITE", "procs", 1);
+		setenv("CK_RUN_CASE", "orphan", 1);
+		setenv("CK_FORK", "no", 1);
+		execl("/proc/self/exe", "runner", (char *)NULL);
+		_exit(127);
 	}
 	ck_assert_int_gt(sup, 0);
+	close(p[1]);
 	{
 		char c;
 
@@ -627,7 +650,6 @@ START_TEST(test_no_orphan_when_killed)
 	ck_assert_msg(POLL_UNTIL(!alive(child), WAIT_MS),
 	    "the process child %d outlived its supervisor", (int)child);
 	close(p[0]);
-	close(p[1]);
 	unlink(file);
 }
 END_TEST
@@ -657,6 +679,11 @@ suite_procs(void)
 	tcase_add_test(tc, test_own_notify_socket_not_inherited);
 	tcase_add_test(tc, test_sigchld_ignored_refused);
 	tcase_add_test(tc, test_no_zombie_and_own_children_untouched);
+	suite_add_tcase(s, tc);
+
+	/* Its own case, which its supervising process runs alone. */
+	tc = tcase_create("orphan");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
 	tcase_add_test(tc, test_no_orphan_when_killed);
 	suite_add_tcase(s, tc);
 	return s;

@@ -16,7 +16,7 @@
  *   worker pool a child supervisor of identical workers (supv_add_pool,
  *               pools/workerpool.c).
  *   task pool   a child supervisor whose workers run queued tasks
- *               (supv_taskpool_new, taskpool/); its own lock is tp->mu.
+ *               (supv_taskpool_add, taskpool/); its own lock is its mu.
  *   loop        a running supervisor's thread (core/loop.c).
  *   domain      a tree's lock (struct dom).
  *
