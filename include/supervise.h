@@ -439,6 +439,9 @@ struct supv_taskpool_opts {
 	unsigned             period_ms;      /* (default 5000) */
 	supv_event_fn       *on_event;       /* the pool supervisor's events; may be NULL */
 	void                *event_arg;
+	/* Since 1.2: */
+	unsigned             prefetch;       /* plain tasks a worker takes at once
+	                                        (default and most 16; 1: one) */
 };
 
 struct supv_task_opts {

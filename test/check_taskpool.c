@@ -412,6 +412,238 @@ START_TEST(test_plain_faults)
 }
 END_TEST
 
+/* --- plain tasks taken several at once (prefetch) --- */
+
+/* Blocks until took_open is set or it is asked to stop; returns 0. */
+static atomic_int took_open, took_started;
+
+static int
+t_took_block(struct supv_worker *self, void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&took_started, 1);
+	while (!atomic_load(&took_open) && supv_sleep(self, 1) == 0)
+		;
+	return 0;
+}
+
+/*
+ * Occupies the pool's w workers with gate tasks, so that what is
+ * submitted next waits in the queue; open_gate() lets them go.
+ */
+static struct supv_task **
+hold_workers(struct supv_taskpool *p, unsigned w)
+{
+	struct supv_task **g = calloc(w, sizeof(*g));
+	unsigned i;
+
+	ck_assert_ptr_nonnull(g);
+	atomic_store(&gate, 0);
+	atomic_store(&at_gate, 0);
+	atomic_store(&took_open, 0);
+	atomic_store(&took_started, 0);
+	for (i = 0; i < w; i++)
+		g[i] = submit(p, t_gate, 0);
+	ck_assert(POLL_UNTIL(atomic_load(&at_gate) == (int)w, WAIT_MS));
+	return g;
+}
+
+static void
+open_gate(struct supv_task **g, unsigned w)
+{
+	unsigned i;
+
+	atomic_store(&gate, 1);
+	for (i = 0; i < w; i++) {
+		ck_assert_int_eq(wait_ok(g[i]).status, SUPV_TASK_DONE);
+		supv_task_release(g[i]);
+	}
+	free(g);
+}
+
+/* How many tasks the worker of slot k took at once and holds (white-box). */
+static unsigned
+slot_took(struct supv_taskpool *p, unsigned k)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&p->mu);
+	n = p->slots[k].ntook;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+/* Submits n plain t_log tasks numbered from k. */
+static void
+submit_logged(struct supv_taskpool *p, int k, unsigned n)
+{
+	while (n-- > 0)
+		ck_assert_int_eq(supv_taskpool_submit(p, t_log,
+		    (void *)(intptr_t)k++, NULL, NULL), 0);
+}
+
+/*
+ * A worker takes the plain tasks queued behind its next one at once;
+ * when the first of them fails, crashes or hangs, those it had not begun
+ * go back to the queue, in order, and each runs once; the failed one is
+ * retried after them.
+ */
+START_TEST(test_took_first_fails)
+{
+	static supv_task_fn *const first[] = { t_fail_until, t_exit_until,
+	    t_hang_until };
+	unsigned m, i;
+
+	for (m = 0; m < 3; m++) {
+		struct fx *f = fx_start((struct supv_taskpool_opts){
+		    .workers = 1, .attempts = 2, .heartbeat_ms = 100 });
+		struct supv_task **g = hold_workers(f->pool, 1);
+		struct supv_taskpool_stats st;
+
+		nlog = 0;
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, first[m],
+		    (void *)(intptr_t)2, NULL, NULL), 0);
+		submit_logged(f->pool, 0, 8);
+		open_gate(g, 1);
+		if (first[m] == t_hang_until)
+			ck_assert_uint_eq(slot_took(f->pool, 0), 9);
+		ck_assert(POLL_UNTIL(stats(f->pool, &st) == 0, WAIT_MS));
+		ck_assert_uint_eq(log_len(), 8);
+		for (i = 0; i < 8; i++)
+			ck_assert_int_eq(run_log[i], (int)i);
+		ck_assert_uint_eq(st.submitted, 10);
+		ck_assert_uint_eq(st.succeeded, 10);
+		ck_assert_uint_eq(st.retries, 1);
+		ck_assert_uint_eq(slot_took(f->pool, 0), 0);
+		fx_end(f);
+	}
+}
+END_TEST
+
+/*
+ * What a busy worker took and has not begun is taken over by a worker
+ * that finds the queue empty: no task waits behind a long one while a
+ * worker is idle.
+ */
+START_TEST(test_took_taken_over)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 2 });
+	struct supv_task **g = hold_workers(f->pool, 2);
+	struct supv_taskpool_stats st;
+
+	nlog = 0;
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_took_block, NULL,
+	    NULL, NULL), 0);
+	submit_logged(f->pool, 0, 6);
+	open_gate(g, 2);
+	/* One worker took the blocker and 3 more; the other takes them over. */
+	ck_assert(POLL_UNTIL(log_len() == 6, WAIT_MS));
+	ck_assert_int_eq(atomic_load(&took_started), 1);
+	stats(f->pool, &st);
+	ck_assert_uint_eq(st.queued, 0);
+	ck_assert_uint_eq(st.running, 1);
+	ck_assert_uint_eq(st.pending, 1);
+	atomic_store(&took_open, 1);
+	ck_assert(POLL_UNTIL(stats(f->pool, &st) == 0, WAIT_MS));
+	ck_assert_uint_eq(st.succeeded, 9);
+	fx_end(f);
+}
+END_TEST
+
+/* Reads the pool's stats from inside a task taken at once. */
+static struct supv_taskpool *stats_pool;
+static struct supv_taskpool_stats stats_seen;
+
+static int
+t_read_stats(struct supv_worker *self, void *arg)
+{
+	(void)self;
+	(void)arg;
+	ck_assert_int_eq(supv_taskpool_stats(stats_pool, &stats_seen), 0);
+	return 0;
+}
+
+/*
+ * The counts include what a worker took at once: those it finished are
+ * succeeded, those it has not begun queued.  A pool's queue_len bounds
+ * them with the queue; when the pool stops, they are cancelled.
+ */
+START_TEST(test_took_counts)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .queue_len = 6 });
+	struct supv_task **g = hold_workers(f->pool, 1);
+	struct supv_task_opts nowait = { .wait_ms = SUPV_ZERO };
+	struct supv_taskpool_stats st;
+	unsigned i;
+
+	atomic_store(&ran, 0);
+	stats_pool = f->pool;
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_read_stats, NULL,
+	    NULL, NULL), 0);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_took_block, NULL,
+	    NULL, NULL), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, NULL,
+		    NULL), 0);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, &nowait,
+	    NULL), EAGAIN);
+	open_gate(g, 1);
+	ck_assert(POLL_UNTIL(atomic_load(&took_started) == 1, WAIT_MS));
+	ck_assert_uint_eq(slot_took(f->pool, 0), 6);
+	/* Seen by the second: the gate and the first done, itself running. */
+	ck_assert_uint_eq(stats_seen.succeeded, 2);
+	ck_assert_uint_eq(stats_seen.queued, 4);
+	ck_assert_uint_eq(stats_seen.pending, 5);
+	stats(f->pool, &st);
+	ck_assert_uint_eq(st.succeeded, 3);
+	ck_assert_uint_eq(st.queued, 3);
+	ck_assert_uint_eq(st.running, 1);
+	/* Three wait in the worker's hands: room for three more, not six. */
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL,
+		    &nowait, NULL), 0);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, &nowait,
+	    NULL), EAGAIN);
+	ck_assert_int_eq(supv_taskpool_stop(f->pool, SUPV_TASKPOOL_CANCEL, 0), 0);
+	stats(f->pool, &st);
+	ck_assert_int_eq(atomic_load(&ran), 1);
+	ck_assert_uint_eq(st.submitted, 10);
+	ck_assert_uint_eq(st.succeeded, 4);
+	ck_assert_uint_eq(st.cancelled, 6);
+	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_uint_eq(slot_took(f->pool, 0), 0);
+	fx_end(f);
+}
+END_TEST
+
+/* prefetch = 1: a worker takes one task at a time. */
+START_TEST(test_took_prefetch_one)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .prefetch = 1 });
+	struct supv_task **g = hold_workers(f->pool, 1);
+	struct supv_taskpool_stats st;
+	struct supv_taskpool *p;
+
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_took_block, NULL,
+	    NULL, NULL), 0);
+	submit_logged(f->pool, 0, 5);
+	open_gate(g, 1);
+	ck_assert(POLL_UNTIL(atomic_load(&took_started) == 1, WAIT_MS));
+	ck_assert_uint_eq(slot_took(f->pool, 0), 0);
+	stats(f->pool, &st);
+	ck_assert_uint_eq(st.queued, 5);
+	atomic_store(&took_open, 1);
+	ck_assert(POLL_UNTIL(stats(f->pool, &st) == 0, WAIT_MS));
+	ck_assert_int_eq(supv_taskpool_add(f->root, &(struct supv_child_opts){
+	    .id = "tp2" }, &(struct supv_taskpool_opts){ .prefetch = SUPV_ZERO },
+	    &p), EINVAL);
+	fx_end(f);
+}
+END_TEST
+
 /* --- tests --- */
 
 START_TEST(test_basic)
@@ -1650,6 +1882,14 @@ suite_taskpool(void)
 	tcase_add_test(tc, test_plain_deadline);
 	tcase_add_test(tc, test_plain_cancelled);
 	tcase_add_test(tc, test_plain_faults);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("prefetch");
+	tcase_set_timeout(tc, TCASE_TIMEOUT);
+	tcase_add_test(tc, test_took_first_fails);
+	tcase_add_test(tc, test_took_taken_over);
+	tcase_add_test(tc, test_took_counts);
+	tcase_add_test(tc, test_took_prefetch_one);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");

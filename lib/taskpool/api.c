@@ -157,10 +157,13 @@ tp_config(struct supv_taskpool *p, const struct supv_taskpool_opts *o)
 		return EINVAL;
 	}
 	if (o->queue_len == SUPV_ZERO || o->attempts == SUPV_ZERO ||
+	    o->prefetch == SUPV_ZERO ||
 	    o->deadline_ms == SUPV_ZERO ||
 	    supv__backoff_check(o->backoff_ms, o->backoff_max_ms, &bmax) != 0)
 		return EINVAL;
 	p->nworkers = n;
+	p->take_max = o->prefetch == 0 ? TP_TAKE_MAX :
+	    o->prefetch > TP_TAKE_MAX ? TP_TAKE_MAX : o->prefetch;
 	p->cap = o->queue_len == 0 ? TP_DEFAULT_QUEUE :
 	    o->queue_len == SUPV_INFINITY ? UINT_MAX : o->queue_len;
 	p->attempts = o->attempts == 0 ? TP_DEFAULT_ATTEMPTS :
@@ -247,6 +250,7 @@ tp_new(struct supv_taskpool **out, const char *id,
 	TAILQ_INIT(&p->delayed);
 	TAILQ_INIT(&p->free);
 	LIST_INIT(&p->idle);
+	LIST_INIT(&p->took_runs);
 	p->state = POOL_IDLE;
 	p->ctl_at = NO_DEADLINE;
 	*out = p;
@@ -400,19 +404,26 @@ supv_taskpool_stats_sized(struct supv_taskpool *p,
     struct supv_taskpool_stats *uout, size_t size)
 {
 	struct supv_taskpool_stats k, *out = &k;
+	struct tp_slot *sl;
+	unsigned done = 0, waiting = 0, ahead;
 
 	if (p == NULL || uout == NULL)
 		return EINVAL;
 	pthread_mutex_lock(&p->mu);
+	/* Tasks taken at once and not settled: done, or still waiting. */
+	LIST_FOREACH(sl, &p->took_runs, took_link) {
+		done += supv__tp_slot_ran(sl, &ahead);
+		waiting += ahead;
+	}
 	*out = (struct supv_taskpool_stats){
 		.submitted = p->n_succeeded + p->n_failed + p->n_cancelled +
 		    p->nlive,
-		.succeeded = p->n_succeeded,
+		.succeeded = p->n_succeeded + done,
 		.failed = p->n_failed,
 		.cancelled = p->n_cancelled,
 		.retries = p->n_retries,
-		.pending = p->nlive,
-		.queued = p->nqueued + p->ndelayed,
+		.pending = p->nlive - done,
+		.queued = p->nqueued + p->ndelayed + waiting,
 		.running = p->nrunning,
 		.workers = p->nserving,
 	};

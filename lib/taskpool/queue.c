@@ -16,10 +16,16 @@
  * Nothing here calls up into the other task pool files.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "taskpool/taskpool.h"
+
+/* What a hand-over touches stays on the lock's two lines (taskpool.h). */
+_Static_assert(offsetof(struct supv_taskpool, n_succeeded) + sizeof(uint64_t) <= 128,
+    "a task pool's hot fields span more than two cache lines");
 
 /* The slot of the worker (or timer thread) the calling thread is. */
 _Thread_local struct tp_slot *supv__tp_tls_slot;
@@ -99,12 +105,85 @@ supv__tp_kick_timer(struct supv_taskpool *p, uint64_t at)
 	supv__run_wake(p->ctl_run);
 }
 
+static void q_untake(struct supv_taskpool *p, const struct tp_took *e, unsigned n);
+
+/*
+ * Fences the run of plain tasks sl's worker took at once, if any: the
+ * worker starts none of them after this.  Those it ran are counted done,
+ * the one it runs is sl's current task from now on (in the spare, its
+ * record), and those it has not begun go back to the front of the queue,
+ * for any worker.  Called with pool->mu held.
+ */
+void
+supv__tp_slot_settle(struct supv_taskpool *p, struct tp_slot *sl)
+{
+	struct supv_task *t = sl->spare;
+	unsigned x, k;
+
+	if (sl->ntook == 0)
+		return;
+	/* Pairs with the worker's compare-and-swap: what it ran is seen. */
+	x = (unsigned)(atomic_fetch_or_explicit(&sl->at, TP_AT_FENCE,
+	    memory_order_acq_rel) & TP_AT_INDEX);
+	if (x >= sl->ntook || sl->cur != t)
+		abort();	/* not reached: the worker's protocol (worker.c) */
+	for (k = 0; k < x; k++)
+		supv__tp_task_count_done(p, SUPV_TASK_DONE);
+	t->fn = atomic_load_explicit(&sl->took[x].fn, memory_order_relaxed);
+	t->arg = atomic_load_explicit(&sl->took[x].arg, memory_order_relaxed);
+	q_untake(p, &sl->took[x + 1], sl->ntook - x - 1);
+	p->nahead -= sl->ntook - 1;
+	sl->ntook = 0;
+	LIST_REMOVE(sl, took_link);
+	/* The queue's bound counted what it took: there may be room now. */
+	if (p->space_waiters > 0)
+		pthread_cond_broadcast(&p->space_cv);
+}
+
+/*
+ * Of sl's run of plain tasks taken at once: how many it has finished
+ * (returned), and in *ahead how many it has not begun.  Called with
+ * pool->mu held.
+ */
+unsigned
+supv__tp_slot_ran(const struct tp_slot *sl, unsigned *ahead)
+{
+	unsigned x;
+
+	*ahead = 0;
+	if (sl->ntook == 0)
+		return 0;
+	x = (unsigned)(atomic_load_explicit(&sl->at, memory_order_acquire) &
+	    TP_AT_INDEX);
+	*ahead = sl->ntook - x - 1;
+	return x;
+}
+
+/*
+ * Of the tasks workers took at once, after each run's first, how many
+ * have begun.  Called with pool->mu held.
+ */
+unsigned
+supv__tp_took_done(const struct supv_taskpool *p)
+{
+	const struct tp_slot *sl;
+	unsigned n = 0, ahead;
+
+	LIST_FOREACH(sl, &p->took_runs, took_link) {
+		(void)supv__tp_slot_ran(sl, &ahead);
+		n += sl->ntook - 1 - ahead;
+	}
+	return n;
+}
+
 /* Takes the task off sl.  Called with pool->mu held. */
 void
 supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl)
 {
-	struct supv_task *t = sl->cur;
+	struct supv_task *t;
 
+	supv__tp_slot_settle(p, sl);
+	t = sl->cur;
 	sl->cur = NULL;
 	t->slot = NULL;
 	p->nrunning--;
@@ -119,6 +198,9 @@ supv__tp_close(struct supv_taskpool *p, struct batch *b)
 {
 	if (p->state == POOL_OPEN || p->state == POOL_DRAINING)
 		supv__tp_set_state(p, POOL_CLOSED);
+	/* What workers took and have not begun is waiting too. */
+	while (!LIST_EMPTY(&p->took_runs))
+		supv__tp_slot_settle(p, LIST_FIRST(&p->took_runs));
 	supv__tp_tasks_cancel_waiting(p, b);
 	if (p->drain_waiters > 0)
 		pthread_cond_broadcast(&p->drain_cv);
@@ -349,15 +431,42 @@ q_resize(struct supv_taskpool *p, unsigned cap)
 	return 0;
 }
 
-/* Room in the ring for one more plain task: 0, or ENOMEM with nothing changed. */
+/*
+ * Room in the ring for one more plain task, besides room for the tasks
+ * workers took ahead to come back (supv__tp_slot_settle): 0, or ENOMEM
+ * with nothing changed.
+ */
 int
 supv__tp_queue_room(struct supv_taskpool *p)
 {
-	if (p->nplain < p->qcap)
+	unsigned need = p->nplain + p->nahead + 1, cap;
+
+	if (need <= p->qcap)
 		return 0;
-	if (p->qcap > UINT_MAX / 2)
-		return ENOMEM;
-	return q_resize(p, p->qcap == 0 ? TP_QUEUE_MIN : p->qcap * 2);
+	for (cap = p->qcap == 0 ? TP_QUEUE_MIN : p->qcap; cap < need; cap *= 2)
+		if (cap > UINT_MAX / 2)
+			return ENOMEM;
+	return q_resize(p, cap);
+}
+
+/* Puts n plain tasks taken from the front of the ring back there, in order. */
+static void
+q_untake(struct supv_taskpool *p, const struct tp_took *e, unsigned n)
+{
+	struct tp_entry *q;
+
+	while (n-- > 0) {
+		if (p->nplain >= p->qcap)
+			abort();	/* not reached: supv__tp_queue_room */
+		p->qhead = (p->qhead - 1) & (p->qcap - 1);
+		q = q_at(p, 0);
+		q->fn = atomic_load_explicit(&e[n].fn, memory_order_relaxed);
+		q->arg = atomic_load_explicit(&e[n].arg, memory_order_relaxed);
+		p->nplain++;
+		p->qtaken--;
+		p->nqueued++;
+			supv__tp_wake_one(p);
+	}
 }
 
 /*
@@ -371,7 +480,7 @@ supv__tp_queue_trim(struct supv_taskpool *p)
 {
 	unsigned keep = TP_QUEUE_MIN, cap = p->qcap;
 
-	if (p->nplain != 0 || cap <= TP_QUEUE_MIN)
+	if (p->nplain != 0 || p->nahead != 0 || cap <= TP_QUEUE_MIN)
 		return;
 	while (keep < (p->cap < TP_QUEUE_KEEP ? p->cap : TP_QUEUE_KEEP))
 		keep *= 2;
@@ -417,6 +526,19 @@ supv__tp_queue_plain_first(const struct supv_taskpool *p)
 	const struct supv_task *t = TAILQ_FIRST(&p->queue);
 
 	return p->nplain > 0 && (t == NULL || t->pos > p->qtaken);
+}
+
+/* How many plain tasks are queued before the oldest record, if any. */
+unsigned
+supv__tp_queue_plain_run(const struct supv_taskpool *p)
+{
+	const struct supv_task *t = TAILQ_FIRST(&p->queue);
+
+	if (t != NULL && t->pos <= p->qtaken)
+		return 0;
+	if (t == NULL || t->pos - p->qtaken >= p->nplain)
+		return p->nplain;
+	return (unsigned)(t->pos - p->qtaken);
 }
 
 /*

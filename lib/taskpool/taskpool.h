@@ -78,6 +78,13 @@ struct supv_task {
 
 TAILQ_HEAD(task_list, supv_task);
 
+/*
+ * The most plain tasks a worker takes at once, by default: it takes the
+ * lock once for them, and leaves it to the submitters meanwhile.
+ */
+#define TP_TAKE_MAX 16
+
+
 /* What a worker needs after its attempt ran past its deadline. */
 enum tp_replace {
 	TP_REPLACE_NONE,
@@ -113,7 +120,34 @@ struct tp_slot {
 	uint64_t              replace_at;     /* mu: not before this (ns) */
 	unsigned              replace_fails;  /* mu: starts failed in a row */
 
+	/*
+	 * Plain tasks the run took at once (tp_take): took[0] is in the
+	 * spare, and the worker goes on from took[i] to took[i + 1] without
+	 * the lock, moving at from i to i + 1 with a compare-and-swap.
+	 * Whoever else must know where it is (a hang, an exit, an idle
+	 * worker taking over, the pool's close) fences the run first:
+	 * supv__tp_slot_settle() sets TP_AT_FENCE, after which the worker
+	 * starts none of them.  ntook is 0 when there is no such run; a run
+	 * on its way is in pool->took_runs.
+	 */
+	unsigned              ntook;      /* mu */
+	uint32_t              seq;        /* mu: runs of tasks taken so far */
+	LIST_ENTRY(tp_slot)   took_link;  /* mu */
+	/* seq << 32 | TP_AT_FENCE | the index of the one running. */
+	_Atomic uint64_t      at;
+	/*
+	 * Written under mu by the worker; read by it without mu before its
+	 * compare-and-swap (which tells whether what it read was current),
+	 * and by whoever fences the run, under mu.
+	 */
+	struct tp_took {
+		_Atomic(supv_task_fn *) fn;
+		_Atomic(void *)         arg;
+	} took[TP_TAKE_MAX];
 };
+
+#define TP_AT_FENCE ((uint64_t)1 << 31)
+#define TP_AT_INDEX ((uint64_t)TP_AT_FENCE - 1)
 
 /* The pool's state; transitions are in pool_set_state(). */
 enum pool_state {
@@ -148,9 +182,16 @@ struct supv_taskpool {
 	unsigned            nrunning;     /* mu */
 	unsigned            ndelayed;     /* mu */
 	unsigned            space_waiters;  /* mu */
+	/*
+	 * mu: the plain tasks in runs taken at once, after each run's
+	 * first (tp_slot.took): they wait to start, for the queue's bound,
+	 * and the ring keeps room to put them back (supv__tp_queue_room).
+	 */
+	unsigned            nahead;
 	LIST_HEAD(, tp_slot) idle;        /* mu: idle workers, the latest first */
 	/* mu; submitted is this, n_failed, n_cancelled and nlive. */
 	uint64_t            n_succeeded;
+
 
 	/* Set by supv_taskpool_add(), constant after. */
 	_Alignas(64) unsigned cap;          /* UINT_MAX: no bound */
@@ -160,6 +201,7 @@ struct supv_taskpool {
 	struct supv        *parent;
 	struct supv        *sup;          /* the pool's own supervisor */
 	unsigned            nworkers;
+	unsigned            take_max;     /* plain tasks a worker takes at once */
 	unsigned            backoff_ms, backoff_max_ms;
 	supv_event_fn      *on_event;
 	void               *event_arg;
@@ -182,6 +224,7 @@ struct supv_taskpool {
 	struct supv_worker *ctl_run;      /* mu: the timer thread's run, or NULL */
 	uint64_t            ctl_at;       /* mu: when it wakes next (ns) */
 	uint64_t            n_failed, n_cancelled, n_retries; /* mu */
+	LIST_HEAD(, tp_slot) took_runs;   /* mu: slots with ntook > 0 */
 	struct task_list    free;         /* mu: unused tasks, for submit */
 	unsigned            nfree;        /* mu */
 };
@@ -198,11 +241,21 @@ struct batch {
 	struct task_list dead;    /* the last reference went: to free */
 };
 
-/* Whether submit must wait for room.  Called with pool->mu held. */
+unsigned supv__tp_took_done(const struct supv_taskpool *p);
+
+/*
+ * Whether submit must wait for room.  Tasks taken at once count until
+ * they have begun: nahead counts them until their worker comes back for
+ * more, so when it says full, the ones already done are taken off.
+ * Called with pool->mu held.
+ */
 static inline bool
 pool_full(const struct supv_taskpool *p)
 {
-	return p->cap != UINT_MAX && p->nqueued + p->ndelayed >= p->cap;
+	unsigned n = p->nqueued + p->ndelayed + p->nahead;
+
+	return p->cap != UINT_MAX && n >= p->cap &&
+	    (p->nahead == 0 || n - supv__tp_took_done(p) >= p->cap);
 }
 
 /* Tasks kept for reuse, so that a task costs no malloc and free. */
@@ -222,7 +275,9 @@ void supv__tp_set_state(struct supv_taskpool *p, enum pool_state to);
 void supv__tp_close(struct supv_taskpool *p, struct batch *b);
 void supv__tp_wake_one(struct supv_taskpool *p);
 void supv__tp_kick_timer(struct supv_taskpool *p, uint64_t at);
+void supv__tp_slot_settle(struct supv_taskpool *p, struct tp_slot *sl);
 void supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl);
+unsigned supv__tp_slot_ran(const struct tp_slot *sl, unsigned *ahead);
 void supv__tp_task_free(struct supv_task *t);                         /* without mu */
 void supv__tp_task_unref_locked(struct supv_taskpool *p, struct supv_task *t,
     struct batch *b);
@@ -230,6 +285,7 @@ int  supv__tp_queue_room(struct supv_taskpool *p);
 void supv__tp_queue_push(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
     struct supv_task *t);
 bool supv__tp_queue_plain_first(const struct supv_taskpool *p);
+unsigned supv__tp_queue_plain_run(const struct supv_taskpool *p);
 struct supv_task *supv__tp_queue_pop(struct supv_taskpool *p, struct tp_entry *e);
 void supv__tp_queue_remove(struct supv_taskpool *p, struct supv_task *t);
 void supv__tp_queue_trim(struct supv_taskpool *p);

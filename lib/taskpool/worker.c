@@ -55,6 +55,9 @@ tp_slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
  * NULL if there is none, or (rare) no memory for a spare, when the task
  * stays queued.
  */
+static void tp_take_more(struct supv_taskpool *p, struct tp_slot *sl,
+    const struct tp_entry *first);
+
 static struct supv_task *
 tp_take(struct supv_taskpool *p, struct tp_slot *sl)
 {
@@ -73,7 +76,66 @@ tp_take(struct supv_taskpool *p, struct tp_slot *sl)
 	if ((t = supv__tp_queue_pop(p, &e)) != NULL)
 		return t;
 	supv__tp_task_rerun(sl->spare, e.fn, e.arg);
+	tp_take_more(p, sl, &e);
 	return sl->spare;
+}
+
+/*
+ * After taking the plain task first, takes the plain ones queued after
+ * it too, up to the pool's take_max in all and to this worker's share of
+ * the queue, so that the others have theirs: the worker then runs them
+ * one after the other without the lock (supv__tp_worker).  Not when the
+ * pool gives attempts a deadline, which each attempt sets under the lock.
+ */
+static void
+tp_take_more(struct supv_taskpool *p, struct tp_slot *sl, const struct tp_entry *first)
+{
+	struct tp_entry e;
+	unsigned n, k;
+
+	if (p->take_max <= 1 || p->deadline_ns != 0)
+		return;
+	n = supv__tp_queue_plain_run(p);
+	if (n > p->nplain / p->nworkers)
+		n = p->nplain / p->nworkers;
+	if (n > p->take_max - 1)
+		n = p->take_max - 1;
+	if (n == 0)
+		return;
+	atomic_store_explicit(&sl->took[0].fn, first->fn, memory_order_relaxed);
+	atomic_store_explicit(&sl->took[0].arg, first->arg, memory_order_relaxed);
+	for (k = 1; k <= n; k++) {
+		(void)supv__tp_queue_pop(p, &e);
+		atomic_store_explicit(&sl->took[k].fn, e.fn, memory_order_relaxed);
+		atomic_store_explicit(&sl->took[k].arg, e.arg, memory_order_relaxed);
+	}
+	sl->ntook = n + 1;
+	sl->seq++;
+	atomic_store_explicit(&sl->at, (uint64_t)sl->seq << 32, memory_order_relaxed);
+	LIST_INSERT_HEAD(&p->took_runs, sl, took_link);
+	p->nahead += n;
+}
+
+/*
+ * With the queue empty, takes over what another worker took at once and
+ * has not begun: whether there was any.  Called with pool->mu held.
+ */
+static bool
+tp_take_over(struct supv_taskpool *p, struct tp_slot *sl)
+{
+	struct tp_slot *o;
+	unsigned ahead;
+
+	LIST_FOREACH(o, &p->took_runs, took_link) {
+		if (o == sl)
+			continue;
+		(void)supv__tp_slot_ran(o, &ahead);
+		if (ahead > 0) {
+			supv__tp_slot_settle(p, o);
+			return true;
+		}
+	}
+	return false;
 }
 
 /*
@@ -104,6 +166,8 @@ tp_slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
 			supv__tp_tasks_promote_due(p, supv__now_ns());
 		if ((t = tp_take(p, sl)) != NULL)
 			break;
+		if (p->nqueued == 0 && p->nahead > 0 && tp_take_over(p, sl))
+			continue;
 		if (!supv__tp_batch_empty(b)) {
 			pthread_mutex_unlock(&p->mu);
 			supv__tp_batch_flush(p, b);
@@ -116,7 +180,7 @@ tp_slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
 	}
 	/* Submitters wait while it is full: wake one as it stops being so. */
 	if (p->space_waiters > 0 && p->cap != UINT_MAX &&
-	    p->nqueued + p->ndelayed + 1 >= p->cap)
+	    p->nqueued + p->ndelayed + p->nahead + 1 >= p->cap)
 		pthread_cond_signal(&p->space_cv);
 	supv__tp_task_set_state(t, T_RUNNING);
 	if (t->attempts++ > 0)
@@ -185,16 +249,35 @@ supv__tp_worker(struct supv_worker *self, void *arg)
 	while ((t = tp_slot_next(p, sl, self, &b)) != NULL) {
 		supv_task_fn *fn = t->fn;
 		void *targ = t->arg;
+		unsigned i = 0, n = sl->ntook;
+		uint64_t at = atomic_load_explicit(&sl->at, memory_order_relaxed);
 
 		tls_task_self = self;
 		tls_task_attempt = t->attempts;
 		pthread_mutex_unlock(&p->mu);
 		supv__tp_batch_flush(p, &b);
-		supv_heartbeat(self);
-		rc = fn(self, targ);
+		for (;;) {
+			supv_heartbeat(self);
+			rc = fn(self, targ);
+			if (rc != 0 || ++i >= n || supv_stopping(self))
+				break;
+			/*
+			 * The next task taken at once, read before the CAS: if
+			 * the run was fenced, what was read is not used, and if
+			 * not, it was current (supv__tp_slot_settle).
+			 */
+			fn = atomic_load_explicit(&sl->took[i].fn, memory_order_relaxed);
+			targ = atomic_load_explicit(&sl->took[i].arg, memory_order_relaxed);
+			if (!atomic_compare_exchange_strong_explicit(&sl->at, &at,
+			    at + 1, memory_order_acq_rel, memory_order_relaxed))
+				break;
+			at++;
+		}
 		tls_task_self = NULL;
 		hung = tp_run_hung(self);
 		pthread_mutex_lock(&p->mu);
+		if (sl->run == self && sl->cur == t)
+			supv__tp_slot_settle(p, sl);
 		if (sl->run != self || sl->cur != t) {
 			/* Taken from this run (hung, deadline): decided. */
 			rc = 0;
