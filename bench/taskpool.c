@@ -23,7 +23,10 @@
  * machine, so each row is measured in three placements: all on CPU 0;
  * the submitter on CPU 0 and the pool's (or ring's) threads on CPU 1;
  * and free.  The goal holds in the first two; free is shown beside them.
+ * Each row runs in a process of its own (run_row()).
  */
+#include <sys/wait.h>
+
 #include "bench.h"
 #include "ring.h"
 
@@ -398,36 +401,72 @@ retry_cost(unsigned long n)
 	note("plus the supervisor's round trip.");
 }
 
+/*
+ * The rows, each run by this program run again ("taskpool ROW"): what
+ * earlier rows left in a process (its heap, cached thread stacks) moved a
+ * later row by as much as 1.5x, in the build before a change and the one
+ * after alike but not by the same amount, so each row starts afresh.
+ */
+enum { ROW_FIRE = 0, ROW_WAIT = 9, ROW_RETRY = 18, NROWS = 19 };
+
+static void
+run_row(unsigned k, unsigned long n)
+{
+	static const unsigned ws[] = { 1, 2, 8 };
+	unsigned w = ws[k % 9 / 3];
+	enum place pl = (enum place)(k % 3);
+
+	if (k >= ROW_RETRY) {
+		retry_cost(quick ? 300 : 1000);
+		return;
+	}
+	if (pl == PLACE_SPLIT && !two_cpus())
+		return;
+	if (k < ROW_WAIT)
+		pairs("fire and forget", w, n, pl, NULL, run_ring);
+	else
+		pairs("wait each", w, n / 4, pl, run_pool_handles, run_ring_handles);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	unsigned long n;
-	static const unsigned ws[] = { 1, 2, 8 };
-	unsigned i;
+	unsigned k;
+	char arg[16];
+	pid_t pid;
+	int st;
 
 	quick = bench_quick();
 	n = quick ? 20000 : 100000;
+	if (argc == 2) {
+		run_row((unsigned)strtoul(argv[1], NULL, 10), n);
+		return 0;
+	}
 	table_begin("taskpool", "task pool throughput and the cost of a retry");
 	/*
 	 * Each row in three placements: the submitter, the loop and the
 	 * workers on one CPU; the submitter on CPU 0 and the pool's threads
 	 * on CPU 1 (when there is one); wherever the scheduler puts them.
 	 */
-	for (i = 0; i < 3; i++)
-		for (int pl = 0; pl < 3; pl++)
-			if (pl != PLACE_SPLIT || two_cpus())
-				pairs("fire and forget", ws[i], n, (enum place)pl,
-				    NULL, run_ring);
-	for (i = 0; i < 3; i++)
-		for (int pl = 0; pl < 3; pl++)
-			if (pl != PLACE_SPLIT || two_cpus())
-				pairs("wait each", ws[i], n / 4, (enum place)pl,
-				    run_pool_handles, run_ring_handles);
-	note("1 CPU: the submitting thread and the pool's (or ring's) threads "
-	    "pinned to CPU 0; split: the submitter on CPU 0, the others on "
-	    "CPU 1; free: placed by the scheduler, no goal (it decides more "
-	    "than the code: see bench/README.md); median of %d alternating reps",
-	    REPS);
-	retry_cost(quick ? 300 : 1000);
+	for (k = 0; k < NROWS; k++) {
+		if (k == ROW_RETRY)
+			note("1 CPU: the submitting thread and the pool's (or ring's) "
+			    "threads pinned to CPU 0; split: the submitter on CPU 0, "
+			    "the others on CPU 1; free: placed by the scheduler, no "
+			    "goal (it decides more than the code: see "
+			    "bench/README.md); median of %d alternating reps; each "
+			    "row in a process of its own", REPS);
+		fflush(stdout);
+		snprintf(arg, sizeof(arg), "%u", k);
+		if ((pid = fork()) < 0)
+			die("fork", errno);
+		if (pid == 0) {
+			execl("/proc/self/exe", argv[0], arg, (char *)NULL);
+			_exit(127);
+		}
+		if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			die("row", ECHILD);
+	}
 	return 0;
 }
