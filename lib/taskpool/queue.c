@@ -126,7 +126,7 @@ void
 supv__tp_slot_settle(struct supv_taskpool *p, struct tp_slot *sl)
 {
 	struct supv_task *t = sl->spare;
-	unsigned x, k;
+	unsigned x;
 
 	if (sl->ntook == 0)
 		return;
@@ -135,8 +135,8 @@ supv__tp_slot_settle(struct supv_taskpool *p, struct tp_slot *sl)
 	    memory_order_acq_rel) & TP_AT_INDEX);
 	if (x >= sl->ntook || sl->cur != t)
 		abort();	/* not reached: the worker's protocol (worker.c) */
-	for (k = 0; k < x; k++)
-		supv__tp_task_count_done(p, SUPV_TASK_DONE);
+	if (x > 0)
+		supv__tp_task_count_done(p, SUPV_TASK_DONE, x);
 	t->fn = atomic_load_explicit(&sl->took[x].fn, memory_order_relaxed);
 	t->arg = atomic_load_explicit(&sl->took[x].arg, memory_order_relaxed);
 	q_untake(p, &sl->took[x + 1], sl->ntook - x - 1);
@@ -336,17 +336,19 @@ supv__tp_task_unref_locked(struct supv_taskpool *p, struct supv_task *t, struct 
 	}
 }
 
-/* A task, with a record or not, is done with status: the pool's counts. */
+/* n tasks, with records or not, are done with status: the pool's counts. */
 void
-supv__tp_task_count_done(struct supv_taskpool *p, enum supv_task_status status)
+supv__tp_task_count_done(struct supv_taskpool *p, enum supv_task_status status,
+    unsigned n)
 {
 	if (status == SUPV_TASK_DONE)
-		p->n_succeeded++;
+		p->n_succeeded += n;
 	else if (status == SUPV_TASK_CANCELLED)
-		p->n_cancelled++;
+		p->n_cancelled += n;
 	else
-		p->n_failed++;
-	if (--p->nlive == 0 && p->drain_waiters > 0)
+		p->n_failed += n;
+	p->nlive -= n;
+	if (p->nlive == 0 && p->drain_waiters > 0)
 		pthread_cond_broadcast(&p->drain_cv);
 }
 
@@ -358,7 +360,7 @@ tp_task_done(struct supv_taskpool *p, struct supv_task *t, struct batch *b)
 	atomic_store_explicit(&t->finished, true, memory_order_release);
 	if (t->nwaiters > 0)
 		pthread_cond_broadcast(&t->cv);
-	supv__tp_task_count_done(p, t->res.status);
+	supv__tp_task_count_done(p, t->res.status, 1);
 	supv__tp_task_unref_locked(p, t, b);
 }
 
@@ -552,6 +554,27 @@ supv__tp_queue_plain_run(const struct supv_taskpool *p)
 }
 
 /*
+ * Takes the n oldest queued tasks, plain ones (supv__tp_queue_plain_run
+ * says there are), into out[0..n).
+ */
+void
+supv__tp_queue_take_plain(struct supv_taskpool *p, struct tp_took *out, unsigned n)
+{
+	const struct tp_entry *e;
+	unsigned k;
+
+	for (k = 0; k < n; k++) {
+		e = q_at(p, k);
+		atomic_store_explicit(&out[k].fn, e->fn, memory_order_relaxed);
+		atomic_store_explicit(&out[k].arg, e->arg, memory_order_relaxed);
+	}
+	p->qhead = (p->qhead + n) & (p->qcap - 1);
+	p->nplain -= n;
+	p->qtaken += n;
+	p->nqueued -= n;
+}
+
+/*
  * Takes the oldest queued task: its record, or NULL and the plain task
  * in *e.  The queue is not empty.
  */
@@ -656,7 +679,7 @@ supv__tp_tasks_cancel_waiting(struct supv_taskpool *p, struct batch *b)
 		if ((t = supv__tp_queue_pop(p, &e)) != NULL)
 			supv__tp_task_finish(p, t, SUPV_TASK_CANCELLED, t->res.code, b);
 		else
-			supv__tp_task_count_done(p, SUPV_TASK_CANCELLED);
+			supv__tp_task_count_done(p, SUPV_TASK_CANCELLED, 1);
 	}
 	while ((t = TAILQ_FIRST(&p->delayed)) != NULL) {
 		TAILQ_REMOVE(&p->delayed, t, link);

@@ -18,6 +18,13 @@
  * tree's lock with pool->mu held.  No lock is held while user code runs
  * (tasks, on_done, the user's on_event), nor while calling into the
  * pool's supervisor.
+ *
+ * Without the lock.  A worker runs the plain tasks it took at once
+ * (tp_slot.took) one after the other without pool->mu: it owns the
+ * slot's at word, which it moves by compare-and-swap, and anyone else
+ * fences it first (supv__tp_slot_settle).  A worker about to go idle
+ * watches pool->pushes without the lock for a moment (tp_slot_watch);
+ * it decides to sleep under the lock, as before.
  */
 #ifndef TASKPOOL_H
 #define TASKPOOL_H
@@ -300,6 +307,8 @@ void supv__tp_queue_push(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
     struct supv_task *t);
 bool supv__tp_queue_plain_first(const struct supv_taskpool *p);
 unsigned supv__tp_queue_plain_run(const struct supv_taskpool *p);
+void supv__tp_queue_take_plain(struct supv_taskpool *p, struct tp_took *out,
+    unsigned n);
 struct supv_task *supv__tp_queue_pop(struct supv_taskpool *p, struct tp_entry *e);
 void supv__tp_queue_remove(struct supv_taskpool *p, struct supv_task *t);
 void supv__tp_queue_trim(struct supv_taskpool *p);
@@ -307,7 +316,8 @@ struct supv_task *supv__tp_task_get(struct supv_taskpool *p);
 void supv__tp_task_reset(struct supv_taskpool *p, struct supv_task *t,
     supv_task_fn *fn, void *arg);
 void supv__tp_task_rerun(struct supv_task *t, supv_task_fn *fn, void *arg);
-void supv__tp_task_count_done(struct supv_taskpool *p, enum supv_task_status status);
+void supv__tp_task_count_done(struct supv_taskpool *p, enum supv_task_status status,
+    unsigned n);
 void supv__tp_batch_init(struct batch *b);
 bool supv__tp_batch_empty(const struct batch *b);
 void supv__tp_batch_flush(struct supv_taskpool *p, struct batch *b);  /* without mu */

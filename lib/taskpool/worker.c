@@ -115,8 +115,7 @@ tp_take(struct supv_taskpool *p, struct tp_slot *sl)
 static void
 tp_take_more(struct supv_taskpool *p, struct tp_slot *sl, const struct tp_entry *first)
 {
-	struct tp_entry e;
-	unsigned n, k;
+	unsigned n;
 
 	if (p->take_max <= 1 || p->deadline_ns != 0)
 		return;
@@ -129,11 +128,7 @@ tp_take_more(struct supv_taskpool *p, struct tp_slot *sl, const struct tp_entry 
 		return;
 	atomic_store_explicit(&sl->took[0].fn, first->fn, memory_order_relaxed);
 	atomic_store_explicit(&sl->took[0].arg, first->arg, memory_order_relaxed);
-	for (k = 1; k <= n; k++) {
-		(void)supv__tp_queue_pop(p, &e);
-		atomic_store_explicit(&sl->took[k].fn, e.fn, memory_order_relaxed);
-		atomic_store_explicit(&sl->took[k].arg, e.arg, memory_order_relaxed);
-	}
+	supv__tp_queue_take_plain(p, &sl->took[1], n);
 	sl->ntook = n + 1;
 	sl->seq++;
 	atomic_store_explicit(&sl->at, (uint64_t)sl->seq << 32, memory_order_relaxed);
