@@ -72,46 +72,9 @@ fault_pause(enum fault_point p)
 		fn((int)p);
 }
 
-/* Tells the CPU that the caller is spinning, for a moment. */
-static inline void
-supv__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* ---- clock.c: CLOCK_MONOTONIC ---- */
 
 uint64_t supv__now_ns(void);
-
-/*
- * A bounded spin: while (!cond && supv__spin(&sp, ns)) ; waits for cond
- * for ns at most, reading the clock once every 16 turns, from a struct
- * supv__spin that starts zeroed.  False once the time is up.
- */
-struct supv__spin {
-	uint64_t end;
-	unsigned turns;
-};
-
-static inline bool
-supv__spin(struct supv__spin *sp, uint64_t ns)
-{
-	uint64_t now;
-
-	if (++sp->turns % 16 == 0) {
-		now = supv__now_ns();
-		if (sp->end == 0)
-			sp->end = now + ns;
-		else if (now >= sp->end)
-			return false;
-	}
-	supv__cpu_relax();
-	return true;
-}
 uint64_t supv__deadline_after_ms(uint64_t from, unsigned ms);
 int      supv__cond_init(pthread_cond_t *cv);
 /* Waits on cv with mu held; false once deadline (ns) has passed. */

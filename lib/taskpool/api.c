@@ -162,8 +162,6 @@ tp_config(struct supv_taskpool *p, const struct supv_taskpool_opts *o)
 	    supv__backoff_check(o->backoff_ms, o->backoff_max_ms, &bmax) != 0)
 		return EINVAL;
 	p->nworkers = n;
-	/* Spinning on a lone CPU would only hold up the thread it waits for. */
-	p->spin_ns = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? TP_SPIN_NS : 0;
 	p->take_max = o->prefetch == 0 ? TP_TAKE_MAX :
 	    o->prefetch > TP_TAKE_MAX ? TP_TAKE_MAX : o->prefetch;
 	p->cap = o->queue_len == 0 ? TP_DEFAULT_QUEUE :

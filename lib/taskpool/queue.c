@@ -107,14 +107,6 @@ supv__tp_kick_timer(struct supv_taskpool *p, uint64_t at)
 
 static void q_untake(struct supv_taskpool *p, const struct tp_took *e, unsigned n);
 
-/* Tells a worker watching the queue (tp_slot_watch) that a task came. */
-static void
-tp_pushed(struct supv_taskpool *p)
-{
-	atomic_store_explicit(&p->pushes, atomic_load_explicit(&p->pushes,
-	    memory_order_relaxed) + 1, memory_order_relaxed);
-}
-
 /*
  * Fences the run of plain tasks sl's worker took at once, if any: the
  * worker starts none of them after this.  Those it ran are counted done,
@@ -475,8 +467,7 @@ q_untake(struct supv_taskpool *p, const struct tp_took *e, unsigned n)
 		p->nplain++;
 		p->qtaken--;
 		p->nqueued++;
-		tp_pushed(p);
-		supv__tp_wake_one(p);
+			supv__tp_wake_one(p);
 	}
 }
 
@@ -523,7 +514,6 @@ supv__tp_queue_push(struct supv_taskpool *p, supv_task_fn *fn, void *arg,
 		e->arg = arg;
 	}
 	p->nqueued++;
-	tp_pushed(p);
 	supv__tp_wake_one(p);
 }
 

@@ -91,13 +91,6 @@ TAILQ_HEAD(task_list, supv_task);
  */
 #define TP_TAKE_MAX 16
 
-/*
- * How long a worker that finds the queue empty watches it before it
- * sleeps (tp_slot_watch): a sleep and a wake-up cost the worker and the
- * submitter that wakes it a system call each, several microseconds on a
- * virtual machine.  None where only one CPU is online.
- */
-#define TP_SPIN_NS (3 * NS_PER_MS / 1000)
 
 /* What a worker needs after its attempt ran past its deadline. */
 enum tp_replace {
@@ -206,12 +199,6 @@ struct supv_taskpool {
 	/* mu; submitted is this, n_failed, n_cancelled and nlive. */
 	uint64_t            n_succeeded;
 
-	/*
-	 * Tasks queued so far: written under mu, and watched without it by
-	 * a worker about to go idle (tp_slot_watch), on a line of its own
-	 * that a submitter keeps unless a worker watches.
-	 */
-	_Alignas(64) _Atomic unsigned long pushes;
 
 	/* Set by supv_taskpool_add(), constant after. */
 	_Alignas(64) unsigned cap;          /* UINT_MAX: no bound */
@@ -222,7 +209,6 @@ struct supv_taskpool {
 	struct supv        *sup;          /* the pool's own supervisor */
 	unsigned            nworkers;
 	unsigned            take_max;     /* plain tasks a worker takes at once */
-	uint64_t            spin_ns;      /* TP_SPIN_NS, or 0 on one CPU */
 	unsigned            backoff_ms, backoff_max_ms;
 	supv_event_fn      *on_event;
 	void               *event_arg;

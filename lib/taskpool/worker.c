@@ -47,31 +47,6 @@ tp_slot_idle(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
 	}
 }
 
-/*
- * Before it goes idle, a worker that finds the queue empty watches it
- * for a moment, without the lock and without being on the idle list, so
- * that a submitter a moment behind hands it work without waking it: a
- * sleep and a wake-up cost the worker and the submitter a system call
- * each and several cache lines, many times the task.  Whether a task
- * came.  Called with pool->mu held; drops it meanwhile.
- */
-static bool
-tp_slot_watch(struct supv_taskpool *p, struct supv_worker *self)
-{
-	unsigned long seen = atomic_load_explicit(&p->pushes, memory_order_relaxed);
-	struct supv__spin sp = { 0 };
-	bool came = false;
-
-	pthread_mutex_unlock(&p->mu);
-	while (!supv_stopping(self) && supv__spin(&sp, p->spin_ns))
-		if (atomic_load_explicit(&p->pushes, memory_order_relaxed) != seen) {
-			came = true;
-			break;
-		}
-	pthread_mutex_lock(&p->mu);
-	return came;
-}
-
 /* How long a worker waits for memory for its spare record (ns). */
 #define TP_NOMEM_WAIT_NS (10 * NS_PER_MS)
 
@@ -169,7 +144,6 @@ tp_slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
     struct batch *b)
 {
 	struct supv_task *t;
-	bool watched = false;
 
 	for (;;) {
 		if (sl->run != self || sl->doomed || p->state == POOL_CLOSED ||
@@ -195,16 +169,9 @@ tp_slot_next(struct supv_taskpool *p, struct tp_slot *sl, struct supv_worker *se
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
-		if (p->nqueued == 0 && !watched && p->spin_ns != 0) {
-			watched = true;
-			if (tp_slot_watch(p, self))
-				watched = false;
-			continue;
-		}
 		/* A task left queued for want of memory: try again soon. */
 		tp_slot_idle(p, sl, self, p->nqueued == 0 ? NO_DEADLINE :
 		    supv__now_ns() + TP_NOMEM_WAIT_NS);
-		watched = false;
 	}
 	/* Submitters wait while it is full: wake one as it stops being so. */
 	if (p->space_waiters > 0 && p->cap != UINT_MAX &&
