@@ -182,7 +182,8 @@ supv__tp_slot_detach(struct supv_taskpool *p, struct tp_slot *sl)
 {
 	struct supv_task *t;
 
-	supv__tp_slot_settle(p, sl);
+	if (sl->ntook != 0)
+		supv__tp_slot_settle(p, sl);
 	t = sl->cur;
 	sl->cur = NULL;
 	t->slot = NULL;

@@ -22,9 +22,7 @@
  * Without the lock.  A worker runs the plain tasks it took at once
  * (tp_slot.took) one after the other without pool->mu: it owns the
  * slot's at word, which it moves by compare-and-swap, and anyone else
- * fences it first (supv__tp_slot_settle).  A worker about to go idle
- * watches pool->pushes without the lock for a moment (tp_slot_watch);
- * it decides to sleep under the lock, as before.
+ * fences it first (supv__tp_slot_settle).
  */
 #ifndef TASKPOOL_H
 #define TASKPOOL_H

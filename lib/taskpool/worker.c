@@ -271,7 +271,7 @@ supv__tp_worker(struct supv_worker *self, void *arg)
 		tls_task_self = NULL;
 		hung = tp_run_hung(self);
 		pthread_mutex_lock(&p->mu);
-		if (sl->run == self && sl->cur == t)
+		if (sl->ntook != 0 && sl->run == self && sl->cur == t)
 			supv__tp_slot_settle(p, sl);
 		if (sl->run != self || sl->cur != t) {
 			/* Taken from this run (hung, deadline): decided. */
