@@ -618,6 +618,86 @@ START_TEST(test_took_counts)
 }
 END_TEST
 
+/* Blocks until took_step reaches (intptr_t)arg, or a stop request. */
+static atomic_int took_step;
+
+static int
+t_step(struct supv_worker *self, void *arg)
+{
+	while (atomic_load(&took_step) < (int)(intptr_t)arg &&
+	    supv_sleep(self, 1) == 0)
+		;
+	return 0;
+}
+
+/* How many submitters wait for room (white-box). */
+static unsigned
+space_waiting(struct supv_taskpool *p)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&p->mu);
+	n = p->space_waiters;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+struct late_submit {
+	struct supv_taskpool *pool;
+	atomic_int            rc;
+};
+
+static void *
+late_submit(void *arg)
+{
+	struct late_submit *ls = arg;
+
+	atomic_store(&ls->rc, supv_taskpool_submit(ls->pool, t_ok, NULL, NULL, NULL));
+	return NULL;
+}
+
+/*
+ * A submitter that waits for room while a worker runs tasks it took at
+ * once gets in as soon as the next of them begins, not when the run
+ * ends.
+ */
+START_TEST(test_took_room)
+{
+	struct fx *f = fx_start((struct supv_taskpool_opts){ .workers = 1,
+	    .queue_len = 3 });
+	struct supv_task **g = hold_workers(f->pool, 1);
+	struct supv_task_opts nowait = { .wait_ms = SUPV_ZERO };
+	struct late_submit ls = { .pool = f->pool, .rc = -1 };
+	struct supv_taskpool_stats st;
+	pthread_t th;
+	intptr_t k;
+
+	atomic_store(&took_step, 0);
+	for (k = 1; k <= 3; k++)
+		ck_assert_int_eq(supv_taskpool_submit(f->pool, t_step,
+		    (void *)k, NULL, NULL), 0);
+	open_gate(g, 1);
+	ck_assert(POLL_UNTIL(slot_took(f->pool, 0) == 3, WAIT_MS));
+	/* Two wait in the worker's hands, one more in the queue: full. */
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, &nowait,
+	    NULL), 0);
+	ck_assert_int_eq(supv_taskpool_submit(f->pool, t_ok, NULL, &nowait,
+	    NULL), EAGAIN);
+	ck_assert_int_eq(pthread_create(&th, NULL, late_submit, &ls), 0);
+	ck_assert(POLL_UNTIL(space_waiting(f->pool) == 1, WAIT_MS));
+	/* The first ends, the second begins (and blocks): room for one. */
+	atomic_store(&took_step, 1);
+	ck_assert(POLL_UNTIL(atomic_load(&ls.rc) == 0, WAIT_MS));
+	pthread_join(th, NULL);
+	stats(f->pool, &st);
+	ck_assert_uint_eq(st.queued, 3);
+	atomic_store(&took_step, 3);
+	ck_assert(POLL_UNTIL(stats(f->pool, &st) == 0, WAIT_MS));
+	ck_assert_uint_eq(st.succeeded, 6);
+	fx_end(f);
+}
+END_TEST
+
 /* prefetch = 1: a worker takes one task at a time. */
 START_TEST(test_took_prefetch_one)
 {
@@ -1889,6 +1969,7 @@ suite_taskpool(void)
 	tcase_add_test(tc, test_took_first_fails);
 	tcase_add_test(tc, test_took_taken_over);
 	tcase_add_test(tc, test_took_counts);
+	tcase_add_test(tc, test_took_room);
 	tcase_add_test(tc, test_took_prefetch_one);
 	suite_add_tcase(s, tc);
 

@@ -138,6 +138,7 @@ supv__tp_slot_settle(struct supv_taskpool *p, struct tp_slot *sl)
 	/* The queue's bound counted what it took: there may be room now. */
 	if (p->space_waiters > 0)
 		pthread_cond_broadcast(&p->space_cv);
+	atomic_store_explicit(&p->room_wanted, false, memory_order_relaxed);
 }
 
 /*

@@ -52,6 +52,8 @@ admit(struct supv_taskpool *p, bool nowait, uint64_t deadline, bool *held)
 	old = supv__nocancel_begin();
 	p->space_waiters++;
 	while ((rc = refused(p)) == 0 && pool_full(p)) {
+		if (p->nahead > 0)
+			atomic_store_explicit(&p->room_wanted, true, memory_order_relaxed);
 		if (!supv__cond_wait_until(&p->space_cv, &p->mu, deadline) && pool_full(p) &&
 		    (rc = refused(p)) == 0) {
 			rc = ETIMEDOUT;

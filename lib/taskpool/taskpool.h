@@ -198,8 +198,16 @@ struct supv_taskpool {
 	uint64_t            n_succeeded;
 
 
+	/*
+	 * A submitter waits for room: set under mu by each that goes to
+	 * sleep, cleared by supv__tp_slot_settle(), which wakes them.  A
+	 * worker running tasks it took at once reads it without mu after
+	 * each, and stops the run if set: a task beginning makes room.  On
+	 * the constants' line, which is written only then.
+	 */
+	_Alignas(64) atomic_bool room_wanted;
 	/* Set by supv_taskpool_add(), constant after. */
-	_Alignas(64) unsigned cap;          /* UINT_MAX: no bound */
+	unsigned            cap;          /* UINT_MAX: no bound */
 	unsigned            attempts;     /* UINT_MAX: no limit */
 	uint64_t            deadline_ns;  /* 0: none */
 	char                id[SUPV_ID_MAX + 1];

@@ -254,7 +254,8 @@ supv__tp_worker(struct supv_worker *self, void *arg)
 		for (;;) {
 			supv_heartbeat(self);
 			rc = fn(self, targ);
-			if (rc != 0 || ++i >= n || supv_stopping(self))
+			if (rc != 0 || ++i >= n || supv_stopping(self) ||
+			    atomic_load_explicit(&p->room_wanted, memory_order_relaxed))
 				break;
 			/*
 			 * The next task taken at once, read before the CAS: if
