@@ -469,7 +469,7 @@ q_untake(struct supv_taskpool *p, const struct tp_took *e, unsigned n)
 		p->nplain++;
 		p->qtaken--;
 		p->nqueued++;
-			supv__tp_wake_one(p);
+		supv__tp_wake_one(p);
 	}
 }
 
