@@ -138,14 +138,21 @@ t_deaf_first(struct supv_worker *self, void *arg)
 /* Runs until the gate opens or it is asked to stop; returns 0. */
 static atomic_int gate, at_gate;
 
+/* Counts itself in arrived, then waits until open is set or a stop. */
+static int
+wait_open(struct supv_worker *self, atomic_int *open, atomic_int *arrived)
+{
+	atomic_fetch_add(arrived, 1);
+	while (!atomic_load(open) && supv_sleep(self, 1) == 0)
+		;
+	return 0;
+}
+
 static int
 t_gate(struct supv_worker *self, void *arg)
 {
 	(void)arg;
-	atomic_fetch_add(&at_gate, 1);
-	while (!atomic_load(&gate) && supv_sleep(self, 1) == 0)
-		;
-	return 0;
+	return wait_open(self, &gate, &at_gate);
 }
 
 static void
@@ -421,10 +428,7 @@ static int
 t_took_block(struct supv_worker *self, void *arg)
 {
 	(void)arg;
-	atomic_fetch_add(&took_started, 1);
-	while (!atomic_load(&took_open) && supv_sleep(self, 1) == 0)
-		;
-	return 0;
+	return wait_open(self, &took_open, &took_started);
 }
 
 /*

@@ -404,17 +404,13 @@ supv_taskpool_stats_sized(struct supv_taskpool *p,
     struct supv_taskpool_stats *uout, size_t size)
 {
 	struct supv_taskpool_stats k, *out = &k;
-	struct tp_slot *sl;
-	unsigned done = 0, waiting = 0, ahead;
+	unsigned done, waiting;
 
 	if (p == NULL || uout == NULL)
 		return EINVAL;
 	pthread_mutex_lock(&p->mu);
 	/* Tasks taken at once and not settled: done, or still waiting. */
-	LIST_FOREACH(sl, &p->took_runs, took_link) {
-		done += supv__tp_slot_ran(sl, &ahead);
-		waiting += ahead;
-	}
+	done = supv__tp_took_done(p, &waiting);
 	*out = (struct supv_taskpool_stats){
 		.submitted = p->n_succeeded + p->n_failed + p->n_cancelled +
 		    p->nlive,

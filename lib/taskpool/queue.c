@@ -161,20 +161,24 @@ supv__tp_slot_ran(const struct tp_slot *sl, unsigned *ahead)
 }
 
 /*
- * Of the tasks workers took at once, after each run's first, how many
- * have begun.  Called with pool->mu held.
+ * Of all the runs of tasks workers took at once: how many they have
+ * finished (as many as have begun after each run's first), and in
+ * *waiting, if not NULL, how many they have not begun.  Called with
+ * pool->mu held.
  */
 unsigned
-supv__tp_took_done(const struct supv_taskpool *p)
+supv__tp_took_done(const struct supv_taskpool *p, unsigned *waiting)
 {
 	const struct tp_slot *sl;
-	unsigned n = 0, ahead;
+	unsigned done = 0, ahead, all = 0;
 
 	LIST_FOREACH(sl, &p->took_runs, took_link) {
-		(void)supv__tp_slot_ran(sl, &ahead);
-		n += sl->ntook - 1 - ahead;
+		done += supv__tp_slot_ran(sl, &ahead);
+		all += ahead;
 	}
-	return n;
+	if (waiting != NULL)
+		*waiting = all;
+	return done;
 }
 
 /* Takes the task off sl.  Called with pool->mu held. */

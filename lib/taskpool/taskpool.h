@@ -254,7 +254,7 @@ struct batch {
 	struct task_list dead;    /* the last reference went: to free */
 };
 
-unsigned supv__tp_took_done(const struct supv_taskpool *p);
+unsigned supv__tp_took_done(const struct supv_taskpool *p, unsigned *waiting);
 
 /*
  * Whether submit must wait for room.  Tasks taken at once count until
@@ -268,7 +268,7 @@ pool_full(const struct supv_taskpool *p)
 	unsigned n = p->nqueued + p->ndelayed + p->nahead;
 
 	return p->cap != UINT_MAX && n >= p->cap &&
-	    (p->nahead == 0 || n - supv__tp_took_done(p) >= p->cap);
+	    (p->nahead == 0 || n - supv__tp_took_done(p, NULL) >= p->cap);
 }
 
 /* Tasks kept for reuse, so that a task costs no malloc and free. */
